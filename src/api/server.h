@@ -1,0 +1,53 @@
+// REST + WebSocket API and the dashboard, on Boost.Beast/Asio.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "ovoflow/v1/egg_scan.pb.h"
+#include "ovoflow/v1/prediction.pb.h"
+#include "store/prediction_store.h"
+
+namespace ovoflow::api {
+
+struct ApiOptions {
+  std::string listen_address = "127.0.0.1";
+  uint16_t port = 8080;                 // 0: pick a free port (see ApiServer::port())
+  int threads = 2;                      // I/O threads
+  std::string web_root;                 // dashboard files (index.html, app.js); empty: no dashboard
+  std::size_t max_body_bytes = 16u << 20;  // larger request bodies get 413
+  std::size_t max_ws_clients = 1000;    // further upgrades get 503
+  std::size_t ws_queue_limit = 1024;    // messages buffered per slow client before it is dropped
+};
+
+// Where POST /v1/scans sends accepted scans (Kafka in production).
+class ScanSink {
+ public:
+  virtual ~ScanSink() = default;
+  // Thread-safe. Unavailable/ResourceExhausted -> 503, others -> 500.
+  virtual Status Submit(const v1::EggScan& scan) = 0;
+};
+
+struct ApiDeps {
+  store::PredictionStore* store = nullptr;  // required, not owned
+  ScanSink* scans = nullptr;                // optional; POST /v1/scans answers 503 without it
+  std::function<bool()> ready;              // /readyz; empty means always ready
+};
+
+// Thread-safe. Stops (closing all connections) when destroyed.
+class ApiServer {
+ public:
+  virtual ~ApiServer() = default;
+  // Binds and starts serving; fails (Unavailable) when the port is taken.
+  static Result<std::unique_ptr<ApiServer>> Start(const ApiOptions& options, ApiDeps deps);
+  virtual uint16_t port() const = 0;
+  // Fans a prediction out to every /v1/live subscriber whose filter matches.
+  // Thread-safe, non-blocking.
+  virtual void PublishLive(const v1::Prediction& prediction) = 0;
+  virtual void Stop() = 0;
+};
+
+}  // namespace ovoflow::api

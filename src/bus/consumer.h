@@ -1,0 +1,51 @@
+// Kafka consumer-group member over librdkafka (pimpl). Offsets are committed
+// only when the caller says so (at-least-once), never automatically.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bus/message.h"
+#include "common/status.h"
+
+namespace ovoflow::bus {
+
+struct ConsumerOptions {
+  std::string brokers = "127.0.0.1:9092";
+  std::string group_id;                 // required
+  std::string client_id = "ovoflow";
+  std::vector<std::string> topics;      // required
+  std::string auto_offset_reset = "earliest";  // where a new group starts
+  bool read_committed = true;           // isolation.level
+  int session_timeout_ms = 10000;
+  int max_poll_interval_ms = 300000;
+  int fetch_max_bytes = 52428800;
+};
+
+// Not thread-safe: one thread polls and commits.
+class Consumer {
+ public:
+  virtual ~Consumer() = default;
+  static Result<std::unique_ptr<Consumer>> Create(const ConsumerOptions& options);
+
+  // Up to `max_messages`, waiting at most `timeout_ms` for the first one and
+  // returning as soon as no more are immediately available. Partition EOF and
+  // transient broker errors are not errors (empty result).
+  virtual Result<std::vector<Message>> Poll(int max_messages, int timeout_ms) = 0;
+  // Synchronously commits, for each partition in `messages`, the offset after
+  // the highest message. Partitions no longer assigned are skipped.
+  virtual Status Commit(const std::vector<Message>& messages) = 0;
+  // Sum over assigned partitions of (high watermark - position), or -1 if unknown.
+  virtual int64_t Lag() = 0;
+  // Leaves the group cleanly (commits nothing).
+  virtual void Close() = 0;
+};
+
+// Creates the topics if missing (partitions, replication factor). Used by
+// `up`, tests and tools; production clusters create topics by their own means.
+Status EnsureTopics(const std::string& brokers, const std::vector<std::string>& topics, int partitions,
+                    int replication_factor, int timeout_ms = 30000);
+
+}  // namespace ovoflow::bus

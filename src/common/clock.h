@@ -1,0 +1,28 @@
+// Time source, injectable so tests can control it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include <google/protobuf/timestamp.pb.h>
+
+namespace ovoflow {
+
+// Thread-safe. Wall time (unix epoch) for stamps that cross processes,
+// monotonic time for pacing and durations.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual int64_t NowUnixNanos() const = 0;
+  virtual int64_t MonotonicNanos() const = 0;
+};
+
+// The real clock. Process-wide singleton, never destroyed.
+const Clock& SystemClock();
+
+google::protobuf::Timestamp ToTimestamp(int64_t unix_nanos);
+int64_t FromTimestamp(const google::protobuf::Timestamp& ts);
+// RFC 3339 in UTC with nanoseconds, e.g. "2026-11-25T06:44:54.123456789Z".
+std::string FormatRfc3339(int64_t unix_nanos);
+
+}  // namespace ovoflow

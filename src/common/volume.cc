@@ -1,0 +1,140 @@
+#include "common/volume.h"
+
+#include <cstring>
+#include <zstd.h>
+
+namespace ovoflow {
+
+std::size_t DTypeSize(v1::DType dtype) {
+  switch (dtype) {
+    case v1::DTYPE_UINT8: return 1;
+    case v1::DTYPE_UINT16: return 2;
+    case v1::DTYPE_FLOAT32: return 4;
+    default: return 0;
+  }
+}
+
+namespace {
+
+Result<uint64_t> ExpectedPlainBytes(const v1::Volume& v, const ScanLimits& limits) {
+  if (v.dim_x() == 0 || v.dim_y() == 0 || v.dim_z() == 0)
+    return Status::InvalidArgument("volume dims must be positive, got " + std::to_string(v.dim_x()) +
+                                   "x" + std::to_string(v.dim_y()) + "x" + std::to_string(v.dim_z()));
+  if (v.dim_x() > limits.max_dim || v.dim_y() > limits.max_dim || v.dim_z() > limits.max_dim)
+    return Status::InvalidArgument("volume dim exceeds " + std::to_string(limits.max_dim));
+  if (v.channels_size() == 0) return Status::InvalidArgument("volume has no channels");
+  if (static_cast<uint32_t>(v.channels_size()) > limits.max_channels)
+    return Status::InvalidArgument("volume has more than " + std::to_string(limits.max_channels) + " channels");
+  for (int c : v.channels()) {
+    if (c == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(c))
+      return Status::InvalidArgument("volume channel is unspecified or unknown");
+  }
+  std::size_t elem = DTypeSize(v.dtype());
+  if (elem == 0) return Status::InvalidArgument("volume dtype is unspecified or unknown");
+  uint64_t n = uint64_t{v.dim_x()} * v.dim_y() * v.dim_z() * static_cast<uint64_t>(v.channels_size()) * elem;
+  if (n > limits.max_plain_bytes)
+    return Status::InvalidArgument("volume of " + std::to_string(n) + " bytes exceeds the limit of " +
+                                   std::to_string(limits.max_plain_bytes));
+  if (!(v.spacing_x_mm() > 0 && v.spacing_y_mm() > 0 && v.spacing_z_mm() > 0))
+    return Status::InvalidArgument("voxel spacing must be positive (mm)");
+  return n;
+}
+
+}  // namespace
+
+Result<std::string> PlainVoxels(const v1::Volume& v, const ScanLimits& limits) {
+  Result<uint64_t> expected = ExpectedPlainBytes(v, limits);
+  if (!expected.ok()) return expected.status();
+  switch (v.encoding()) {
+    case v1::ENCODING_RAW:
+      if (v.data().size() != *expected)
+        return Status::InvalidArgument("volume data has " + std::to_string(v.data().size()) +
+                                       " bytes, geometry needs " + std::to_string(*expected));
+      return v.data();
+    case v1::ENCODING_ZSTD: {
+      unsigned long long content = ZSTD_getFrameContentSize(v.data().data(), v.data().size());
+      if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN)
+        return Status::InvalidArgument("volume data is not a zstd frame with a known size");
+      if (content != *expected)
+        return Status::InvalidArgument("zstd frame holds " + std::to_string(content) +
+                                       " bytes, geometry needs " + std::to_string(*expected));
+      std::string out(*expected, '\0');
+      std::size_t n = ZSTD_decompress(out.data(), out.size(), v.data().data(), v.data().size());
+      if (ZSTD_isError(n) || n != *expected)
+        return Status::InvalidArgument(std::string("zstd decode failed: ") +
+                                       (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame"));
+      return out;
+    }
+    default:
+      return Status::InvalidArgument("volume encoding is unspecified or unknown");
+  }
+}
+
+Status ValidateScan(const v1::EggScan& scan, const ScanLimits& limits) {
+  if (scan.egg_id().empty()) return Status::InvalidArgument("egg_id is empty");
+  if (scan.egg_id().size() > 128) return Status::InvalidArgument("egg_id is longer than 128 bytes");
+  if (scan.tenant_id().empty()) return Status::InvalidArgument("tenant_id is empty");
+  if (scan.tenant_id().size() > 64) return Status::InvalidArgument("tenant_id is longer than 64 bytes");
+  if (!scan.has_captured_at()) return Status::InvalidArgument("captured_at is missing");
+  if (!scan.has_volume()) return Status::InvalidArgument("volume is missing");
+  Result<uint64_t> expected = ExpectedPlainBytes(scan.volume(), limits);
+  if (!expected.ok()) return expected.status();
+  if (scan.volume().encoding() == v1::ENCODING_RAW) {
+    if (scan.volume().data().size() != *expected)
+      return Status::InvalidArgument("volume data has " + std::to_string(scan.volume().data().size()) +
+                                     " bytes, geometry needs " + std::to_string(*expected));
+    return Status::Ok();
+  }
+  Result<std::string> plain = PlainVoxels(scan.volume(), limits);
+  return plain.ok() ? Status::Ok() : plain.status();
+}
+
+Result<std::vector<float>> VolumeToFloat(const v1::Volume& v, const ScanLimits& limits) {
+  std::string decoded;
+  const std::string* plain = &v.data();
+  if (v.encoding() != v1::ENCODING_RAW) {
+    Result<std::string> r = PlainVoxels(v, limits);
+    if (!r.ok()) return r.status();
+    decoded = std::move(r).value();
+    plain = &decoded;
+  } else {
+    Result<uint64_t> expected = ExpectedPlainBytes(v, limits);
+    if (!expected.ok()) return expected.status();
+    if (v.data().size() != *expected) return Status::InvalidArgument("volume data size does not match geometry");
+  }
+  std::size_t elem = DTypeSize(v.dtype());
+  std::size_t n = plain->size() / elem;
+  std::vector<float> out(n);
+  const auto* p = reinterpret_cast<const unsigned char*>(plain->data());
+  switch (v.dtype()) {
+    case v1::DTYPE_UINT8:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(p[i]);
+      break;
+    case v1::DTYPE_UINT16:
+      for (std::size_t i = 0; i < n; ++i) {
+        uint16_t x;
+        std::memcpy(&x, p + 2 * i, 2);
+        out[i] = static_cast<float>(x);
+      }
+      break;
+    case v1::DTYPE_FLOAT32:
+      std::memcpy(out.data(), p, n * 4);
+      break;
+    default:
+      return Status::InvalidArgument("volume dtype is unspecified or unknown");
+  }
+  return out;
+}
+
+Status CompressVolume(v1::Volume* v, int level) {
+  if (v->encoding() != v1::ENCODING_RAW) return Status::FailedPrecondition("volume is not raw");
+  std::string out(ZSTD_compressBound(v->data().size()), '\0');
+  std::size_t n = ZSTD_compress(out.data(), out.size(), v->data().data(), v->data().size(), level);
+  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
+  out.resize(n);
+  v->set_data(std::move(out));
+  v->set_encoding(v1::ENCODING_ZSTD);
+  return Status::Ok();
+}
+
+}  // namespace ovoflow

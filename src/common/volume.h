@@ -1,0 +1,37 @@
+// Validation and decoding of scans as they arrive from the wire.
+// Shared by the HTTP ingestion path (reject early with 4xx) and the
+// inference worker (dead-letter with a reason).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "ovoflow/v1/egg_scan.pb.h"
+
+namespace ovoflow {
+
+struct ScanLimits {
+  uint64_t max_plain_bytes = 8u << 20;  // largest decoded volume accepted, bytes
+  uint32_t max_dim = 512;               // largest extent along any axis, voxels
+  uint32_t max_channels = 8;
+};
+
+std::size_t DTypeSize(v1::DType dtype);  // 0 for UNSPECIFIED/unknown
+
+// Checks identity fields, geometry, channels, dtype, encoding and that the
+// (decoded) data size matches the geometry. InvalidArgument says what is wrong.
+Status ValidateScan(const v1::EggScan& scan, const ScanLimits& limits = {});
+
+// Decoded voxel bytes (zstd frames are decompressed). Assumes nothing:
+// returns InvalidArgument for a bad frame or a size that does not match.
+Result<std::string> PlainVoxels(const v1::Volume& volume, const ScanLimits& limits = {});
+
+// Voxel values as float, layout channel-major then z, y, x.
+Result<std::vector<float>> VolumeToFloat(const v1::Volume& volume, const ScanLimits& limits = {});
+
+// Replaces volume->data (plain) by a zstd frame and sets ENCODING_ZSTD.
+Status CompressVolume(v1::Volume* volume, int level = 1);
+
+}  // namespace ovoflow

@@ -1,0 +1,89 @@
+#include "common/volume.h"
+
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+
+namespace ovoflow {
+namespace {
+
+v1::EggScan ValidScan() {
+  v1::EggScan s;
+  s.set_egg_id("egg-1");
+  s.set_tenant_id("hatchery-a");
+  *s.mutable_captured_at() = ToTimestamp(1'700'000'000'000'000'000);
+  auto* v = s.mutable_volume();
+  v->set_dim_x(4);
+  v->set_dim_y(3);
+  v->set_dim_z(2);
+  v->set_spacing_x_mm(0.5f);
+  v->set_spacing_y_mm(0.5f);
+  v->set_spacing_z_mm(0.5f);
+  v->add_channels(v1::CHANNEL_T2W);
+  v->set_dtype(v1::DTYPE_UINT8);
+  v->set_encoding(v1::ENCODING_RAW);
+  std::string data(24, '\0');
+  for (int i = 0; i < 24; ++i) data[i] = static_cast<char>(i * 10);
+  v->set_data(data);
+  return s;
+}
+
+TEST(VolumeTest, AcceptsValidScan) { EXPECT_TRUE(ValidateScan(ValidScan()).ok()); }
+
+TEST(VolumeTest, RejectsEachBrokenField) {
+  auto expect_invalid = [](v1::EggScan s, const std::string& needle) {
+    Status st = ValidateScan(s);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << needle;
+    EXPECT_NE(st.message().find(needle), std::string::npos) << st.message();
+  };
+  auto s = ValidScan(); s.clear_egg_id(); expect_invalid(s, "egg_id");
+  s = ValidScan(); s.clear_tenant_id(); expect_invalid(s, "tenant_id");
+  s = ValidScan(); s.clear_captured_at(); expect_invalid(s, "captured_at");
+  s = ValidScan(); s.clear_volume(); expect_invalid(s, "volume is missing");
+  s = ValidScan(); s.mutable_volume()->set_dim_x(0); expect_invalid(s, "dims");
+  s = ValidScan(); s.mutable_volume()->set_data("short"); expect_invalid(s, "geometry needs");
+  s = ValidScan(); s.mutable_volume()->clear_channels(); expect_invalid(s, "no channels");
+  s = ValidScan(); s.mutable_volume()->set_dtype(v1::DTYPE_UNSPECIFIED); expect_invalid(s, "dtype");
+  s = ValidScan(); s.mutable_volume()->set_encoding(v1::ENCODING_UNSPECIFIED); expect_invalid(s, "encoding");
+  s = ValidScan(); s.mutable_volume()->set_spacing_y_mm(0); expect_invalid(s, "spacing");
+  s = ValidScan(); s.mutable_volume()->set_encoding(v1::ENCODING_ZSTD); expect_invalid(s, "zstd");
+}
+
+TEST(VolumeTest, RejectsOversizedGeometry) {
+  auto s = ValidScan();
+  ScanLimits limits;
+  limits.max_plain_bytes = 10;
+  EXPECT_NE(ValidateScan(s, limits).message().find("exceeds"), std::string::npos);
+}
+
+TEST(VolumeTest, ZstdRoundTrip) {
+  auto s = ValidScan();
+  std::string plain = s.volume().data();
+  ASSERT_TRUE(CompressVolume(s.mutable_volume()).ok());
+  EXPECT_EQ(s.volume().encoding(), v1::ENCODING_ZSTD);
+  EXPECT_TRUE(ValidateScan(s).ok());
+  auto decoded = PlainVoxels(s.volume());
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(*decoded, plain);
+  auto floats = VolumeToFloat(s.volume());
+  ASSERT_TRUE(floats.ok());
+  ASSERT_EQ(floats->size(), 24u);
+  EXPECT_FLOAT_EQ((*floats)[3], 30.0f);
+}
+
+TEST(VolumeTest, Uint16AndFloat32) {
+  auto s = ValidScan();
+  auto* v = s.mutable_volume();
+  v->set_dtype(v1::DTYPE_UINT16);
+  std::string data(48, '\0');
+  data[2] = 0x34; data[3] = 0x12;  // little-endian 0x1234 at voxel 1
+  v->set_data(data);
+  auto f = VolumeToFloat(*v);
+  ASSERT_TRUE(f.ok());
+  EXPECT_FLOAT_EQ((*f)[1], 4660.0f);
+  v->set_dtype(v1::DTYPE_FLOAT32);
+  EXPECT_FALSE(VolumeToFloat(*v).ok());  // 48 bytes but geometry needs 96
+}
+
+}  // namespace
+}  // namespace ovoflow

@@ -1,0 +1,37 @@
+// The sexing model behind a small interface: callers never include torch.
+// A model directory holds `model.pt` (weights) and `model.json` (metadata).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "ovoflow/v1/egg_scan.pb.h"
+
+namespace ovoflow::inference {
+
+struct ModelInfo {
+  std::string name;     // e.g. "gonad-cnn"
+  std::string version;  // e.g. "1.0.0"
+  uint32_t dim_x = 0, dim_y = 0, dim_z = 0, channels = 0;  // expected input geometry
+  std::string metadata_json;  // the whole model.json, for the API
+};
+
+// Not thread-safe: one instance per worker thread.
+class SexClassifier {
+ public:
+  virtual ~SexClassifier() = default;
+  // Loads model.pt and model.json from `model_dir`. `threads` sets the
+  // intra-op threads LibTorch may use (0 = leave as is).
+  static Result<std::unique_ptr<SexClassifier>> Load(const std::string& model_dir, int threads = 0);
+
+  // p_female for each volume, in order. InvalidArgument names the first
+  // volume whose geometry differs from the model's input (the caller
+  // dead-letters it); Internal for a LibTorch failure.
+  virtual Result<std::vector<float>> PredictBatch(const std::vector<const v1::Volume*>& volumes) = 0;
+  virtual const ModelInfo& info() const = 0;
+};
+
+}  // namespace ovoflow::inference
