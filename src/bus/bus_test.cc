@@ -1,0 +1,164 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "bus/consumer.h"
+#include "bus/mock_cluster.h"
+#include "bus/producer.h"
+
+namespace ovoflow::bus {
+namespace {
+
+class BusTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto mc = MockCluster::Create(3);
+    ASSERT_TRUE(mc.ok()) << mc.status().ToString();
+    cluster_ = std::move(mc).value();
+    ASSERT_TRUE(cluster_->CreateTopic("t", 4).ok());
+  }
+
+  std::unique_ptr<Producer> MakeProducer() {
+    ProducerOptions o;
+    o.brokers = cluster_->bootstrap();
+    auto p = Producer::Create(o);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return std::move(p).value();
+  }
+
+  std::unique_ptr<Consumer> MakeConsumer(const std::string& group) {
+    ConsumerOptions o;
+    o.brokers = cluster_->bootstrap();
+    o.group_id = group;
+    o.topics = {"t"};
+    o.session_timeout_ms = 6000;
+    auto c = Consumer::Create(o);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return std::move(c).value();
+  }
+
+  // Polls until `want` messages arrived or ~30 s of empty polls passed.
+  static std::vector<Message> Drain(Consumer& c, std::size_t want) {
+    std::vector<Message> all;
+    for (int idle = 0; all.size() < want && idle < 300;) {
+      auto r = c.Poll(500, 100);
+      EXPECT_TRUE(r.ok());
+      if (r->empty()) ++idle;
+      for (auto& m : *r) all.push_back(std::move(m));
+    }
+    return all;
+  }
+
+  std::unique_ptr<MockCluster> cluster_;
+};
+
+TEST_F(BusTest, ProducedMessagesArriveWithKeysAndHeaders) {
+  auto producer = MakeProducer();
+  std::atomic<int> acked{0};
+  for (int i = 0; i < 200; ++i) {
+    Status st = producer->Send("t", "egg-" + std::to_string(i), "value-" + std::to_string(i),
+                               {{"traceparent", "tp-" + std::to_string(i)}},
+                               [&](const Status& s) { if (s.ok()) ++acked; });
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  ASSERT_TRUE(producer->Flush(10000).ok());
+  EXPECT_EQ(acked.load(), 200);
+  EXPECT_EQ(producer->Outstanding(), 0);
+
+  auto consumer = MakeConsumer("g1");
+  auto msgs = Drain(*consumer, 200);
+  ASSERT_EQ(msgs.size(), 200u);
+  std::map<std::string, int32_t> partition_of_key;
+  for (const auto& m : msgs) {
+    std::string n = m.key.substr(4);
+    EXPECT_EQ(m.value, "value-" + n);
+    EXPECT_EQ(m.Header("traceparent").value_or(""), "tp-" + n);
+    partition_of_key[m.key] = m.partition;
+  }
+  EXPECT_EQ(partition_of_key.size(), 200u);
+}
+
+TEST_F(BusTest, CommittedOffsetsAreNotReadAgainByTheGroup) {
+  auto producer = MakeProducer();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(producer->Send("t", std::to_string(i), "v", {}).ok());
+  ASSERT_TRUE(producer->Flush(10000).ok());
+  {
+    auto c = MakeConsumer("g2");
+    auto msgs = Drain(*c, 50);
+    ASSERT_EQ(msgs.size(), 50u);
+    ASSERT_TRUE(c->Commit(msgs).ok());
+    c->Close();
+  }
+  for (int i = 50; i < 60; ++i) ASSERT_TRUE(producer->Send("t", std::to_string(i), "v", {}).ok());
+  ASSERT_TRUE(producer->Flush(10000).ok());
+  auto c = MakeConsumer("g2");
+  auto msgs = Drain(*c, 10);
+  std::set<std::string> keys;
+  for (auto& m : msgs) keys.insert(m.key);
+  EXPECT_EQ(keys.size(), 10u);
+  for (auto& k : keys) EXPECT_GE(std::stoi(k), 50) << "re-read a committed message";
+}
+
+TEST_F(BusTest, IdempotentProducerRetriesWithoutDuplicates) {
+  auto producer = MakeProducer();
+  cluster_->FailNextProduceRequests(5);
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(producer->Send("t", std::to_string(i), "v", {}).ok());
+  ASSERT_TRUE(producer->Flush(30000).ok());
+  auto c = MakeConsumer("g3");
+  auto msgs = Drain(*c, 300);
+  std::multiset<std::string> keys;
+  for (auto& m : msgs) keys.insert(m.key);
+  EXPECT_EQ(msgs.size(), 300u);
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(keys.count(std::to_string(i)), 1u) << i;
+}
+
+TEST_F(BusTest, LagCountsUnreadMessages) {
+  auto producer = MakeProducer();
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(producer->Send("t", std::to_string(i), "v", {}).ok());
+  ASSERT_TRUE(producer->Flush(10000).ok());
+  auto c = MakeConsumer("g4");
+  auto first = c->Poll(1, 10000);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 1u);
+  int64_t lag = -1;
+  for (int i = 0; i < 100 && lag < 0; ++i) {
+    lag = c->Lag();
+    if (lag < 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(lag, 0);
+  EXPECT_LE(lag, 39);
+}
+
+TEST_F(BusTest, CommitSkipsPartitionsNotAssigned) {
+  auto c = MakeConsumer("g5");
+  Message foreign;
+  foreign.topic = "not-subscribed";
+  foreign.partition = 0;
+  foreign.offset = 7;
+  EXPECT_TRUE(c->Commit({foreign}).ok());
+}
+
+TEST(BusConfigTest, BadOptionsFailClearly) {
+  ConsumerOptions o;
+  o.topics = {"t"};
+  auto c = Consumer::Create(o);
+  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+  ProducerOptions p;
+  p.compression = "not-a-codec";
+  auto pr = Producer::Create(p);
+  ASSERT_FALSE(pr.ok());
+  EXPECT_NE(pr.status().message().find("compression.codec"), std::string::npos);
+}
+
+TEST(BusAdminTest, EnsureTopicsReportsAnUnreachableBroker) {
+  Status st = EnsureTopics("127.0.0.1:1", {"x"}, 1, 1, 1500);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_NE(st.message().find("127.0.0.1:1"), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace ovoflow::bus

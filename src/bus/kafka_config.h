@@ -1,0 +1,28 @@
+// Internal to src/bus: builds rd_kafka_conf_t from key/value pairs.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ovoflow::bus::internal {
+
+using ConfigPairs = std::vector<std::pair<std::string, std::string>>;
+
+// Returns a new conf (caller owns) or InvalidArgument naming the bad key.
+Result<rd_kafka_conf_t*> MakeConf(const ConfigPairs& pairs);
+
+// librdkafka log/error callbacks that forward to spdlog.
+void InstallLogging(rd_kafka_conf_t* conf);
+
+// Extra librdkafka properties from the environment: OVOFLOW_RDKAFKA_<NAME>
+// where NAME is the property with '.' written as '_', e.g.
+// OVOFLOW_RDKAFKA_SECURITY_PROTOCOL=ssl. Lets operators reach settings (TLS,
+// SASL) that Options do not name yet.
+ConfigPairs EnvOverrides();
+
+}  // namespace ovoflow::bus::internal
