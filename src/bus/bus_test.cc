@@ -9,6 +9,9 @@
 #include "bus/consumer.h"
 #include "bus/mock_cluster.h"
 #include "bus/producer.h"
+#include "bus/publish.h"
+#include "bus/dead_letter.h"
+#include "ovoflow/v1/dead_letter.pb.h"
 
 namespace ovoflow::bus {
 namespace {
@@ -140,6 +143,64 @@ TEST_F(BusTest, CommitSkipsPartitionsNotAssigned) {
   foreign.partition = 0;
   foreign.offset = 7;
   EXPECT_TRUE(c->Commit({foreign}).ok());
+}
+
+
+TEST_F(BusTest, PublishAllWaitsForEveryAckThroughFaults) {
+  auto producer = MakeProducer();
+  std::vector<OutgoingMessage> msgs;
+  for (int i = 0; i < 100; ++i) msgs.push_back({"t", "k" + std::to_string(i), "v", {}});
+  cluster_->FailNextProduceRequests(3);
+  Status st = PublishAll(*producer, msgs, [] { return false; });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(producer->Outstanding(), 0);
+  auto c = MakeConsumer("g6");
+  EXPECT_EQ(Drain(*c, 100).size(), 100u);
+}
+
+TEST_F(BusTest, PublishAllGivesUpWhenBrokersAreDown) {
+  ProducerOptions o;
+  o.brokers = cluster_->bootstrap();
+  o.delivery_timeout_ms = 1500;
+  auto producer = Producer::Create(o);
+  ASSERT_TRUE(producer.ok());
+  for (int b = 1; b <= 3; ++b) cluster_->SetBrokerDown(b, true);
+  int checks = 0;
+  Status st = PublishAll(**producer, {{"t", "k", "v", {}}}, [&] { return ++checks > 5; });
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+  for (int b = 1; b <= 3; ++b) cluster_->SetBrokerDown(b, false);
+}
+
+TEST_F(BusTest, DeadLetterCarriesOriginalAndReason) {
+  ASSERT_TRUE(cluster_->CreateTopic("ovoflow.deadletter.v1", 1).ok());
+  auto producer = MakeProducer();
+  DeadLetterSink sink(producer.get(), "infer");
+  Message bad;
+  bad.topic = "ovoflow.scans.v1";
+  bad.partition = 2;
+  bad.offset = 41;
+  bad.key = "egg-x";
+  bad.value = std::string("\xff\x00garbage", 9);
+  ASSERT_TRUE(sink.Send(bad, "parse", "not an EggScan").ok());
+  ASSERT_TRUE(producer->Flush(10000).ok());
+  ConsumerOptions o;
+  o.brokers = cluster_->bootstrap();
+  o.group_id = "dlq";
+  o.topics = {"ovoflow.deadletter.v1"};
+  auto c = Consumer::Create(o);
+  ASSERT_TRUE(c.ok());
+  auto msgs = Drain(**c, 1);
+  ASSERT_EQ(msgs.size(), 1u);
+  v1::DeadLetter dl;
+  ASSERT_TRUE(dl.ParseFromString(msgs[0].value));
+  EXPECT_EQ(dl.original(), bad.value);
+  EXPECT_EQ(dl.topic(), "ovoflow.scans.v1");
+  EXPECT_EQ(dl.partition(), 2);
+  EXPECT_EQ(dl.offset(), 41);
+  EXPECT_EQ(dl.reason(), "not an EggScan");
+  EXPECT_EQ(dl.stage(), "infer");
+  EXPECT_EQ(msgs[0].key, "egg-x");
+  EXPECT_TRUE(msgs[0].Header("traceparent").has_value());
 }
 
 TEST(BusConfigTest, BadOptionsFailClearly) {
