@@ -1,11 +1,12 @@
 #include "bus/dead_letter.h"
 
+#include "bus/batch.h"
+
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/topics.h"
-#include "common/trace.h"
 #include "ovoflow/v1/dead_letter.pb.h"
 
 namespace ovoflow::bus {
@@ -20,6 +21,10 @@ prometheus::Family<prometheus::Counter>& DeadLetterCounter() {
 }
 
 }  // namespace
+
+void CountDeadLetter(const std::string& stage, const std::string& reason_kind) {
+  DeadLetterCounter().Add({{"stage", stage}, {"reason", reason_kind}}).Increment();
+}
 
 std::string EncodeDeadLetter(const Message& original, const std::string& stage, const std::string& reason) {
   v1::DeadLetter dl;
@@ -39,14 +44,10 @@ DeadLetterSink::DeadLetterSink(Producer* producer, std::string stage)
 
 Status DeadLetterSink::Send(const Message& original, const std::string& reason_kind, const std::string& reason,
                             DeliveryCallback on_delivery) {
-  DeadLetterCounter().Add({{"stage", stage_}, {"reason", reason_kind}}).Increment();
+  CountDeadLetter(stage_, reason_kind);
   spdlog::warn("{}: dead-lettering {}[{}]@{} key='{}': {}", stage_, original.topic, original.partition,
                original.offset, original.key, reason);
-  Headers headers;
-  auto tp = original.Header(kTraceparentHeader);
-  auto parent = tp ? ParseTraceparent(*tp) : std::nullopt;
-  headers.emplace_back(std::string(kTraceparentHeader),
-                       FormatTraceparent(parent ? ChildSpan(*parent) : NewTrace()));
+  Headers headers = ChildTraceHeaders(original);
   headers.emplace_back("ovoflow-reason", reason_kind);
   return producer_->Send(kDeadLetterTopic, original.key, EncodeDeadLetter(original, stage_, reason), headers,
                          std::move(on_delivery));

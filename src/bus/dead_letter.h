@@ -28,6 +28,10 @@ class DeadLetterSink {
   std::string stage_;
 };
 
+// Counts one dead letter in ovoflow_dead_letters_total{stage,reason}, for
+// callers that publish EncodeDeadLetter() output themselves.
+void CountDeadLetter(const std::string& stage, const std::string& reason_kind);
+
 // The serialized ovoflow.v1.DeadLetter for `original`.
 std::string EncodeDeadLetter(const Message& original, const std::string& stage, const std::string& reason);
 

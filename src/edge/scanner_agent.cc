@@ -1,0 +1,210 @@
+#include "edge/scanner_agent.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "bus/producer.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/topics.h"
+#include "common/trace.h"
+#include "common/volume.h"
+
+namespace ovoflow::edge {
+namespace {
+
+struct ScannerMetrics {
+  prometheus::Counter& produced;
+  prometheus::Counter& retried;
+  prometheus::Gauge& behind_seconds;
+  static ScannerMetrics& Get() {
+    static ScannerMetrics* m = [] {
+      auto& reg = MetricsRegistry();
+      return new ScannerMetrics{
+          prometheus::BuildCounter().Name("ovoflow_scans_produced_total")
+              .Help("Scans acknowledged by the broker").Register(reg).Add({}),
+          prometheus::BuildCounter().Name("ovoflow_scan_publish_retries_total")
+              .Help("Scan deliveries that failed and were sent again").Register(reg).Add({}),
+          prometheus::BuildGauge().Name("ovoflow_scanner_behind_seconds")
+              .Help("How far the simulator lags its pacing schedule").Register(reg).Add({}),
+      };
+    }();
+    return *m;
+  }
+};
+
+struct Pending {
+  uint64_t index;
+  int64_t captured_ns;
+};
+
+}  // namespace
+
+struct ScannerAgent::Impl {
+  ScannerOptions options;
+  PhantomGenerator generator{PhantomOptions{}};
+  std::unique_ptr<bus::Producer> producer;
+  std::FILE* labels = nullptr;  // owned
+  std::mutex mu;
+  std::deque<Pending> retry;  // GUARDED_BY(mu)
+  std::atomic<int64_t> acked{0};
+
+  explicit Impl(const ScannerOptions& o) : options(o), generator(o.phantom) {}
+  ~Impl() {
+    if (labels) std::fclose(labels);
+  }
+
+  std::string EggId(uint64_t i) const {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%08" PRIu64, i);
+    return options.run_id + "-" + buf;
+  }
+
+  // Builds scan number i (phantom index first_index + i) captured at `captured_ns`.
+  v1::EggScan MakeScan(uint64_t i, int64_t captured_ns, TrueSex* sex) const {
+    const std::size_t tenants = options.tenants.size();
+    const std::size_t scanners = static_cast<std::size_t>(options.scanners_per_tenant);
+    const std::string& tenant = options.tenants[i % tenants];
+    const uint64_t scanner = (i / tenants) % scanners;
+    const uint64_t seq = i / (tenants * scanners);  // this scanner's egg number
+    PhantomScan ph = generator.Generate(options.seed, options.first_index + i);
+    *sex = ph.sex;
+    v1::EggScan scan;
+    scan.set_egg_id(EggId(i));
+    scan.set_tenant_id(tenant);
+    scan.set_scanner_id(tenant + "-mri-" + std::to_string(scanner + 1));
+    scan.set_tray_id(scan.scanner_id() + "-tray-" + std::to_string(seq / static_cast<uint64_t>(options.tray_size)));
+    scan.set_tray_position(static_cast<uint32_t>(seq % static_cast<uint64_t>(options.tray_size)));
+    *scan.mutable_captured_at() = ToTimestamp(captured_ns);
+    scan.set_incubation_day(options.phantom.incubation_day);
+    *scan.mutable_volume() = std::move(ph.volume);
+    if (options.compress) {
+      Status st = CompressVolume(scan.mutable_volume());
+      if (!st.ok()) Fatal("compress volume: " + st.ToString());
+    }
+    return scan;
+  }
+
+  // Queues scan i; on a full local queue waits for room. Returns false on stop.
+  bool Publish(uint64_t i, int64_t captured_ns, bool first_time, const std::atomic<bool>& stop) {
+    TrueSex sex;
+    v1::EggScan scan = MakeScan(i, captured_ns, &sex);
+    std::string value = scan.SerializeAsString();
+    bus::Headers headers = {{std::string(kTraceparentHeader), FormatTraceparent(NewTrace())}};
+    auto on_delivery = [this, i, captured_ns](const Status& st) {
+      if (st.ok()) {
+        ++acked;
+        ScannerMetrics::Get().produced.Increment();
+        return;
+      }
+      spdlog::warn("scanner: delivery of scan {} failed ({}); will resend", i, st.ToString());
+      ScannerMetrics::Get().retried.Increment();
+      std::lock_guard<std::mutex> lock(mu);
+      retry.push_back({i, captured_ns});
+    };
+    while (true) {
+      Status st = producer->Send(kScansTopic, scan.egg_id(), value, headers, on_delivery);
+      if (st.ok()) break;
+      if (!st.retryable()) Fatal("scanner: cannot publish scan: " + st.ToString());
+      if (stop.load()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (first_time && labels) {
+      std::fprintf(labels, "%s,%s,%s,%s\n", scan.egg_id().c_str(), scan.tenant_id().c_str(),
+                   scan.scanner_id().c_str(), sex == TrueSex::kFemale ? "F" : "M");
+    }
+    return true;
+  }
+
+  void ResendFailed(const std::atomic<bool>& stop) {
+    std::deque<Pending> todo;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      todo.swap(retry);
+    }
+    for (const Pending& p : todo)
+      if (!Publish(p.index, p.captured_ns, false, stop)) return;
+  }
+};
+
+ScannerAgent::~ScannerAgent() = default;
+
+Result<std::unique_ptr<ScannerAgent>> ScannerAgent::Create(const ScannerOptions& options) {
+  if (options.tenants.empty()) return Status::InvalidArgument("scanner needs at least one tenant");
+  for (const auto& t : options.tenants)
+    if (t.empty()) return Status::InvalidArgument("tenant ids must not be empty");
+  if (options.scanners_per_tenant < 1) return Status::InvalidArgument("scanners_per_tenant must be >= 1");
+  if (options.rate_per_s < 0) return Status::InvalidArgument("rate must be >= 0 scans/s");
+  if (options.count < 0) return Status::InvalidArgument("count must be >= 0");
+  if (options.tray_size < 1) return Status::InvalidArgument("tray_size must be >= 1");
+  auto impl = std::make_unique<Impl>(options);
+  if (impl->options.run_id.empty()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "r%" PRIx64, SystemClock().NowUnixNanos() / 1'000'000);
+    impl->options.run_id = buf;
+  }
+  if (!options.labels_path.empty()) {
+    impl->labels = std::fopen(options.labels_path.c_str(), "w");
+    if (!impl->labels) return Status::InvalidArgument("cannot write labels file " + options.labels_path);
+    std::fprintf(impl->labels, "egg_id,tenant_id,scanner_id,sex\n");
+  }
+  bus::ProducerOptions po;
+  po.brokers = options.brokers;
+  po.client_id = "ovoflow-scanner";
+  po.linger_ms = 5;
+  auto producer = bus::Producer::Create(po);
+  if (!producer.ok()) return producer.status();
+  impl->producer = std::move(producer).value();
+  std::unique_ptr<ScannerAgent> agent(new ScannerAgent());
+  agent->impl_ = std::move(impl);
+  return agent;
+}
+
+const std::string& ScannerAgent::run_id() const { return impl_->options.run_id; }
+
+Result<ScannerReport> ScannerAgent::Run(const std::atomic<bool>& stop) {
+  Impl& d = *impl_;
+  const ScannerOptions& o = d.options;
+  const Clock& clock = SystemClock();
+  const int64_t start = clock.MonotonicNanos();
+  const double interval_ns = o.rate_per_s > 0 ? 1e9 / o.rate_per_s : 0;
+  spdlog::info("scanner: run {} publishing {} scans at {} scans/s for {} tenants x {} scanners", o.run_id,
+               o.count > 0 ? std::to_string(o.count) : std::string("unlimited"),
+               o.rate_per_s > 0 ? std::to_string(o.rate_per_s) : std::string("max"), o.tenants.size(),
+               o.scanners_per_tenant);
+  uint64_t i = 0;
+  for (; !stop.load() && (o.count == 0 || static_cast<int64_t>(i) < o.count); ++i) {
+    if (interval_ns > 0) {
+      const int64_t due = start + static_cast<int64_t>(static_cast<double>(i) * interval_ns);
+      const int64_t now = clock.MonotonicNanos();
+      if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+      else if ((i & 255) == 0) ScannerMetrics::Get().behind_seconds.Set(static_cast<double>(now - due) / 1e9);
+    }
+    if (!d.Publish(i, clock.NowUnixNanos(), true, stop)) break;
+    if ((i & 63) == 0) d.ResendFailed(stop);
+  }
+  // Drain: wait for every acknowledgement, re-sending failures, until done or stopped.
+  while (d.acked.load() < static_cast<int64_t>(i)) {
+    d.ResendFailed(stop);
+    Status st = d.producer->Flush(500);
+    (void)st;  // progress is measured by acked
+    if (stop.load() && d.producer->Outstanding() == 0) break;
+  }
+  if (d.labels) std::fflush(d.labels);
+  ScannerReport report;
+  report.published = d.acked.load();
+  report.failed = static_cast<int64_t>(i) - report.published;
+  report.seconds = static_cast<double>(clock.MonotonicNanos() - start) / 1e9;
+  report.achieved_rate_per_s = report.seconds > 0 ? static_cast<double>(report.published) / report.seconds : 0;
+  spdlog::info("scanner: {} scans acknowledged in {:.1f} s ({:.0f} scans/s), {} not delivered", report.published,
+               report.seconds, report.achieved_rate_per_s, report.failed);
+  return report;
+}
+
+}  // namespace ovoflow::edge

@@ -1,0 +1,101 @@
+// The scanner agent against librdkafka's mock cluster: every scan arrives
+// valid and unique, tenants and scanners rotate, and the true sex goes only
+// to the labels file.
+#include "edge/scanner_agent.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "bus/consumer.h"
+#include "bus/mock_cluster.h"
+#include "common/topics.h"
+#include "common/volume.h"
+#include "ovoflow/v1/egg_scan.pb.h"
+
+namespace ovoflow::edge {
+namespace {
+
+TEST(ScannerAgentTest, PublishesValidUniqueScansAndSeparateLabels) {
+  auto cluster = std::move(bus::MockCluster::Create(1)).value();
+  ASSERT_TRUE(cluster->CreateTopic(kScansTopic, 2).ok());
+  ScannerOptions o;
+  o.brokers = cluster->bootstrap();
+  o.count = 120;
+  o.rate_per_s = 0;
+  o.run_id = "t1";
+  o.tenants = {"h-a", "h-b", "h-c"};
+  o.scanners_per_tenant = 2;
+  o.tray_size = 10;
+  o.labels_path = ::testing::TempDir() + "/labels.csv";
+  auto agent = ScannerAgent::Create(o);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  std::atomic<bool> stop{false};
+  auto report = (*agent)->Run(stop);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->published, 120);
+  EXPECT_EQ(report->failed, 0);
+
+  bus::ConsumerOptions co;
+  co.brokers = cluster->bootstrap();
+  co.group_id = "check";
+  co.topics = {kScansTopic};
+  auto c = std::move(bus::Consumer::Create(co)).value();
+  std::map<std::string, v1::EggScan> scans;
+  for (int idle = 0; scans.size() < 120 && idle < 100;) {
+    auto r = c->Poll(200, 100);
+    if (r->empty()) ++idle;
+    for (auto& m : *r) {
+      v1::EggScan s;
+      ASSERT_TRUE(s.ParseFromString(m.value));
+      EXPECT_EQ(m.key, s.egg_id());
+      EXPECT_TRUE(m.Header("traceparent").has_value());
+      EXPECT_TRUE(ValidateScan(s).ok()) << ValidateScan(s).ToString();
+      scans[s.egg_id()] = s;
+    }
+  }
+  ASSERT_EQ(scans.size(), 120u);
+  std::map<std::string, int> per_tenant;
+  std::set<std::string> scanners;
+  for (const auto& [id, s] : scans) {
+    ++per_tenant[s.tenant_id()];
+    scanners.insert(s.scanner_id());
+    EXPECT_LT(s.tray_position(), 10u);
+    EXPECT_EQ(s.incubation_day(), 12u);
+  }
+  EXPECT_EQ(per_tenant["h-a"], 40);
+  EXPECT_EQ(per_tenant["h-c"], 40);
+  EXPECT_EQ(scanners.size(), 6u);
+
+  std::ifstream labels(o.labels_path);
+  std::string line;
+  std::getline(labels, line);
+  EXPECT_EQ(line, "egg_id,tenant_id,scanner_id,sex");
+  int n = 0, female = 0;
+  while (std::getline(labels, line)) {
+    ++n;
+    auto egg = line.substr(0, line.find(','));
+    EXPECT_TRUE(scans.count(egg)) << egg;
+    female += line.back() == 'F';
+  }
+  EXPECT_EQ(n, 120);
+  EXPECT_GT(female, 30);
+  EXPECT_LT(female, 90);
+}
+
+TEST(ScannerAgentTest, RejectsBadOptions) {
+  ScannerOptions o;
+  o.tenants = {};
+  EXPECT_EQ(ScannerAgent::Create(o).status().code(), StatusCode::kInvalidArgument);
+  o = ScannerOptions{};
+  o.rate_per_s = -1;
+  EXPECT_EQ(ScannerAgent::Create(o).status().code(), StatusCode::kInvalidArgument);
+  o = ScannerOptions{};
+  o.labels_path = "/nonexistent-dir/labels.csv";
+  EXPECT_EQ(ScannerAgent::Create(o).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ovoflow::edge

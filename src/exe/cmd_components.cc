@@ -1,0 +1,129 @@
+// `ovoflow scanner|infer|store|api`: one pipeline stage per process, all
+// against a shared broker (scale out by starting more of them).
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <thread>
+
+#include "api/server.h"
+#include "bus/consumer.h"
+#include "bus/producer.h"
+#include "common/log.h"
+#include "common/topics.h"
+#include "exe/commands.h"
+#include "exe/kafka_scan_sink.h"
+#include "exe/live_relay.h"
+#include "exe/metrics_endpoint.h"
+#include "exe/signals.h"
+#include "store/prediction_store.h"
+
+namespace ovoflow::exe {
+
+void AddScannerCommand(CLI::App& app, const GlobalFlags& g) {
+  auto o = std::make_shared<edge::ScannerOptions>();
+  auto m = std::make_shared<MetricsFlags>();
+  CLI::App* cmd = app.add_subcommand("scanner", "Simulate MRI scanners publishing EggScans to Kafka");
+  AddScannerFlags(cmd, o.get());
+  AddMetricsFlags(cmd, m.get(), 0);
+  cmd->callback([&g, o, m] {
+    InitLogging(g.log_level);
+    auto& stop = InstallStopSignals();
+    o->brokers = g.brokers;
+    auto metrics = StartMetricsEndpoint(*m);
+    auto agent = edge::ScannerAgent::Create(*o);
+    if (!agent.ok()) Fatal(agent.status().ToString());
+    auto report = (*agent)->Run(stop);
+    if (!report.ok()) {
+      spdlog::error("scanner: {}", report.status().ToString());
+      throw CLI::RuntimeError(kExitFailure);
+    }
+    std::printf("run_id=%s published=%lld failed=%lld seconds=%.2f rate=%.1f\n", (*agent)->run_id().c_str(),
+                static_cast<long long>(report->published), static_cast<long long>(report->failed), report->seconds,
+                report->achieved_rate_per_s);
+    if (report->failed > 0) throw CLI::RuntimeError(kExitFailure);
+  });
+}
+
+void AddInferCommand(CLI::App& app, const GlobalFlags& g) {
+  auto o = std::make_shared<inference::WorkerOptions>();
+  o->model_dir = DefaultModelDir();
+  auto m = std::make_shared<MetricsFlags>();
+  CLI::App* cmd = app.add_subcommand("infer", "Run an inference worker (consumer group on the scans topic)");
+  AddWorkerFlags(cmd, o.get());
+  AddMetricsFlags(cmd, m.get(), 0);
+  cmd->callback([&g, o, m] {
+    InitLogging(g.log_level);
+    auto& stop = InstallStopSignals();
+    o->brokers = g.brokers;
+    auto metrics = StartMetricsEndpoint(*m);
+    auto worker = inference::InferenceWorker::Create(*o);
+    if (!worker.ok()) Fatal(worker.status().ToString());
+    Status st = (*worker)->Run(stop);
+    if (!st.ok()) {
+      spdlog::error("infer: {}", st.ToString());
+      throw CLI::RuntimeError(kExitFailure);
+    }
+  });
+}
+
+void AddStoreCommand(CLI::App& app, const GlobalFlags& g) {
+  auto o = std::make_shared<store::WriterOptions>();
+  auto db = std::make_shared<std::string>(DefaultDatabaseUrl());
+  auto m = std::make_shared<MetricsFlags>();
+  CLI::App* cmd = app.add_subcommand("store", "Run the store writer (predictions topic -> database)");
+  cmd->add_option("--db", *db, "database URL (sqlite://path; postgresql://... next)")->capture_default_str();
+  AddWriterFlags(cmd, o.get());
+  AddMetricsFlags(cmd, m.get(), 0);
+  cmd->callback([&g, o, db, m] {
+    InitLogging(g.log_level);
+    auto& stop = InstallStopSignals();
+    o->brokers = g.brokers;
+    auto metrics = StartMetricsEndpoint(*m);
+    auto store = store::OpenStore(*db);
+    if (!store.ok()) Fatal(store.status().ToString());
+    auto writer = store::StoreWriter::Create(*o, store->get());
+    if (!writer.ok()) Fatal(writer.status().ToString());
+    Status st = (*writer)->Run(stop);
+    if (!st.ok()) {
+      spdlog::error("store: {}", st.ToString());
+      throw CLI::RuntimeError(kExitFailure);
+    }
+  });
+}
+
+void AddApiCommand(CLI::App& app, const GlobalFlags& g) {
+  auto o = std::make_shared<api::ApiOptions>();
+  o->web_root = DefaultWebRoot();
+  auto db = std::make_shared<std::string>(DefaultDatabaseUrl());
+  CLI::App* cmd = app.add_subcommand("api", "Serve the REST + WebSocket API and the dashboard");
+  cmd->add_option("--db", *db, "database URL to read from")->capture_default_str();
+  AddApiFlags(cmd, o.get());
+  cmd->callback([&g, o, db] {
+    InitLogging(g.log_level);
+    auto& stop = InstallStopSignals();
+    auto store = store::OpenStore(*db);
+    if (!store.ok()) Fatal(store.status().ToString());
+    bus::ProducerOptions po;
+    po.brokers = g.brokers;
+    po.client_id = "ovoflow-api";
+    auto producer = bus::Producer::Create(po);
+    if (!producer.ok()) Fatal(producer.status().ToString());
+    KafkaScanSink sink(producer->get());
+    api::ApiDeps deps;
+    deps.store = store->get();
+    deps.scans = &sink;
+    auto server = api::ApiServer::Start(*o, deps);
+    if (!server.ok()) Fatal(server.status().ToString());
+    std::printf("ovoflow api: http://%s:%u\n", o->listen_address.c_str(), (*server)->port());
+    std::fflush(stdout);
+    // The live feed follows the predictions topic from "now" in a group of its own.
+    Status st = RunLiveRelay(g.brokers, **server, stop);
+    (*server)->Stop();
+    if (!st.ok()) {
+      spdlog::error("api: {}", st.ToString());
+      throw CLI::RuntimeError(kExitFailure);
+    }
+  });
+}
+
+}  // namespace ovoflow::exe

@@ -1,0 +1,77 @@
+#include "exe/flags.h"
+
+#ifndef OVOFLOW_SOURCE_DIR
+#error "OVOFLOW_SOURCE_DIR must be defined by the build"
+#endif
+
+namespace ovoflow::exe {
+
+std::string DefaultModelDir() { return std::string(OVOFLOW_SOURCE_DIR) + "/models/default"; }
+std::string DefaultWebRoot() { return std::string(OVOFLOW_SOURCE_DIR) + "/web/dist"; }
+std::string DefaultDatabaseUrl() { return "sqlite://" + std::string(OVOFLOW_SOURCE_DIR) + "/var/ovoflow.db"; }
+
+void AddGlobalFlags(CLI::App& app, GlobalFlags* g) {
+  app.add_option("--brokers", g->brokers, "Kafka bootstrap servers (host:port,...)")
+      ->envname("OVOFLOW_BROKERS")->capture_default_str();
+  app.add_option("--log-level", g->log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+}
+
+void AddPhantomFlags(CLI::App* cmd, edge::PhantomOptions* o) {
+  cmd->add_option("--snr", o->snr, "phantom signal-to-noise ratio")->capture_default_str();
+  cmd->add_option("--incubation-day", o->incubation_day, "phantom incubation day")
+      ->check(CLI::Range(11, 12))->capture_default_str();
+}
+
+void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o) {
+  cmd->add_option("--rate", o->rate_per_s, "scans/s over all scanners (0: as fast as possible)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--scans", o->count, "scans to publish (0: until stopped)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--tenants", o->tenants, "hatchery (tenant) ids")->delimiter(',')->capture_default_str();
+  cmd->add_option("--scanners-per-tenant", o->scanners_per_tenant, "MRI scanners per hatchery")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--seed", o->seed, "phantom stream seed")->capture_default_str();
+  cmd->add_option("--first-index", o->first_index, "first phantom index of the stream")->capture_default_str();
+  cmd->add_option("--run-id", o->run_id, "egg_id prefix (default: from the start time)");
+  cmd->add_option("--labels", o->labels_path, "write the true sex per egg to this CSV (evaluation only)");
+  cmd->add_flag("--compress", o->compress, "zstd-compress volumes");
+  AddPhantomFlags(cmd, &o->phantom);
+}
+
+void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o) {
+  cmd->add_option("--model", o->model_dir, "model directory (model.pt + model.json)")->capture_default_str();
+  cmd->add_option("--batch", o->max_batch, "largest micro-batch (scans)")->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--batch-wait-ms", o->max_wait_ms, "longest wait for a batch to fill (ms)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--torch-threads", o->torch_threads, "LibTorch threads per worker")->capture_default_str();
+  cmd->add_option("--keep-threshold", o->thresholds.keep_min_p_female, "KEEP when p_female >= this")
+      ->capture_default_str();
+  cmd->add_option("--divert-threshold", o->thresholds.divert_max_p_female, "DIVERT when p_female <= this")
+      ->capture_default_str();
+  cmd->add_option("--infer-group", o->group_id, "consumer group of the inference workers")->capture_default_str();
+  cmd->add_option("--worker-id", o->worker_id, "worker id recorded in predictions (default host-pid)");
+}
+
+void AddWriterFlags(CLI::App* cmd, store::WriterOptions* o) {
+  cmd->add_option("--store-batch", o->max_batch, "predictions per database transaction")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--store-wait-ms", o->max_wait_ms, "longest wait for a store batch to fill (ms)")
+      ->capture_default_str();
+  cmd->add_option("--store-group", o->group_id, "consumer group of the store writers")->capture_default_str();
+}
+
+void AddApiFlags(CLI::App* cmd, api::ApiOptions* o) {
+  cmd->add_option("--listen", o->listen_address, "API listen address")->capture_default_str();
+  cmd->add_option("--port", o->port, "API port (0: any free port)")->capture_default_str();
+  cmd->add_option("--api-threads", o->threads, "API I/O threads")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--web-root", o->web_root, "dashboard files (built by `make web`)")->capture_default_str();
+}
+
+void AddMetricsFlags(CLI::App* cmd, MetricsFlags* o, uint16_t default_port) {
+  o->port = default_port;
+  cmd->add_option("--metrics-port", o->port, "port for /metrics, /healthz, /readyz (0: off)")->capture_default_str();
+  cmd->add_option("--metrics-listen", o->listen_address, "address for the metrics endpoint")->capture_default_str();
+}
+
+}  // namespace ovoflow::exe

@@ -1,0 +1,41 @@
+// Command-line flags shared by the subcommands that run the same component
+// (e.g. `scanner` and `up` both run a ScannerAgent).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "api/server.h"
+#include "edge/scanner_agent.h"
+#include "inference/worker.h"
+#include "store/writer.h"
+
+namespace ovoflow::exe {
+
+struct GlobalFlags {
+  std::string brokers = "127.0.0.1:9092";
+  std::string log_level = "info";
+};
+
+// Defaults compiled in so the binary finds its assets from any directory.
+std::string DefaultModelDir();
+std::string DefaultWebRoot();
+std::string DefaultDatabaseUrl();
+
+void AddGlobalFlags(CLI::App& app, GlobalFlags* g);
+void AddPhantomFlags(CLI::App* cmd, edge::PhantomOptions* o);
+void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o);
+void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o);
+void AddWriterFlags(CLI::App* cmd, store::WriterOptions* o);
+void AddApiFlags(CLI::App* cmd, api::ApiOptions* o);
+
+// Serves /metrics, /healthz and /readyz for processes without the REST API.
+// Port 0 disables it.
+struct MetricsFlags {
+  uint16_t port = 0;
+  std::string listen_address = "127.0.0.1";
+};
+void AddMetricsFlags(CLI::App* cmd, MetricsFlags* o, uint16_t default_port);
+
+}  // namespace ovoflow::exe

@@ -1,0 +1,22 @@
+// ovoflow: near-real-time in-ovo sexing from MRI scans. main() only wires
+// the subcommands; each lives in its own file.
+#include <CLI/CLI.hpp>
+
+#include "exe/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ovoflow: in-ovo sexing pipeline (MRI scans -> Kafka -> CNN -> store -> API)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ovoflow 0.1.0");
+  ovoflow::exe::GlobalFlags global;
+  ovoflow::exe::AddGlobalFlags(app, &global);
+  ovoflow::exe::AddUpCommand(app, global);
+  ovoflow::exe::AddScannerCommand(app, global);
+  ovoflow::exe::AddInferCommand(app, global);
+  ovoflow::exe::AddStoreCommand(app, global);
+  ovoflow::exe::AddApiCommand(app, global);
+  ovoflow::exe::AddTrainCommands(app, global);
+  app.fallthrough();  // global flags may follow the subcommand
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}

@@ -1,0 +1,243 @@
+#include "inference/worker.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "bus/batch.h"
+#include "bus/consumer.h"
+#include "bus/dead_letter.h"
+#include "bus/producer.h"
+#include "bus/publish.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/topics.h"
+#include "ovoflow/v1/egg_scan.pb.h"
+#include "ovoflow/v1/prediction.pb.h"
+
+namespace ovoflow::inference {
+namespace {
+
+struct WorkerMetrics {
+  prometheus::Counter& consumed;
+  prometheus::Family<prometheus::Counter>& predictions;
+  prometheus::Histogram& batch_size;
+  prometheus::Histogram& inference_seconds;
+  prometheus::Histogram& capture_to_inference_seconds;
+  prometheus::Gauge& lag;
+
+  static WorkerMetrics& Get(const std::string& group) {
+    static WorkerMetrics* m = [&] {
+      auto& reg = MetricsRegistry();
+      return new WorkerMetrics{
+          prometheus::BuildCounter().Name("ovoflow_scans_consumed_total")
+              .Help("Scan messages taken from the scans topic by inference workers").Register(reg).Add({}),
+          prometheus::BuildCounter().Name("ovoflow_predictions_total")
+              .Help("Predictions published, by decision").Register(reg),
+          prometheus::BuildHistogram().Name("ovoflow_inference_batch_size")
+              .Help("Scans per model forward pass").Register(reg)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}),
+          prometheus::BuildHistogram().Name("ovoflow_inference_seconds")
+              .Help("Model forward pass time per batch").Register(reg)
+              .Add({}, LatencyBucketsSeconds()),
+          prometheus::BuildHistogram().Name("ovoflow_capture_to_inference_seconds")
+              .Help("Time from scan capture to model output").Register(reg)
+              .Add({}, LatencyBucketsSeconds()),
+          prometheus::BuildGauge().Name("ovoflow_consumer_lag")
+              .Help("Messages not yet consumed on assigned partitions, by consumer group").Register(reg)
+              .Add({{"group", group}}),
+      };
+    }();
+    return *m;
+  }
+};
+
+std::string DefaultWorkerId() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+
+}  // namespace
+
+struct InferenceWorker::Impl {
+  WorkerOptions options;
+  std::unique_ptr<SexClassifier> model;
+  std::unique_ptr<bus::Consumer> consumer;
+  std::unique_ptr<bus::Producer> producer;
+  WorkerMetrics* metrics = nullptr;
+
+  Status CheckGeometry(const v1::Volume& v) const {
+    const ModelInfo& mi = model->info();
+    if (v.dim_x() != mi.dim_x || v.dim_y() != mi.dim_y || v.dim_z() != mi.dim_z ||
+        static_cast<uint32_t>(v.channels_size()) != mi.channels) {
+      return Status::InvalidArgument("volume " + std::to_string(v.dim_x()) + "x" + std::to_string(v.dim_y()) + "x" +
+                                     std::to_string(v.dim_z()) + "x" + std::to_string(v.channels_size()) +
+                                     "ch does not match model input " + std::to_string(mi.dim_x) + "x" +
+                                     std::to_string(mi.dim_y) + "x" + std::to_string(mi.dim_z) + "x" +
+                                     std::to_string(mi.channels) + "ch");
+    }
+    return Status::Ok();
+  }
+
+  v1::Prediction MakePrediction(const v1::EggScan& scan, const bus::Message& msg, float p, int64_t consumed_ns,
+                                int64_t inferred_ns) const {
+    v1::Prediction pred;
+    pred.set_egg_id(scan.egg_id());
+    pred.set_tenant_id(scan.tenant_id());
+    pred.set_scanner_id(scan.scanner_id());
+    pred.set_tray_id(scan.tray_id());
+    pred.set_tray_position(scan.tray_position());
+    pred.set_incubation_day(scan.incubation_day());
+    pred.set_p_female(p);
+    pred.set_sex(SexOf(p));
+    pred.set_decision(Decide(p, options.thresholds));
+    pred.set_model_name(model->info().name);
+    pred.set_model_version(model->info().version);
+    pred.set_keep_threshold(options.thresholds.keep_min_p_female);
+    pred.set_divert_threshold(options.thresholds.divert_max_p_female);
+    pred.set_worker_id(options.worker_id);
+    auto* t = pred.mutable_times();
+    *t->mutable_captured_at() = scan.captured_at();
+    *t->mutable_published_at() = ToTimestamp(msg.timestamp_ms * 1'000'000);
+    *t->mutable_consumed_at() = ToTimestamp(consumed_ns);
+    *t->mutable_inferred_at() = ToTimestamp(inferred_ns);
+    return pred;
+  }
+};
+
+InferenceWorker::~InferenceWorker() = default;
+
+Result<std::unique_ptr<InferenceWorker>> InferenceWorker::Create(const WorkerOptions& options) {
+  if (options.max_batch < 1 || options.max_batch > 1024)
+    return Status::InvalidArgument("max_batch must be in 1..1024");
+  if (options.max_wait_ms < 0) return Status::InvalidArgument("max_wait_ms must be >= 0");
+  OVOFLOW_RETURN_IF_ERROR(ValidateThresholds(options.thresholds));
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  if (impl->options.worker_id.empty()) impl->options.worker_id = DefaultWorkerId();
+  auto model = SexClassifier::Load(options.model_dir, options.torch_threads);
+  if (!model.ok()) return model.status();
+  impl->model = std::move(model).value();
+
+  bus::ConsumerOptions co;
+  co.brokers = options.brokers;
+  co.group_id = options.group_id;
+  co.client_id = "ovoflow-infer-" + impl->options.worker_id;
+  co.topics = {kScansTopic};
+  auto consumer = bus::Consumer::Create(co);
+  if (!consumer.ok()) return consumer.status();
+  impl->consumer = std::move(consumer).value();
+
+  bus::ProducerOptions po;
+  po.brokers = options.brokers;
+  po.client_id = co.client_id;
+  po.linger_ms = 2;
+  auto producer = bus::Producer::Create(po);
+  if (!producer.ok()) return producer.status();
+  impl->producer = std::move(producer).value();
+  impl->metrics = &WorkerMetrics::Get(options.group_id);
+
+  std::unique_ptr<InferenceWorker> w(new InferenceWorker());
+  w->impl_ = std::move(impl);
+  spdlog::info("infer: worker {} loaded model {} {} (input {}x{}x{}), batch {} / {} ms", w->impl_->options.worker_id,
+               w->model().name, w->model().version, w->model().dim_x, w->model().dim_y, w->model().dim_z,
+               options.max_batch, options.max_wait_ms);
+  return w;
+}
+
+const ModelInfo& InferenceWorker::model() const { return impl_->model->info(); }
+
+Result<int> InferenceWorker::RunOnce(int poll_timeout_ms, const std::atomic<bool>& stop) {
+  Impl& d = *impl_;
+  auto polled = bus::PollBatch(*d.consumer, d.options.max_batch, poll_timeout_ms, d.options.max_wait_ms);
+  if (!polled.ok()) return polled.status();
+  std::vector<bus::Message>& batch = *polled;
+  if (batch.empty()) return 0;
+  const int64_t consumed_ns = SystemClock().NowUnixNanos();
+  d.metrics->consumed.Increment(static_cast<double>(batch.size()));
+
+  std::vector<bus::OutgoingMessage> out;
+  out.reserve(batch.size());
+  std::vector<v1::EggScan> scans;
+  std::vector<const bus::Message*> sources;
+  scans.reserve(batch.size());
+  auto dead_letter = [&](const bus::Message& m, const char* kind, const std::string& reason) {
+    spdlog::warn("infer: dead-lettering {}[{}]@{}: {}", m.topic, m.partition, m.offset, reason);
+    bus::CountDeadLetter("infer", kind);
+    out.push_back({kDeadLetterTopic, m.key, bus::EncodeDeadLetter(m, "infer", reason), bus::ChildTraceHeaders(m)});
+  };
+  for (const bus::Message& m : batch) {
+    if (m.value.size() > d.options.max_message_bytes) {
+      dead_letter(m, "oversized", "message of " + std::to_string(m.value.size()) + " bytes exceeds " +
+                                      std::to_string(d.options.max_message_bytes));
+      continue;
+    }
+    v1::EggScan scan;
+    if (!scan.ParseFromString(m.value)) {
+      dead_letter(m, "parse", "value is not a valid ovoflow.v1.EggScan protobuf");
+      continue;
+    }
+    Status st = ValidateScan(scan, d.options.limits);
+    if (st.ok()) st = d.CheckGeometry(scan.volume());
+    if (!st.ok()) {
+      dead_letter(m, "invalid", st.message());
+      continue;
+    }
+    scans.push_back(std::move(scan));
+    sources.push_back(&m);
+  }
+
+  if (!scans.empty()) {
+    std::vector<const v1::Volume*> volumes;
+    volumes.reserve(scans.size());
+    for (const auto& s : scans) volumes.push_back(&s.volume());
+    const int64_t t0 = SystemClock().MonotonicNanos();
+    auto probs = d.model->PredictBatch(volumes);
+    const int64_t t1 = SystemClock().MonotonicNanos();
+    if (!probs.ok()) {
+      // Geometry was checked, so this is a model failure: leave the batch
+      // uncommitted for a healthy worker to take over.
+      return Status::Internal("model failed on a batch of " + std::to_string(scans.size()) + ": " +
+                              probs.status().message());
+    }
+    d.metrics->batch_size.Observe(static_cast<double>(scans.size()));
+    d.metrics->inference_seconds.Observe(static_cast<double>(t1 - t0) / 1e9);
+    const int64_t inferred_ns = SystemClock().NowUnixNanos();
+    for (std::size_t i = 0; i < scans.size(); ++i) {
+      v1::Prediction pred = d.MakePrediction(scans[i], *sources[i], (*probs)[i], consumed_ns, inferred_ns);
+      d.metrics->capture_to_inference_seconds.Observe(
+          static_cast<double>(inferred_ns - FromTimestamp(scans[i].captured_at())) / 1e9);
+      d.metrics->predictions.Add({{"decision", v1::Decision_Name(pred.decision())}}).Increment();
+      out.push_back({kPredictionsTopic, pred.egg_id(), pred.SerializeAsString(), bus::ChildTraceHeaders(*sources[i])});
+    }
+  }
+
+  // A stop request still finishes this batch; only a broker that stays
+  // away for 30 s after it makes the worker give up (offsets uncommitted).
+  const int64_t publish_start = SystemClock().MonotonicNanos();
+  Status pub = bus::PublishAll(*d.producer, out, [&] {
+    return stop.load() && SystemClock().MonotonicNanos() - publish_start > int64_t{30'000'000'000};
+  });
+  if (!pub.ok()) return pub;
+  Status commit = d.consumer->Commit(batch);
+  if (!commit.ok()) spdlog::warn("infer: {} (the batch will be re-read by the partition's next owner)", commit.ToString());
+  int64_t lag = d.consumer->Lag();
+  if (lag >= 0) d.metrics->lag.Set(static_cast<double>(lag));
+  return static_cast<int>(batch.size());
+}
+
+Status InferenceWorker::Run(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    auto n = RunOnce(100, stop);
+    if (!n.ok()) {
+      impl_->consumer->Close();
+      return n.status();
+    }
+  }
+  Status st = impl_->producer->Flush(30000);
+  impl_->consumer->Close();
+  spdlog::info("infer: worker {} stopped", impl_->options.worker_id);
+  return st;
+}
+
+}  // namespace ovoflow::inference
