@@ -31,7 +31,8 @@ struct EggQuery {
   int limit = 100;                          // 1..1000
 };
 
-// Newest first (captured_at descending, then egg_id).
+// Newest first: captured_at descending, ties by tenant_id then egg_id
+// (byte order), so keyset pagination visits every row exactly once.
 struct EggPage {
   std::vector<StoredPrediction> items;
   std::string next_cursor;  // empty when there is no further page
@@ -78,10 +79,13 @@ class PredictionStore {
                                       int64_t stored_at_unix_nanos) = 0;
 
   // nullopt when not stored (or stored for another tenant when tenant_id is set).
+  // With an empty tenant_id and the egg stored under several tenants, the
+  // first by tenant_id. InvalidArgument for an empty egg_id.
   virtual Result<std::optional<StoredPrediction>> GetEgg(std::string_view tenant_id,
                                                          std::string_view egg_id) = 0;
-  // InvalidArgument for a malformed cursor or a limit out of range.
+  // InvalidArgument for a malformed cursor, a limit out of range or from > to.
   virtual Result<EggPage> ListEggs(const EggQuery& query) = 0;
+  // One grouped query; InvalidArgument when from > to.
   virtual Result<Stats> GetStats(const StatsQuery& query) = 0;
   // Rows stored for the tenant (empty: all tenants).
   virtual Result<int64_t> Count(std::string_view tenant_id) = 0;
@@ -92,7 +96,9 @@ class PredictionStore {
 // Opens and migrates a store from a URL:
 //   "sqlite:///abs/path.db", "sqlite://relative.db", or a plain path -> SQLite (WAL)
 //   "postgresql://..."  -> Unavailable until the PostgreSQL backend lands
-// Fails with a message that says what to fix.
+// Fails with a message that says what to fix: InvalidArgument for a URL it
+// does not accept (unknown scheme, empty path, ":memory:"), FailedPrecondition
+// for a file it cannot open or a schema newer than this build (SqliteStore::Open).
 Result<std::unique_ptr<PredictionStore>> OpenStore(const std::string& url);
 
 }  // namespace ovoflow::store

@@ -1,0 +1,82 @@
+#include "store/sqlite_migrator.h"
+
+#include <map>
+
+namespace ovoflow::store {
+namespace {
+
+// Versions and names already applied, read inside the caller's transaction.
+Result<std::map<int, std::string>> AppliedMigrations(SqliteConnection& db) {
+  std::map<int, std::string> applied;
+  Status st = db.Query({"SELECT version, name FROM schema_migrations ORDER BY version", {}},
+                       [&](const RowReader& row) { applied[static_cast<int>(row.Int(0))] = row.Text(1); });
+  if (!st.ok()) return st;
+  return applied;
+}
+
+Status CheckApplied(const std::map<int, std::string>& applied, const std::vector<Migration>& migrations,
+                    const std::string& path) {
+  const int known = migrations.back().version;
+  if (!applied.empty() && applied.rbegin()->first > known) {
+    return Status::FailedPrecondition(
+        "database '" + path + "' has schema version " + std::to_string(applied.rbegin()->first) +
+        ", newer than this build knows (" + std::to_string(known) +
+        "): it was migrated by a newer ovoflow; run that version or point this one at another database");
+  }
+  for (const auto& [version, name] : applied) {
+    if (version < 1 || migrations[static_cast<std::size_t>(version) - 1].name != name) {
+      return Status::FailedPrecondition("database '" + path + "' records migration " + std::to_string(version) +
+                                        " as '" + name + "', which this build does not know at that version; "
+                                        "it was migrated by a different build");
+    }
+  }
+  return Status::Ok();
+}
+
+// One step under BEGIN IMMEDIATE: applies the next migration if one is due.
+// Returns the version after the step and whether anything was applied.
+Result<std::pair<int, bool>> MigrateOneStep(SqliteConnection& db, const std::vector<Migration>& migrations,
+                                            const Clock& clock) {
+  OVOFLOW_RETURN_IF_ERROR(db.Exec(kCreateSchemaMigrationsSql));
+  auto applied = AppliedMigrations(db);
+  if (!applied.ok()) return applied.status();
+  OVOFLOW_RETURN_IF_ERROR(CheckApplied(*applied, migrations, db.path()));
+  const int current = applied->empty() ? 0 : applied->rbegin()->first;
+  if (static_cast<std::size_t>(current) != applied->size()) {
+    return Status::FailedPrecondition("database '" + db.path() + "' has gaps in schema_migrations (" +
+                                      std::to_string(applied->size()) + " rows up to version " +
+                                      std::to_string(current) + "); it was not migrated by ovoflow");
+  }
+  if (current == migrations.back().version) return std::pair{current, false};
+  const Migration& next = migrations[static_cast<std::size_t>(current)];
+  Status st = db.Exec(next.sql);
+  if (st.ok()) {
+    st = db.Query({"INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                   {int64_t{next.version}, next.name, FormatRfc3339(clock.NowUnixNanos())}},
+                  [](const RowReader&) {});
+  }
+  if (!st.ok()) {
+    return Status(st.code(), "migration " + std::to_string(next.version) + " (" + next.name + ") failed on '" +
+                                 db.path() + "': " + st.message());
+  }
+  return std::pair{next.version, true};
+}
+
+}  // namespace
+
+Result<int> MigrateSqlite(SqliteConnection& db, const std::vector<Migration>& migrations, const Clock& clock) {
+  if (std::string bad = CheckMigrationList(migrations); !bad.empty())
+    return Status::InvalidArgument("bad migration list: " + bad);
+  while (true) {
+    OVOFLOW_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+    auto step = MigrateOneStep(db, migrations, clock);
+    Status end = step.ok() ? db.Exec("COMMIT") : Status::Ok();
+    if (!step.ok() || !end.ok()) {
+      (void)db.Exec("ROLLBACK");
+      return step.ok() ? end : step.status();
+    }
+    if (!step->second) return step->first;
+  }
+}
+
+}  // namespace ovoflow::store

@@ -1,0 +1,275 @@
+#include "store/sqlite_store.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+#include "store/cursor.h"
+#include "store/prediction_sql.h"
+#include "store/sqlite_connection.h"
+#include "store/sqlite_migrator.h"
+
+namespace ovoflow::store {
+namespace {
+
+constexpr SqlDialect kDialect = SqlDialect::kSqlite;
+constexpr int kMaxReadConnections = 64;
+
+// Reader connections handed to one thread at a time. Thread-safe.
+class ReaderPool {
+ public:
+  // Returns its connection to the pool when destroyed.
+  class Lease {
+   public:
+    Lease(ReaderPool* pool, SqliteConnection* conn) : pool_(pool), conn_(conn) {}
+    ~Lease() { pool_->Release(conn_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    SqliteConnection& operator*() const { return *conn_; }
+    SqliteConnection* operator->() const { return conn_; }
+
+   private:
+    ReaderPool* pool_;
+    SqliteConnection* conn_;
+  };
+
+  void Add(std::unique_ptr<SqliteConnection> conn) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(conn.get());
+    all_.push_back(std::move(conn));
+  }
+
+  // Blocks until a connection is idle.
+  Lease Acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty(); });
+    SqliteConnection* conn = idle_.back();
+    idle_.pop_back();
+    return Lease(this, conn);
+  }
+
+ private:
+  void Release(SqliteConnection* conn) {
+    {
+      std::lock_guard lock(mu_);
+      idle_.push_back(conn);
+    }
+    cv_.notify_one();
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<SqliteConnection*> idle_;  // guarded by mu_
+  std::vector<std::unique_ptr<SqliteConnection>> all_;  // fixed after Open
+};
+
+// Switches the file to WAL (persistent: later opens find it set). Switching
+// needs an exclusive lock, and SQLite answers BUSY at once, without waiting
+// (deadlock avoidance), when another process opens the new file at the same
+// moment; retry for up to busy_timeout_ms.
+Status EnableWal(SqliteConnection& db, int busy_timeout_ms, const Clock& clock) {
+  auto mode = db.QueryText("PRAGMA journal_mode");
+  if (!mode.ok()) return mode.status();
+  const int64_t deadline = clock.MonotonicNanos() + int64_t{busy_timeout_ms} * 1'000'000;
+  while (*mode != "wal") {
+    mode = db.QueryText("PRAGMA journal_mode=WAL");
+    if (mode.ok() && *mode != "wal") {
+      return Status::FailedPrecondition("database '" + db.path() + "' cannot use WAL journaling (journal_mode is '" +
+                                        *mode + "'); put it on a local file system");
+    }
+    if (mode.ok()) break;
+    if (mode.status().code() != StatusCode::kUnavailable || clock.MonotonicNanos() >= deadline) return mode.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    mode = std::string();  // not yet switched: try again
+  }
+  return Status::Ok();
+}
+
+// Settings every connection gets (the writer first enables WAL).
+Status Configure(SqliteConnection& db, bool writer) {
+  OVOFLOW_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=NORMAL"));
+  OVOFLOW_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys=ON"));
+  if (!writer) OVOFLOW_RETURN_IF_ERROR(db.Exec("PRAGMA query_only=ON"));
+  return Status::Ok();
+}
+
+Status CheckOptions(const SqliteOptions& o) {
+  if (o.path.empty()) return Status::InvalidArgument("SQLite store needs a database path");
+  if (o.path == ":memory:" || o.path.starts_with("file::memory:"))
+    return Status::InvalidArgument(
+        "an in-memory SQLite database cannot be shared by the store's writer and reader connections; "
+        "use a file path (e.g. sqlite:///tmp/ovoflow.db)");
+  if (o.read_connections < 1 || o.read_connections > kMaxReadConnections)
+    return Status::InvalidArgument("read_connections must be in 1.." + std::to_string(kMaxReadConnections));
+  if (o.busy_timeout_ms < 0) return Status::InvalidArgument("busy_timeout_ms must be >= 0");
+  return Status::Ok();
+}
+
+// Creates the directory that will hold the database file (and its -wal and
+// -shm companions) if it is missing.
+Status CreateParentDirectory(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) return Status::Ok();  // the working directory
+  std::error_code ec;
+  if (fs::is_directory(parent, ec)) return Status::Ok();
+  fs::create_directories(parent, ec);
+  if (ec) {
+    return Status::FailedPrecondition("cannot create directory '" + parent.string() + "' for SQLite database '" +
+                                      path + "': " + ec.message() +
+                                      "; choose a path under a writable directory");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+struct SqliteStore::Impl {
+  int schema_version = 0;  // fixed after Open
+
+  std::mutex write_mu;
+  std::unique_ptr<SqliteConnection> writer;  // guarded by write_mu
+  std::string insert_sql = InsertPredictionSql(kDialect);
+
+  ReaderPool readers;
+
+  // Runs `query` on a pooled reader.
+  Status Read(const SqlQuery& query, const std::function<void(const RowReader&)>& on_row) {
+    auto lease = readers.Acquire();
+    return lease->Query(query, on_row);
+  }
+
+  Result<std::string> Explain(const SqlQuery& query) {
+    SqlQuery explain{"EXPLAIN QUERY PLAN " + query.sql, query.params};
+    std::string plan;
+    Status st = Read(explain, [&](const RowReader& row) { plan += row.Text(3) + "\n"; });
+    if (!st.ok()) return st;
+    return plan;
+  }
+
+  // Inserts `batch` inside the caller's transaction; returns new rows.
+  Result<int64_t> InsertRows(const std::vector<v1::Prediction>& batch, int64_t stored_at) {
+    auto stmt = writer->Prepare(insert_sql);
+    if (!stmt.ok()) return stmt.status();
+    int64_t inserted = 0;
+    for (const v1::Prediction& p : batch) {
+      Status st = (*stmt)->Bind(InsertPredictionParams(p, stored_at));
+      auto step = st.ok() ? (*stmt)->Step() : Result<bool>(st);
+      (*stmt)->Reset();
+      if (!step.ok()) return step.status();
+      inserted += writer->Changes();
+    }
+    return inserted;
+  }
+};
+
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStore::~SqliteStore() = default;
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options) {
+  OVOFLOW_RETURN_IF_ERROR(CheckOptions(options));
+  OVOFLOW_RETURN_IF_ERROR(CreateParentDirectory(options.path));
+  auto impl = std::make_unique<Impl>();
+  auto writer = SqliteConnection::Open(options.path, /*create=*/true, options.busy_timeout_ms);
+  if (!writer.ok()) return writer.status();
+  impl->writer = std::move(writer).value();
+  const Clock& clock = options.clock ? *options.clock : SystemClock();
+  OVOFLOW_RETURN_IF_ERROR(EnableWal(*impl->writer, options.busy_timeout_ms, clock));
+  OVOFLOW_RETURN_IF_ERROR(Configure(*impl->writer, /*writer=*/true));
+  const auto& migrations = options.migrations ? *options.migrations : PredictionMigrations();
+  auto version = MigrateSqlite(*impl->writer, migrations, clock);
+  if (!version.ok()) return version.status();
+  impl->schema_version = *version;
+  // Prepared now so that a schema without the predictions table fails here.
+  if (auto stmt = impl->writer->Prepare(impl->insert_sql); !stmt.ok()) return stmt.status();
+  for (int i = 0; i < options.read_connections; ++i) {
+    auto reader = SqliteConnection::Open(options.path, /*create=*/false, options.busy_timeout_ms);
+    if (!reader.ok()) return reader.status();
+    OVOFLOW_RETURN_IF_ERROR(Configure(**reader, /*writer=*/false));
+    impl->readers.Add(std::move(reader).value());
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
+}
+
+Result<int64_t> SqliteStore::InsertBatch(const std::vector<v1::Prediction>& batch, int64_t stored_at_unix_nanos) {
+  OVOFLOW_RETURN_IF_ERROR(CheckInsertBatch(batch));
+  if (batch.empty()) return int64_t{0};
+  std::lock_guard lock(impl_->write_mu);
+  SqliteConnection& db = *impl_->writer;
+  OVOFLOW_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  auto inserted = impl_->InsertRows(batch, stored_at_unix_nanos);
+  Status end = inserted.ok() ? db.Exec("COMMIT") : inserted.status();
+  if (!end.ok()) {
+    (void)db.Exec("ROLLBACK");  // fails harmlessly if SQLite already rolled back
+    return end;
+  }
+  return inserted;
+}
+
+Result<std::optional<StoredPrediction>> SqliteStore::GetEgg(std::string_view tenant_id, std::string_view egg_id) {
+  if (egg_id.empty()) return Status::InvalidArgument("egg_id is empty");
+  std::optional<StoredPrediction> found;
+  Status st = impl_->Read(BuildGetEggQuery(kDialect, tenant_id, egg_id),
+                          [&](const RowReader& row) { found = PredictionFromRow(row); });
+  if (!st.ok()) return st;
+  return found;
+}
+
+Result<EggPage> SqliteStore::ListEggs(const EggQuery& query) {
+  OVOFLOW_RETURN_IF_ERROR(CheckEggQuery(query));
+  std::optional<CursorKey> after;
+  if (!query.cursor.empty()) {
+    auto key = DecodeCursor(query.cursor);
+    if (!key.ok()) return key.status();
+    after = std::move(key).value();
+  }
+  EggPage page;
+  page.items.reserve(static_cast<std::size_t>(query.limit) + 1);
+  // One row more than asked tells whether another page exists.
+  Status st = impl_->Read(BuildListEggsQuery(kDialect, query, after ? &*after : nullptr, query.limit + 1),
+                          [&](const RowReader& row) { page.items.push_back(PredictionFromRow(row)); });
+  if (!st.ok()) return st;
+  if (page.items.size() > static_cast<std::size_t>(query.limit)) {
+    page.items.resize(static_cast<std::size_t>(query.limit));
+    const v1::Prediction& last = page.items.back().prediction;
+    page.next_cursor = EncodeCursor({FromTimestamp(last.times().captured_at()), last.tenant_id(), last.egg_id()});
+  }
+  return page;
+}
+
+Result<Stats> SqliteStore::GetStats(const StatsQuery& query) {
+  OVOFLOW_RETURN_IF_ERROR(CheckStatsQuery(query));
+  std::vector<TenantSums> sums;
+  Status st = impl_->Read(BuildStatsQuery(kDialect, query),
+                          [&](const RowReader& row) { sums.push_back(TenantSumsFromRow(row)); });
+  if (!st.ok()) return st;
+  return StatsFromSums(sums);
+}
+
+Result<int64_t> SqliteStore::Count(std::string_view tenant_id) {
+  int64_t n = 0;
+  Status st = impl_->Read(BuildCountQuery(kDialect, tenant_id), [&](const RowReader& row) { n = row.Int(0); });
+  if (!st.ok()) return st;
+  return n;
+}
+
+int SqliteStore::SchemaVersion() const { return impl_->schema_version; }
+
+Result<std::string> SqliteStore::ExplainListEggs(const EggQuery& query) {
+  std::optional<CursorKey> after;
+  if (!query.cursor.empty()) {
+    auto key = DecodeCursor(query.cursor);
+    if (!key.ok()) return key.status();
+    after = std::move(key).value();
+  }
+  return impl_->Explain(BuildListEggsQuery(kDialect, query, after ? &*after : nullptr, query.limit + 1));
+}
+
+Result<std::string> SqliteStore::ExplainStats(const StatsQuery& query) {
+  return impl_->Explain(BuildStatsQuery(kDialect, query));
+}
+
+}  // namespace ovoflow::store
