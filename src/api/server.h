@@ -16,11 +16,15 @@ namespace ovoflow::api {
 struct ApiOptions {
   std::string listen_address = "127.0.0.1";
   uint16_t port = 8080;                 // 0: pick a free port (see ApiServer::port())
-  int threads = 2;                      // I/O threads
+  int threads = 2;                      // I/O threads (accept, parse, write; never block)
+  int query_threads = 4;                // pool for store reads (GET /v1/eggs, /v1/stats); >= 1
+  int ingest_threads = 4;               // pool for POST /v1/scans (decode, validate, wait for the bus); >= 1
+  int read_timeout_ms = 30000;          // a request (or an idle keep-alive gap) taking longer is closed
   std::string web_root;                 // dashboard files (index.html, app.js); empty: no dashboard
   std::size_t max_body_bytes = 16u << 20;  // larger request bodies get 413
   std::size_t max_ws_clients = 1000;    // further upgrades get 503
   std::size_t ws_queue_limit = 1024;    // messages buffered per slow client before it is dropped
+  // Start() returns InvalidArgument when a field is out of range.
 };
 
 // Where POST /v1/scans sends accepted scans (Kafka in production).
@@ -32,12 +36,15 @@ class ScanSink {
 };
 
 struct ApiDeps {
-  store::PredictionStore* store = nullptr;  // required, not owned
+  // Not owned; must outlive the server. nullptr: only /metrics, /healthz,
+  // /readyz and the dashboard files are served; /v1/* answer 503.
+  store::PredictionStore* store = nullptr;
   ScanSink* scans = nullptr;                // optional; POST /v1/scans answers 503 without it
   std::function<bool()> ready;              // /readyz; empty means always ready
 };
 
 // Thread-safe. Stops (closing all connections) when destroyed.
+// The route table is in api/routes.h; the HTTP behaviour in docs/api.md.
 class ApiServer {
  public:
   virtual ~ApiServer() = default;
@@ -47,6 +54,8 @@ class ApiServer {
   // Fans a prediction out to every /v1/live subscriber whose filter matches.
   // Thread-safe, non-blocking.
   virtual void PublishLive(const v1::Prediction& prediction) = 0;
+  // Stops accepting, lets requests in progress finish (up to ~5 s), closes
+  // live clients with 1001 and joins every thread. Idempotent.
   virtual void Stop() = 0;
 };
 

@@ -1,0 +1,30 @@
+// The route handlers (see router.h for the calling convention). Each answers
+// a Response, errors included as problem+json; none throws.
+#pragma once
+
+#include "api/router.h"
+
+namespace ovoflow::api {
+
+// Prediction resources (rest_handlers.cc), Lane::kQuery.
+Response HandleGetEgg(const RequestContext& ctx);
+Response HandleListEggs(const RequestContext& ctx);
+Response HandleStats(const RequestContext& ctx);
+
+// POST /v1/scans (scan_handler.cc), Lane::kIngest.
+Response HandlePostScan(const RequestContext& ctx);
+
+// GET /v1/live without an Upgrade header: 426.
+Response HandleLiveWithoutUpgrade(const RequestContext& ctx);
+
+// Operations (ops_handlers.cc), Lane::kInline.
+Response HandleHealthz(const RequestContext& ctx);
+Response HandleReadyz(const RequestContext& ctx);
+Response HandleMetrics(const RequestContext& ctx);
+Response HandleOpenApi(const RequestContext& ctx);
+
+// Dashboard files from ApiOptions::web_root (static_files.cc), Lane::kInline.
+Response HandleIndex(const RequestContext& ctx);
+Response HandleAsset(const RequestContext& ctx);
+
+}  // namespace ovoflow::api

@@ -1,0 +1,191 @@
+#include "api/http_session.h"
+
+#include <array>
+#include <exception>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/api_metrics.h"
+#include "api/live_session.h"
+
+namespace ovoflow::api {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+
+namespace {
+constexpr std::size_t kHeaderLimitBytes = 16 * 1024;
+constexpr auto kWriteTimeout = std::chrono::seconds(30);
+constexpr auto kDrainTimeout = std::chrono::seconds(5);
+
+Response RunHandler(const RouteMatch& m, const Request& req, const ServerState& state) {
+  try {
+    return m.spec->handler(RequestContext{req, m.target, m.path_params, state.options, state.deps});
+  } catch (const std::exception& e) {  // a bug or a library throwing: answer 500, keep serving
+    spdlog::error("handler for {} {} threw: {}", m.spec->info.method, m.route_label, e.what());
+    return Problem(kInternal, "unexpected error", std::string(req.target()));
+  }
+}
+}  // namespace
+
+HttpSession::HttpSession(net::ip::tcp::socket&& socket, ServerState& state)
+    : stream_(std::move(socket)), executor_(stream_.get_executor()), state_(state) {}
+
+HttpSession::~HttpSession() { state_.sessions.Remove(this); }
+
+void HttpSession::Run() {
+  state_.sessions.Add(this, weak_from_this());
+  net::dispatch(executor_, [self = shared_from_this()] { self->DoRead(); });
+}
+
+void HttpSession::Shutdown() {
+  net::post(executor_, [self = shared_from_this()] {
+    if (!self->busy_ && !self->closed_) self->Close();
+  });
+}
+
+void HttpSession::DoRead() {
+  if (state_.stopping.load()) return Close();
+  busy_ = false;
+  parser_.emplace();
+  parser_->header_limit(kHeaderLimitBytes);
+  parser_->body_limit(state_.options.max_body_bytes);
+  stream_.expires_after(std::chrono::milliseconds(state_.options.read_timeout_ms));
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+}
+
+void HttpSession::OnHeader(beast::error_code ec) {
+  if (closed_) return;
+  if (ec || parser_->is_done()) return OnRead(ec);
+  busy_ = true;
+  const auto& head = parser_->get();
+  if (head.version() < 11 || !beast::iequals(head[http::field::expect], "100-continue")) return ReadBody();
+  // The client waits for this before it sends the body (curl does for large scans).
+  auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+  stream_.expires_after(kWriteTimeout);
+  http::async_write(stream_, *interim, [self = shared_from_this(), interim](beast::error_code e, std::size_t) {
+    if (e) return self->Close();
+    self->ReadBody();
+  });
+}
+
+void HttpSession::ReadBody() {
+  stream_.expires_after(std::chrono::milliseconds(state_.options.read_timeout_ms));
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+}
+
+void HttpSession::OnRead(beast::error_code ec) {
+  if (closed_) return;
+  busy_ = true;
+  started_ = std::chrono::steady_clock::now();
+  if (ec == http::error::body_limit) {
+    req_ = Request(parser_->get().base());
+    match_ = MatchRoute(req_, state_.deps.store != nullptr);
+    return Reply(Problem(kPayloadTooLarge,
+                         "the body exceeds the limit of " + std::to_string(state_.options.max_body_bytes) + " bytes",
+                         std::string(req_.target())),
+                 /*close=*/true, /*drain=*/true);
+  }
+  if (ec && &ec.category() == &http::make_error_code(http::error::end_of_stream).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    req_ = Request{};
+    match_ = RouteMatch{};
+    match_.route_label = "unmatched";
+    return Reply(Problem(kBadRequest, "malformed HTTP request: " + ec.message(), ""), /*close=*/true);
+  }
+  if (ec) return Close();  // end of stream, idle timeout, reset, or aborted by Shutdown()
+  req_ = parser_->release();
+  match_ = MatchRoute(req_, state_.deps.store != nullptr);
+  Dispatch();
+}
+
+void HttpSession::Dispatch() {
+  if (match_.error) return Reply(std::move(*match_.error));
+  if (match_.spec->websocket && beast::websocket::is_upgrade(req_)) return Upgrade();
+  switch (match_.spec->lane) {
+    case Lane::kInline: return Reply(RunHandler(match_, req_, state_));
+    case Lane::kQuery:
+    case Lane::kIngest: {
+      // Stop() joins the pools once connections drained; nothing may be queued after that.
+      if (state_.stopping.load())
+        return Reply(Problem(kUnavailable, "the server is stopping", std::string(req_.target())), /*close=*/true);
+      auto& pool = match_.spec->lane == Lane::kQuery ? state_.query_pool : state_.ingest_pool;
+      net::post(pool, [self = shared_from_this()] {
+        Response res = RunHandler(self->match_, self->req_, self->state_);
+        net::post(self->executor_, [self, res = std::move(res)]() mutable { self->Reply(std::move(res)); });
+      });
+      return;
+    }
+  }
+}
+
+void HttpSession::Upgrade() {
+  PredictionFilter filter;
+  if (auto e = ParseFilter(match_.target.query, &filter))
+    return Reply(Problem(kInvalidParameter, "query parameter '" + e->parameter + "': " + e->detail,
+                         std::string(req_.target()), e->parameter));
+  if (state_.hub.size() >= state_.options.max_ws_clients)
+    return Reply(Problem(kUnavailable,
+                         "too many live clients (limit " + std::to_string(state_.options.max_ws_clients) + ")",
+                         std::string(req_.target())));
+  GetApiMetrics().RecordRequest(match_.route_label, "GET", 101,
+                                std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  closed_ = true;  // the socket now belongs to the live session
+  auto live = std::make_shared<LiveSession>(std::move(stream_), std::move(filter), state_);
+  live->Start(std::move(req_));
+}
+
+void HttpSession::Reply(Response res, bool close, bool drain) {
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  GetApiMetrics().RecordRequest(match_.route_label, std::string(req_.method_string()), res.result_int(), seconds);
+  if (closed_) return;
+  bool keep_alive = !close && req_.keep_alive() && !state_.stopping.load();
+  res.version(11);
+  res.set(http::field::server, "ovoflow");
+  res.keep_alive(keep_alive);
+  res_ = std::move(res);
+  stream_.expires_after(kWriteTimeout);
+  http::async_write(stream_, res_, [self = shared_from_this(), keep_alive, drain](beast::error_code ec, std::size_t) {
+    if (ec) return self->Close();
+    if (drain) return self->DrainAndClose();
+    if (!keep_alive || self->state_.stopping.load()) return self->Close();
+    self->DoRead();
+  });
+}
+
+// Lingering close: a client still sending a refused body would otherwise get
+// a reset before it reads our answer.
+void HttpSession::DrainAndClose() {
+  beast::error_code ec;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  stream_.expires_after(kDrainTimeout);
+  DrainRead();
+}
+
+void HttpSession::DrainRead() {
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(64 * 1024), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (ec) return self->Close();  // the client finished (EOF) or the drain timed out
+    self->DrainRead();
+  });
+}
+
+void HttpSession::Close() {
+  if (closed_) return;
+  closed_ = true;
+  beast::error_code ec;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  stream_.socket().close(ec);
+}
+
+}  // namespace ovoflow::api

@@ -1,0 +1,151 @@
+#include "api/live_session.h"
+
+#include <chrono>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/api_metrics.h"
+
+namespace ovoflow::api {
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+namespace {
+// How long a closing client may take to finish the close handshake before the socket is cut.
+constexpr auto kCloseGrace = std::chrono::seconds(2);
+}  // namespace
+
+LiveSession::LiveSession(beast::tcp_stream&& stream, PredictionFilter filter, ServerState& state)
+    : ws_(std::move(stream)), filter_(std::move(filter)), state_(state), close_timer_(ws_.get_executor()) {}
+
+LiveSession::~LiveSession() {
+  if (joined_) GetApiMetrics().ws_clients.Decrement();
+  state_.sessions.Remove(this);
+}
+
+void LiveSession::Start(Request upgrade) {
+  state_.sessions.Add(this, weak_from_this());
+  upgrade_ = std::move(upgrade);
+  beast::get_lowest_layer(ws_).expires_never();  // the websocket stream keeps its own timeouts
+  auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+  timeouts.idle_timeout = std::chrono::seconds(60);
+  timeouts.keep_alive_pings = true;  // a dead peer is noticed within a minute
+  ws_.set_option(timeouts);
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(beast::http::field::server, "ovoflow"); }));
+  ws_.async_accept(upgrade_, [self = shared_from_this()](beast::error_code ec) { self->OnAccept(ec); });
+}
+
+void LiveSession::OnAccept(beast::error_code ec) {
+  if (ec) return Finish();
+  if (state_.stopping.load()) return CloseWith({websocket::close_code::going_away, "server stopping"});
+  joined_ = true;
+  GetApiMetrics().ws_clients.Increment();
+  state_.hub.Add(shared_from_this());
+  DoRead();
+}
+
+void LiveSession::DoRead() {
+  read_buffer_.clear();
+  ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (ec) return self->Finish();  // closed by the client, timed out, or cut
+    self->DoRead();                 // client messages carry nothing; ignore them
+  });
+}
+
+void LiveSession::Enqueue(std::shared_ptr<const std::string> message) {
+  bool schedule = false, drop = false;
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) return;
+    if (queue_.size() >= state_.hub.queue_limit()) {
+      closing_ = drop = true;
+      queue_.clear();
+    } else {
+      queue_.push_back(std::move(message));
+      schedule = !write_scheduled_;
+      write_scheduled_ = true;
+    }
+  }
+  if (drop) {
+    GetApiMetrics().ws_clients_dropped.Increment();
+    std::string reason = "client too slow: more than " + std::to_string(state_.hub.queue_limit()) +
+                         " messages waiting";
+    net::post(ws_.get_executor(), [self = shared_from_this(), reason] {
+      self->CloseWith({websocket::close_code::policy_error, reason});
+    });
+  } else if (schedule) {
+    net::post(ws_.get_executor(), [self = shared_from_this()] { self->WriteNext(); });
+  }
+}
+
+void LiveSession::WriteNext() {
+  std::shared_ptr<const std::string> message;
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.empty() || closing_ || finished_) {
+      write_scheduled_ = false;
+      return;
+    }
+    message = std::move(queue_.front());
+    queue_.pop_front();
+  }
+  ws_.text(true);
+  ws_.async_write(net::buffer(*message), [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
+    if (ec) {
+      std::lock_guard lock(self->mu_);
+      self->write_scheduled_ = false;
+      return;  // the read side sees the failure too and finishes the session
+    }
+    GetApiMetrics().ws_messages_sent.Increment();
+    self->WriteNext();
+  });
+}
+
+void LiveSession::Shutdown() {
+  net::post(ws_.get_executor(), [self = shared_from_this()] {
+    {
+      std::lock_guard lock(self->mu_);
+      self->closing_ = true;
+      self->queue_.clear();
+    }
+    self->CloseWith({websocket::close_code::going_away, "server stopping"});
+  });
+}
+
+void LiveSession::CloseWith(websocket::close_reason reason) {
+  if (close_started_ || finished_) return;
+  close_started_ = true;
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+  }
+  if (reason.code == websocket::close_code::policy_error)
+    spdlog::warn("dropping live client: {}", reason.reason.c_str());
+  close_timer_.expires_after(kCloseGrace);
+  close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->Finish();  // the peer did not complete the close handshake in time
+  });
+  ws_.async_close(reason, [self = shared_from_this()](beast::error_code) { self->Finish(); });
+}
+
+void LiveSession::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;  // a publisher still holding this session queues nothing more
+    queue_.clear();
+  }
+  if (joined_) state_.hub.Remove(this);
+  close_timer_.cancel();
+  beast::error_code ec;
+  beast::get_lowest_layer(ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  beast::get_lowest_layer(ws_).socket().close(ec);
+}
+
+}  // namespace ovoflow::api

@@ -1,0 +1,139 @@
+#include "api/router.h"
+
+#include <algorithm>
+#include <string_view>
+
+#include "api/handlers.h"
+
+namespace ovoflow::api {
+
+namespace {
+
+namespace http = boost::beast::http;
+
+const std::vector<RouteSpec>& Specs() {
+  static const auto* specs = new std::vector<RouteSpec>{
+      {{"GET", "/v1/eggs", {"tenant_id", "sex", "decision", "from", "to", "limit", "cursor"}},
+       Lane::kQuery, HandleListEggs},
+      {{"GET", "/v1/eggs/{egg_id}", {"tenant_id"}}, Lane::kQuery, HandleGetEgg},
+      {{"GET", "/v1/stats", {"tenant_id", "from", "to"}}, Lane::kQuery, HandleStats},
+      {{"POST", "/v1/scans", {}}, Lane::kIngest, HandlePostScan},
+      {{"GET", "/v1/live", {"tenant_id", "sex", "decision"}}, Lane::kInline, HandleLiveWithoutUpgrade, true},
+      {{"GET", "/healthz", {}}, Lane::kInline, HandleHealthz},
+      {{"GET", "/readyz", {}}, Lane::kInline, HandleReadyz},
+      {{"GET", "/metrics", {}}, Lane::kInline, HandleMetrics},
+      {{"GET", "/openapi.yaml", {}}, Lane::kInline, HandleOpenApi},
+      {{"GET", "/", {}}, Lane::kInline, HandleIndex},
+      {{"GET", "/{asset}", {}}, Lane::kInline, HandleAsset},
+  };
+  return *specs;
+}
+
+std::vector<std::string_view> Segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.empty() || path.front() != '/') return out;
+  path.remove_prefix(1);
+  for (;;) {
+    std::size_t slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+bool IsParam(std::string_view segment) { return segment.size() > 2 && segment.front() == '{' && segment.back() == '}'; }
+
+// -1: no match; otherwise the number of literal segments (higher is more specific).
+int MatchTemplate(std::string_view tmpl, const std::vector<std::string_view>& path,
+                  std::vector<std::string>* params) {
+  auto t = Segments(tmpl);
+  if (t.size() != path.size()) return -1;
+  int literal = 0;
+  params->clear();
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (IsParam(t[i])) {
+      auto decoded = PercentDecode(path[i], false);
+      if (path[i].empty() || !decoded) return -1;
+      params->push_back(*decoded);
+    } else if (t[i] == path[i]) {
+      ++literal;
+    } else {
+      return -1;
+    }
+  }
+  return literal;
+}
+
+}  // namespace
+
+const std::vector<RouteInfo>& Routes() {
+  static const auto* routes = [] {
+    auto* out = new std::vector<RouteInfo>;
+    for (const auto& s : Specs()) out->push_back(s.info);
+    return out;
+  }();
+  return *routes;
+}
+
+RouteMatch MatchRoute(const Request& request, bool have_store) {
+  RouteMatch m;
+  m.route_label = "unmatched";
+  std::string instance(request.target());
+  if (auto err = ParseTarget(Sv(request.target()), &m.target)) {
+    m.error = Problem(kInvalidParameter, "query parameter '" + err->parameter + "': " + err->detail, instance,
+                      err->parameter);
+    return m;
+  }
+  auto path = Segments(m.target.path);
+  // The most specific matching template wins ("/openapi.yaml" over "/{asset}").
+  int best = -1;
+  std::string_view best_template;
+  std::vector<std::string> params;
+  for (const auto& s : Specs()) {
+    int score = MatchTemplate(s.info.path, path, &params);
+    if (score > best) {
+      best = score;
+      best_template = s.info.path;
+    }
+  }
+  if (best < 0) {
+    m.error = Problem(kNotFound, "no resource at " + m.target.path, instance);
+    return m;
+  }
+  m.route_label = std::string(best_template);
+  std::string allow;
+  std::string method(request.method_string());
+  for (const auto& s : Specs()) {
+    if (s.info.path != best_template) continue;
+    if (s.info.method == method) m.spec = &s;
+    allow += (allow.empty() ? "" : ", ") + s.info.method;
+  }
+  if (!m.spec) {
+    m.error = Problem(kMethodNotAllowed, method + " is not allowed on " + m.route_label + "; use " + allow, instance);
+    m.error->set(http::field::allow, allow);
+    return m;
+  }
+  MatchTemplate(m.spec->info.path, path, &m.path_params);
+  for (const auto& [name, value] : m.target.query) {
+    const auto& known = m.spec->info.query_params;
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string accepted;
+      for (const auto& k : known) accepted += (accepted.empty() ? "" : ", ") + k;
+      m.error = Problem(kInvalidParameter,
+                        "unknown query parameter '" + name + "'" +
+                            (accepted.empty() ? "; this route takes none" : "; accepted: " + accepted),
+                        instance, name);
+      m.spec = nullptr;
+      return m;
+    }
+  }
+  if (!have_store && m.target.path.rfind("/v1/", 0) == 0) {
+    m.error = Problem(kUnavailable, "this process serves metrics and health only; it has no prediction store",
+                      instance);
+    m.spec = nullptr;
+  }
+  return m;
+}
+
+}  // namespace ovoflow::api

@@ -1,0 +1,174 @@
+// ApiServer on Boost.Asio: one io_context run by ApiOptions::threads
+// threads; every connection on its own strand; blocking handlers on the
+// query and ingest pools (see router.h and docs/api.md, "Threading").
+#include "api/server.h"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/api_metrics.h"
+#include "api/http_session.h"
+#include "api/live_hub.h"
+#include "api/server_state.h"
+
+namespace ovoflow::api {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+void SessionRegistry::Add(const void* key, std::weak_ptr<Closeable> session) {
+  std::lock_guard lock(mu_);
+  sessions_.emplace(key, std::move(session));
+}
+
+void SessionRegistry::Remove(const void* key) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(key);
+  if (sessions_.empty()) empty_.notify_all();
+}
+
+void SessionRegistry::ShutdownAll() {
+  std::vector<std::shared_ptr<Closeable>> open;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [key, weak] : sessions_)
+      if (auto s = weak.lock()) open.push_back(std::move(s));
+  }
+  for (auto& s : open) s->Shutdown();
+}
+
+bool SessionRegistry::WaitEmpty(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return empty_.wait_for(lock, timeout, [this] { return sessions_.empty(); });
+}
+
+namespace {
+
+constexpr auto kStopGrace = std::chrono::seconds(5);
+
+Status ValidateOptions(const ApiOptions& o) {
+  if (o.threads < 1 || o.query_threads < 1 || o.ingest_threads < 1)
+    return Status::InvalidArgument("api: threads, query_threads and ingest_threads must be >= 1");
+  if (o.read_timeout_ms < 1) return Status::InvalidArgument("api: read_timeout_ms must be >= 1");
+  if (o.max_body_bytes < 1) return Status::InvalidArgument("api: max_body_bytes must be >= 1");
+  if (o.ws_queue_limit < 1) return Status::InvalidArgument("api: ws_queue_limit must be >= 1");
+  return Status::Ok();
+}
+
+class ApiServerImpl final : public ApiServer {
+ public:
+  ApiServerImpl(const ApiOptions& options, ApiDeps deps)
+      : state_(options, std::move(deps)), acceptor_(net::make_strand(ioc_)), retry_timer_(acceptor_.get_executor()) {}
+  ~ApiServerImpl() override { Stop(); }
+
+  Status Listen() {
+    boost::system::error_code ec;
+    auto address = net::ip::make_address(state_.options.listen_address, ec);
+    if (ec) return Status::InvalidArgument("api: '" + state_.options.listen_address + "' is not an IP address");
+    tcp::endpoint endpoint(address, state_.options.port);
+    std::string where = state_.options.listen_address + ":" + std::to_string(state_.options.port);
+    if (acceptor_.open(endpoint.protocol(), ec); ec)
+      return Status::Unavailable("api: cannot open socket: " + ec.message());
+    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (acceptor_.bind(endpoint, ec); ec)
+      return Status::Unavailable("api: cannot listen on " + where + ": " + ec.message() +
+                                 (ec == net::error::address_in_use ? " (another process holds the port)" : ""));
+    if (acceptor_.listen(net::socket_base::max_listen_connections, ec); ec)
+      return Status::Unavailable("api: cannot listen on " + where + ": " + ec.message());
+    port_ = acceptor_.local_endpoint().port();
+    return Status::Ok();
+  }
+
+  void Begin() {
+    DoAccept();
+    threads_.reserve(static_cast<std::size_t>(state_.options.threads));
+    for (int i = 0; i < state_.options.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    spdlog::info("api: serving http://{}:{} ({} I/O threads)", state_.options.listen_address, port_,
+                 state_.options.threads);
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void PublishLive(const v1::Prediction& prediction) override { state_.hub.Publish(prediction); }
+
+  void Stop() override {
+    if (stopped_.exchange(true)) return;
+    state_.stopping.store(true);
+    net::post(acceptor_.get_executor(), [this] {
+      boost::system::error_code ec;
+      acceptor_.close(ec);
+      retry_timer_.cancel();
+    });
+    // Idle connections close now; busy ones after their response.
+    state_.sessions.ShutdownAll();
+    const auto deadline = std::chrono::steady_clock::now() + kStopGrace;
+    bool drained = state_.sessions.WaitEmpty(kStopGrace);
+    // Handlers already queued or running finish and post their answers to the
+    // still-running I/O threads; after the joins no handler holds a session.
+    state_.query_pool.join();
+    state_.ingest_pool.join();
+    if (!drained) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (!state_.sessions.WaitEmpty(std::max(left, std::chrono::milliseconds(100))))
+        spdlog::warn("api: connections still open after the grace period; cutting them");
+    }
+    work_.reset();
+    ioc_.stop();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    state_.hub.Clear();
+  }
+
+ private:
+  void DoAccept() {
+    acceptor_.async_accept(net::make_strand(ioc_), [this](boost::system::error_code ec, tcp::socket socket) {
+      if (state_.stopping.load() || ec == net::error::operation_aborted) return;
+      if (ec) {
+        // Out of file descriptors and the like: back off instead of spinning.
+        spdlog::warn("api: accept failed: {}", ec.message());
+        retry_timer_.expires_after(std::chrono::milliseconds(100));
+        retry_timer_.async_wait([this](boost::system::error_code e) {
+          if (!e) DoAccept();
+        });
+        return;
+      }
+      std::make_shared<HttpSession>(std::move(socket), state_)->Run();
+      DoAccept();
+    });
+  }
+
+  // Members die in reverse order: the io_context (and any handler still
+  // queued in it, which may own a session) before the state the sessions
+  // reference. The pools in the state are empty by then (Stop joined them).
+  ServerState state_;
+  net::io_context ioc_;
+  // Keeps the I/O threads running while a pooled handler's answer is on its way.
+  net::executor_work_guard<net::io_context::executor_type> work_{ioc_.get_executor()};
+  tcp::acceptor acceptor_;
+  net::steady_timer retry_timer_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, ApiDeps deps) {
+  OVOFLOW_RETURN_IF_ERROR(ValidateOptions(options));
+  GetApiMetrics();  // registers the families, so /metrics lists them from the start
+  auto server = std::make_unique<ApiServerImpl>(options, std::move(deps));
+  OVOFLOW_RETURN_IF_ERROR(server->Listen());
+  server->Begin();
+  return std::unique_ptr<ApiServer>(std::move(server));
+}
+
+}  // namespace ovoflow::api

@@ -1,0 +1,127 @@
+#include "api/testing/api_fixture.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "common/clock.h"
+
+namespace ovoflow::api::testing {
+
+std::string MakeTempDir(const std::string& name) {
+  std::random_device rd;
+  auto dir = std::filesystem::temp_directory_path() /
+             ("ovoflow-" + name + "-" + std::to_string(rd()) + std::to_string(rd()));
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+v1::Prediction MakePrediction(const std::string& egg_id, const std::string& tenant_id, v1::Sex sex,
+                              v1::Decision decision, int64_t offset_s, float p_female) {
+  v1::Prediction p;
+  p.set_egg_id(egg_id);
+  p.set_tenant_id(tenant_id);
+  p.set_scanner_id("scanner-1");
+  p.set_tray_id("tray-7");
+  p.set_tray_position(static_cast<uint32_t>(offset_s % 150));
+  p.set_incubation_day(12);
+  p.set_sex(sex);
+  p.set_p_female(p_female);
+  p.set_decision(decision);
+  p.set_model_name("ovonet");
+  p.set_model_version("1.0.0");
+  p.set_keep_threshold(0.8f);
+  p.set_divert_threshold(0.2f);
+  p.set_worker_id("worker-0");
+  int64_t captured = kBaseUnixNanos + offset_s * kSecond;
+  auto* t = p.mutable_times();
+  *t->mutable_captured_at() = ToTimestamp(captured);
+  *t->mutable_published_at() = ToTimestamp(captured + 10'000'000);
+  *t->mutable_consumed_at() = ToTimestamp(captured + 20'000'000);
+  *t->mutable_inferred_at() = ToTimestamp(captured + 45'000'000);
+  return p;
+}
+
+v1::EggScan MakeScan(const std::string& egg_id, const std::string& tenant_id) {
+  v1::EggScan s;
+  s.set_egg_id(egg_id);
+  s.set_tenant_id(tenant_id);
+  s.set_scanner_id("scanner-1");
+  s.set_tray_id("tray-1");
+  s.set_tray_position(3);
+  *s.mutable_captured_at() = ToTimestamp(kBaseUnixNanos);
+  s.set_incubation_day(12);
+  auto* v = s.mutable_volume();
+  v->set_dim_x(8);
+  v->set_dim_y(8);
+  v->set_dim_z(4);
+  v->set_spacing_x_mm(0.5f);
+  v->set_spacing_y_mm(0.5f);
+  v->set_spacing_z_mm(0.5f);
+  v->add_channels(v1::CHANNEL_T2W);
+  v->set_dtype(v1::DTYPE_UINT8);
+  v->set_encoding(v1::ENCODING_RAW);
+  std::string data(8 * 8 * 4, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i % 200);
+  v->set_data(data);
+  return s;
+}
+
+Status RecordingSink::Submit(const v1::EggScan& scan) {
+  std::lock_guard lock(mu_);
+  if (!result_.ok()) return result_;
+  scans_.push_back(scan);
+  return Status::Ok();
+}
+
+std::vector<v1::EggScan> RecordingSink::scans() {
+  std::lock_guard lock(mu_);
+  return scans_;
+}
+
+void RecordingSink::set_result(Status s) {
+  std::lock_guard lock(mu_);
+  result_ = std::move(s);
+}
+
+ApiOptions ApiHarness::DefaultOptions() {
+  ApiOptions o;
+  o.port = 0;
+  return o;
+}
+
+Result<std::unique_ptr<ApiHarness>> ApiHarness::Start(ApiOptions options, bool with_store, ScanSink* sink) {
+  auto h = std::unique_ptr<ApiHarness>(new ApiHarness());
+  h->dir_ = MakeTempDir("api");
+  ApiDeps deps;
+  if (with_store) {
+    auto store = store::OpenStore("sqlite://" + h->dir_ + "/t.db");
+    if (!store.ok()) return store.status();
+    h->store_ = std::move(store).value();
+    deps.store = h->store_.get();
+  }
+  deps.scans = sink;
+  auto server = ApiServer::Start(options, deps);
+  if (!server.ok()) return server.status();
+  h->server_ = std::move(server).value();
+  return h;
+}
+
+ApiHarness::~ApiHarness() {
+  server_.reset();
+  store_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void ApiHarness::Insert(const std::vector<v1::Prediction>& predictions) {
+  ASSERT_NE(store_, nullptr);
+  for (const auto& p : predictions) {
+    auto n = store_->InsertBatch({p}, FromTimestamp(p.times().captured_at()) + kSecond);
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+  }
+}
+
+}  // namespace ovoflow::api::testing

@@ -1,0 +1,65 @@
+// A real ApiServer on port 0 over a real SQLite store in a temporary folder,
+// plus builders for predictions and scans, for the API tests.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "api/server.h"
+#include "common/status.h"
+#include "store/prediction_store.h"
+
+namespace ovoflow::api::testing {
+
+// 2026-05-01T00:00:00Z: a fixed base so tests never depend on the wall clock.
+inline constexpr int64_t kBaseUnixNanos = 1777593600LL * 1000000000LL;
+inline constexpr int64_t kSecond = 1000000000LL;
+
+std::string MakeTempDir(const std::string& name);
+
+// A complete prediction captured at kBaseUnixNanos + offset_s seconds.
+v1::Prediction MakePrediction(const std::string& egg_id, const std::string& tenant_id, v1::Sex sex,
+                              v1::Decision decision, int64_t offset_s, float p_female = 0.9f);
+
+// A scan that passes ValidateScan (8x8x4 uint8, one channel).
+v1::EggScan MakeScan(const std::string& egg_id, const std::string& tenant_id = "hatchery-a");
+
+// ScanSink that records what it was given; Submit answers `result` (OK by default).
+class RecordingSink final : public ScanSink {
+ public:
+  Status Submit(const v1::EggScan& scan) override;
+  std::vector<v1::EggScan> scans();
+  void set_result(Status s);
+
+ private:
+  std::mutex mu_;
+  std::vector<v1::EggScan> scans_;  // GUARDED_BY(mu_)
+  Status result_;                   // GUARDED_BY(mu_)
+};
+
+// Owns the store (unless without one) and the server; stops the server first.
+class ApiHarness {
+ public:
+  // with_store false: the metrics/health-only mode (ApiDeps.store == nullptr).
+  static Result<std::unique_ptr<ApiHarness>> Start(ApiOptions options = DefaultOptions(), bool with_store = true,
+                                                   ScanSink* sink = nullptr);
+  static ApiOptions DefaultOptions();  // port 0, everything else default
+  ~ApiHarness();
+
+  int port() const { return static_cast<int>(server_->port()); }
+  ApiServer& server() { return *server_; }
+  store::PredictionStore* store() { return store_.get(); }
+  const std::string& dir() const { return dir_; }
+  // Stores the predictions (stored_at = captured_at + 1 s); aborts the test on failure.
+  void Insert(const std::vector<v1::Prediction>& predictions);
+
+ private:
+  std::string dir_;
+  std::unique_ptr<store::PredictionStore> store_;
+  std::unique_ptr<ApiServer> server_;
+};
+
+}  // namespace ovoflow::api::testing

@@ -1,0 +1,85 @@
+// Blocking HTTP/1.1 and WebSocket clients on Boost.Beast for the API tests:
+// they drive the real server over real sockets. Every network wait has a
+// generous safety timeout so a broken server fails a test instead of hanging it.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <google/protobuf/struct.pb.h>
+
+namespace ovoflow::api::testing {
+
+struct HttpResult {
+  int status = 0;  // 0: no response (see error)
+  std::map<std::string, std::string> headers;  // names lower-case
+  std::string body;
+  std::string error;
+  std::string Header(const std::string& lower_name) const;
+  std::string ContentType() const { return Header("content-type"); }
+};
+
+// One keep-alive connection to 127.0.0.1:port.
+class HttpConnection {
+ public:
+  explicit HttpConnection(int port);
+  ~HttpConnection();
+  HttpResult Request(const std::string& method, const std::string& target, const std::string& body = "",
+                     const std::string& content_type = "", const std::map<std::string, std::string>& headers = {});
+  // POST with "Expect: 100-continue": sends the head, waits for the server's
+  // first answer and sends the body only after "100 Continue". *interim is
+  // that first status (100, or the final one when the server refused at once).
+  HttpResult PostExpectingContinue(const std::string& target, const std::string& body,
+                                   const std::string& content_type, int* interim);
+  // True while the server has not closed the connection.
+  bool open() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// One request on a fresh connection (Connection: close).
+HttpResult Fetch(int port, const std::string& method, const std::string& target, const std::string& body = "",
+                 const std::string& content_type = "");
+
+// A /v1/live subscriber.
+class WsClient {
+ public:
+  // receive_buffer_bytes > 0 shrinks the socket's receive buffer (slow-client tests).
+  WsClient(int port, const std::string& target, int receive_buffer_bytes = 0);
+  ~WsClient();
+  bool connected() const { return connected_; }
+  int upgrade_status() const { return upgrade_status_; }  // 101, or the HTTP status of the refusal
+  const std::string& error() const { return error_; }
+
+  // The next text message; nullopt when the connection closed or `timeout` passed.
+  std::optional<std::string> Read(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // After Read() returned nullopt: the close code the server sent (0 if none).
+  int close_code() const { return close_code_; }
+  std::string close_reason() const { return close_reason_; }
+  void Close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  bool connected_ = false;
+  int upgrade_status_ = 0;
+  int close_code_ = 0;
+  std::string close_reason_;
+  std::string error_;
+};
+
+// JSON helpers: parse any JSON text (throws std::runtime_error on bad JSON).
+google::protobuf::Value ParseJson(const std::string& text);
+const google::protobuf::Value& Field(const google::protobuf::Value& object, const std::string& name);
+bool HasField(const google::protobuf::Value& object, const std::string& name);
+
+// The value of one sample in Prometheus text, e.g. `ovoflow_ws_clients`;
+// 0 when the series is absent.
+double MetricValue(const std::string& metrics_text, const std::string& series);
+
+}  // namespace ovoflow::api::testing
