@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "ovoflow/v1/egg_scan.pb.h"
+#include "ovoflow/v1/model.pb.h"
 
 namespace ovoflow::inference {
 
@@ -33,5 +34,16 @@ class SexClassifier {
   virtual Result<std::vector<float>> PredictBatch(const std::vector<const v1::Volume*>& volumes) = 0;
   virtual const ModelInfo& info() const = 0;
 };
+
+// model.json is the proto3 JSON form of v1::ModelMetadata (proto field names).
+inline constexpr char kModelMetadataFile[] = "model.json";
+inline constexpr char kDefaultWeightsFile[] = "model.pt";
+
+// Reads and checks `model_dir`/model.json: NotFound when it is missing,
+// InvalidArgument when it does not parse or lacks the input geometry, the
+// normalisation or the net layers. Unknown fields are ignored.
+Result<v1::ModelMetadata> ReadModelMetadata(const std::string& model_dir);
+// Writes `model_dir`/model.json (pretty-printed, every field present).
+Status WriteModelMetadata(const std::string& model_dir, const v1::ModelMetadata& metadata);
 
 }  // namespace ovoflow::inference

@@ -1,0 +1,373 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "common/volume.h"
+#include "edge/phantom.h"
+#include "inference/classifier.h"
+#include "inference/gonad_net.h"
+#include "inference/train.h"
+
+namespace ovoflow::inference {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the build tree's temp dir, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            ("ovoflow_model_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path path_;
+};
+
+NetConfig SmallConfig() {
+  NetConfig c;
+  c.crop = 4;
+  c.conv_channels = {8, 8};
+  c.conv_strides = {2, 2};
+  c.pool = 2;
+  c.hidden = 8;
+  return c;
+}
+
+std::vector<float> RandomInputs(const NetConfig& c, int64_t batch, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> x(static_cast<std::size_t>(batch * c.in_channels * c.height * c.width));
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+// A model directory trained for a few steps (shared by the classifier tests).
+class TinyModel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    TrainOptions o;
+    o.out_dir = dir_->path();
+    o.train_scans = 512;
+    o.epochs = 1;
+    o.batch = 32;
+    o.warmup_steps = 4;
+    o.net = SmallConfig();
+    o.eval_scans = 64;
+    o.progress = nullptr;
+    auto r = TrainModel(o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    report_ = new TrainReport(*r);
+  }
+  static void TearDownTestSuite() {
+    delete report_;
+    delete dir_;
+  }
+
+  static edge::PhantomScan Scan(uint64_t index) {
+    return edge::PhantomGenerator(edge::PhantomOptions{}).Generate(5, index);
+  }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline TrainReport* report_ = nullptr;
+};
+
+TEST(NetConfigTest, DefaultIsValidAndFlopsAddUp) {
+  NetConfig c;
+  ASSERT_TRUE(ValidateNetConfig(c).ok());
+  // 16x32x32 -> crop 4 -> 24x24, convs at stride 1, 2, 2, 1 -> 24, 12, 6, 6; no pool; 32x6x6 -> 64 -> 1.
+  const int64_t conv = 2 * 9 * (16 * 16 * 24 * 24 + 16 * 32 * 12 * 12 + 32 * 32 * 6 * 6 + 32 * 32 * 6 * 6);
+  const int64_t fc = 2 * (32 * 6 * 6) * 64 + 2 * 64;
+  EXPECT_EQ(FlopsPerScan(c), conv + fc);
+}
+
+TEST(NetConfigTest, RejectsLayersThatDoNotFit) {
+  NetConfig c;
+  c.conv_strides = {2, 2};
+  EXPECT_EQ(ValidateNetConfig(c).code(), StatusCode::kInvalidArgument);  // lengths differ
+  c = NetConfig{};
+  c.conv_strides = {1, 3, 2, 1};
+  EXPECT_EQ(ValidateNetConfig(c).code(), StatusCode::kInvalidArgument);  // stride 3
+  c = NetConfig{};
+  c.pool = 4;
+  EXPECT_EQ(ValidateNetConfig(c).code(), StatusCode::kInvalidArgument);  // 6 % 4
+  c = NetConfig{};
+  c.crop = 16;
+  EXPECT_EQ(ValidateNetConfig(c).code(), StatusCode::kInvalidArgument);  // nothing left
+  c.crop = -1;
+  EXPECT_EQ(ValidateNetConfig(c).code(), StatusCode::kInvalidArgument);
+  c = NetConfig{};
+  c.conv_channels.clear();
+  c.conv_strides.clear();
+  EXPECT_EQ(ValidateNetConfig(c).code(), StatusCode::kInvalidArgument);
+  c = NetConfig{};
+  c.width = 30;
+  c.crop = 0;
+  c.conv_strides = {2, 2, 2};
+  c.conv_channels = {8, 8, 8};
+  EXPECT_EQ(ValidateNetConfig(c).code(), StatusCode::kInvalidArgument);  // 15 is odd
+  c = NetConfig{};
+  c.hidden = 0;
+  EXPECT_EQ(ValidateNetConfig(c).code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(GonadNet::Create(c, 1).ok());
+}
+
+TEST(GonadNetTest, SameSeedSameWeights) {
+  const NetConfig c = SmallConfig();
+  auto a = GonadNet::Create(c, 7), b = GonadNet::Create(c, 7);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ((*a)->ParameterCount(), (*b)->ParameterCount());
+  const auto x = RandomInputs(c, 4, 1);
+  float la[4], lb[4];
+  ASSERT_TRUE((*a)->Logits(x.data(), 4, la).ok());
+  ASSERT_TRUE((*b)->Logits(x.data(), 4, lb).ok());
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(la[i], lb[i]);
+}
+
+TEST(GonadNetTest, TrainingOnOneBatchLowersTheLoss) {
+  const NetConfig c = SmallConfig();
+  auto net = GonadNet::Create(c, 1);
+  ASSERT_TRUE(net.ok());
+  EXPECT_EQ((*net)->TrainStep(nullptr, nullptr, 8).status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE((*net)->BeginTraining(3e-3, 0).ok());
+  const auto x = RandomInputs(c, 16, 2);
+  std::vector<float> y(16);
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<float>(i % 2);
+  auto first = (*net)->TrainStep(x.data(), y.data(), 16);
+  ASSERT_TRUE(first.ok());
+  double last = *first;
+  for (int i = 0; i < 60; ++i) {
+    auto loss = (*net)->TrainStep(x.data(), y.data(), 16);
+    ASSERT_TRUE(loss.ok());
+    last = *loss;
+  }
+  EXPECT_LT(last, 0.5 * *first);
+}
+
+TEST(GonadNetTest, SaveLoadRoundTripGivesIdenticalLogits) {
+  const NetConfig c = SmallConfig();
+  auto net = GonadNet::Create(c, 3);
+  ASSERT_TRUE(net.ok());
+  // A few steps so batch-norm statistics and weights are not the initial ones.
+  ASSERT_TRUE((*net)->BeginTraining(1e-2, 0).ok());
+  const auto x = RandomInputs(c, 8, 3);
+  const std::vector<float> y = {1, 0, 1, 0, 1, 1, 0, 0};
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*net)->TrainStep(x.data(), y.data(), 8).ok());
+  TempDir dir;
+  const std::string path = dir.path() + "/w.pt";
+  ASSERT_TRUE((*net)->Save(path).ok());
+  auto loaded = GonadNet::Load(c, path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->ParameterCount(), (*net)->ParameterCount());
+  float a[8], b[8];
+  ASSERT_TRUE((*net)->Logits(x.data(), 8, a).ok());
+  ASSERT_TRUE((*loaded)->Logits(x.data(), 8, b).ok());
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(a[i], b[i]) << i;
+}
+
+TEST(GonadNetTest, LoadErrors) {
+  TempDir dir;
+  EXPECT_EQ(GonadNet::Load(SmallConfig(), dir.path() + "/missing.pt").status().code(), StatusCode::kNotFound);
+  const std::string junk = dir.path() + "/junk.pt";
+  std::ofstream(junk) << "not a torch archive";
+  EXPECT_EQ(GonadNet::Load(SmallConfig(), junk).status().code(), StatusCode::kInvalidArgument);
+  // Weights of another layer layout.
+  auto net = GonadNet::Create(SmallConfig(), 1);
+  ASSERT_TRUE(net.ok());
+  const std::string path = dir.path() + "/small.pt";
+  ASSERT_TRUE((*net)->Save(path).ok());
+  NetConfig other = SmallConfig();
+  other.conv_channels = {8, 16};
+  auto wrong = GonadNet::Load(other, path);
+  EXPECT_EQ(wrong.status().code(), StatusCode::kInvalidArgument) << wrong.status().ToString();
+}
+
+TEST(MetricsTest, ConfusionAndAuc) {
+  const std::vector<float> p = {0.9f, 0.8f, 0.4f, 0.3f, 0.6f, 0.1f};
+  const std::vector<uint8_t> female = {1, 1, 1, 0, 0, 0};
+  BinaryMetrics m = ComputeMetrics(p, female);
+  EXPECT_EQ(m.count, 6);
+  EXPECT_EQ(m.true_positive, 2);
+  EXPECT_EQ(m.false_negative, 1);
+  EXPECT_EQ(m.false_positive, 1);
+  EXPECT_EQ(m.true_negative, 2);
+  EXPECT_DOUBLE_EQ(m.accuracy, 4.0 / 6);
+  EXPECT_DOUBLE_EQ(m.roc_auc, 8.0 / 9);  // of 9 female/male pairs only (0.4, 0.6) is misordered
+  EXPECT_GT(m.loss, 0);
+  const BinaryMetrics ties = ComputeMetrics({0.5f, 0.5f}, {1, 0});
+  EXPECT_DOUBLE_EQ(ties.roc_auc, 0.5);
+  EXPECT_EQ(ComputeMetrics({}, {}).count, 0);
+}
+
+TEST_F(TinyModel, TrainingWritesAModelDirectory) {
+  EXPECT_TRUE(fs::exists(dir_->path() + "/model.pt"));
+  auto meta = ReadModelMetadata(dir_->path());
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->name(), "gonad-cnn");
+  EXPECT_EQ(meta->input().dim_x(), 32u);
+  EXPECT_EQ(meta->input().dim_z(), 16u);
+  EXPECT_EQ(meta->net().conv_channels_size(), 2);
+  EXPECT_EQ(meta->training().steps(), report_->steps);
+  EXPECT_EQ(meta->parameter_count(), report_->parameter_count);
+  EXPECT_EQ(meta->flops_per_scan(), FlopsPerScan([] {
+              NetConfig c = SmallConfig();
+              return c;
+            }()));
+  EXPECT_EQ(meta->held_out_metrics().count(), 64);
+  EXPECT_EQ(report_->held_out.count, 64);
+  EXPECT_EQ(report_->steps, 16);  // 512 scans / 32
+  ASSERT_EQ(report_->epoch_loss.size(), 1u);
+  EXPECT_TRUE(std::isfinite(report_->epoch_loss[0]));
+  EXPECT_GT(meta->normalization().voxel_std(), 0);
+}
+
+TEST_F(TinyModel, RejectsOverlappingEvalSeed) {
+  TrainOptions o;
+  o.out_dir = dir_->path() + "/never";
+  o.eval_seed = o.seed;
+  EXPECT_EQ(TrainModel(o).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(TinyModel, RawZstdAndOtherDtypesGiveTheSameP) {
+  auto clf = SexClassifier::Load(dir_->path(), 1);
+  ASSERT_TRUE(clf.ok()) << clf.status().ToString();
+  EXPECT_EQ((*clf)->info().name, "gonad-cnn");
+  EXPECT_EQ((*clf)->info().dim_y, 32u);
+  EXPECT_EQ((*clf)->info().channels, 1u);
+  EXPECT_NE((*clf)->info().metadata_json.find("\"held_out_metrics\""), std::string::npos);
+
+  std::vector<v1::Volume> raw, zstd, u16, f32;
+  for (uint64_t i = 0; i < 5; ++i) {
+    v1::Volume v = Scan(i).volume;
+    raw.push_back(v);
+    v1::Volume z = v;
+    ASSERT_TRUE(CompressVolume(&z).ok());
+    zstd.push_back(z);
+    v1::Volume a = v, b = v;
+    std::string wide, flt;
+    for (unsigned char c : v.data()) {
+      const uint16_t w = c;
+      const float f = c;
+      wide.append(reinterpret_cast<const char*>(&w), 2);
+      flt.append(reinterpret_cast<const char*>(&f), 4);
+    }
+    a.set_dtype(v1::DTYPE_UINT16);
+    a.set_data(wide);
+    b.set_dtype(v1::DTYPE_FLOAT32);
+    b.set_data(flt);
+    u16.push_back(a);
+    f32.push_back(b);
+  }
+  auto predict = [&](const std::vector<v1::Volume>& vs) {
+    std::vector<const v1::Volume*> ptrs;
+    for (const auto& v : vs) ptrs.push_back(&v);
+    auto p = (*clf)->PredictBatch(ptrs);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? *p : std::vector<float>{};
+  };
+  const std::vector<float> p = predict(raw);
+  ASSERT_EQ(p.size(), 5u);
+  for (float x : p) EXPECT_TRUE(x >= 0 && x <= 1);
+  EXPECT_EQ(predict(zstd), p);
+  EXPECT_EQ(predict(u16), p);
+  EXPECT_EQ(predict(f32), p);
+  // One at a time gives the same as the batch.
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    auto one = (*clf)->PredictBatch({&raw[i]});
+    ASSERT_TRUE(one.ok());
+    EXPECT_NEAR((*one)[0], p[i], 1e-5f);
+  }
+  EXPECT_TRUE((*clf)->PredictBatch({}).ok());
+}
+
+TEST_F(TinyModel, GeometryMismatchIsInvalidArgument) {
+  auto clf = SexClassifier::Load(dir_->path());
+  ASSERT_TRUE(clf.ok());
+  edge::PhantomOptions small;
+  small.dim_x = 16;
+  v1::Volume wrong = edge::PhantomGenerator(small).Generate(1, 0).volume;
+  v1::Volume right = Scan(0).volume;
+  auto r = (*clf)->PredictBatch({&right, &wrong});
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("volume 1"), std::string::npos) << r.status().message();
+  v1::Volume two_channels = right;
+  two_channels.add_channels(v1::CHANNEL_T1W);
+  EXPECT_EQ((*clf)->PredictBatch({&two_channels}).status().code(), StatusCode::kInvalidArgument);
+  v1::Volume truncated = right;
+  truncated.mutable_data()->resize(100);
+  EXPECT_EQ((*clf)->PredictBatch({&truncated}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(TinyModel, BadModelDirectories) {
+  EXPECT_EQ(SexClassifier::Load("/nonexistent/ovoflow/model").status().code(), StatusCode::kNotFound);
+  TempDir empty;
+  auto r = SexClassifier::Load(empty.path());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("model.json"), std::string::npos) << r.status().message();
+
+  TempDir no_weights;
+  fs::copy_file(dir_->path() + "/model.json", no_weights.path() + "/model.json");
+  EXPECT_EQ(SexClassifier::Load(no_weights.path()).status().code(), StatusCode::kNotFound);
+
+  TempDir bad_json;
+  std::ofstream(bad_json.path() + "/model.json") << "{\"name\": ";
+  EXPECT_EQ(SexClassifier::Load(bad_json.path()).status().code(), StatusCode::kInvalidArgument);
+
+  TempDir no_input;
+  std::ofstream(no_input.path() + "/model.json") << "{\"name\": \"x\", \"future_field\": 1}";
+  auto missing = SexClassifier::Load(no_input.path());
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.status().message().find("input"), std::string::npos) << missing.status().message();
+}
+
+TEST_F(TinyModel, EvaluateCountsEveryScan) {
+  EvalOptions o;
+  o.count = 100;
+  o.batch = 32;
+  o.progress = nullptr;
+  auto m = EvaluateModel(dir_->path(), o);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->count, 100);
+  EXPECT_EQ(m->true_positive + m->false_positive + m->true_negative + m->false_negative, 100);
+  EXPECT_GT(m->scans_per_second, 0);
+  EXPECT_EQ(EvaluateModel(dir_->path() + "/nope", o).status().code(), StatusCode::kNotFound);
+}
+
+// The committed model (models/default, rebuilt by `ovoflow train`) on held-out scans.
+TEST(DefaultModelTest, ScoresAtLeast97PercentOnHeldOutScans) {
+  const char* src = std::getenv("OVOFLOW_SOURCE_DIR");
+  ASSERT_NE(src, nullptr) << "run through ctest (sets OVOFLOW_SOURCE_DIR)";
+  const std::string dir = std::string(src) + "/models/default";
+  auto meta = ReadModelMetadata(dir);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EvalOptions o;
+  o.seed = 2;  // training used seed 1
+  ASSERT_NE(o.seed, meta->training().seed());
+  o.count = 1000;
+  o.progress = nullptr;
+  auto m = EvaluateModel(dir, o);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  RecordProperty("accuracy", std::to_string(m->accuracy));
+  RecordProperty("roc_auc", std::to_string(m->roc_auc));
+  EXPECT_GE(m->accuracy, 0.97);
+  EXPECT_GE(m->roc_auc, 0.99);
+  EXPECT_LT(fs::file_size(dir + "/model.pt"), 2u << 20);
+  EXPECT_LT(fs::file_size(dir + "/model.json"), 2u << 20);
+}
+
+}  // namespace
+}  // namespace ovoflow::inference
