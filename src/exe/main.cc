@@ -7,6 +7,9 @@
 int main(int argc, char** argv) {
   CLI::App app{"ovoflow: in-ovo sexing pipeline (MRI scans -> Kafka -> CNN -> store -> API)"};
   app.require_subcommand(1);
+  // Global flags may follow the subcommand; subcommands inherit this setting
+  // when they are created, so it comes first.
+  app.fallthrough();
   app.set_version_flag("--version", "ovoflow 0.1.0");
   ovoflow::exe::GlobalFlags global;
   ovoflow::exe::AddGlobalFlags(app, &global);
@@ -16,7 +19,6 @@ int main(int argc, char** argv) {
   ovoflow::exe::AddStoreCommand(app, global);
   ovoflow::exe::AddApiCommand(app, global);
   ovoflow::exe::AddTrainCommands(app, global);
-  app.fallthrough();  // global flags may follow the subcommand
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

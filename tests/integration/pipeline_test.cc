@@ -183,7 +183,8 @@ TEST_F(PipelineTest, RestAnswers) {
 
   HttpResponse filtered = HttpRequest(kHost, port_, "GET", "/v1/eggs?tenant_id=hatchery-b&decision=KEEP&limit=50");
   ASSERT_EQ(filtered.status, 200) << filtered.body;
-  for (const auto& it : Field(ParseJson(filtered.body), "items").list_value().values()) {
+  const auto filtered_page = ParseJson(filtered.body);
+  for (const auto& it : Field(filtered_page, "items").list_value().values()) {
     EXPECT_EQ(Field(it, "tenant_id").string_value(), "hatchery-b");
     EXPECT_EQ(Field(it, "decision").string_value(), "DECISION_KEEP");
   }
@@ -264,19 +265,31 @@ TEST_F(PipelineTest, MalformedTopicInputIsDeadLetteredAndThePipelineGoesOn) {
   auto produce = RunCommand("printf 'this is not a protobuf \\377\\377' | kcat -b " + Brokers() +
                             " -P -t ovoflow.scans.v1 -k " + key);
   ASSERT_EQ(produce.exit_code, 0) << produce.output;
-  std::string found;
+  // Find the dead letter's partition and offset by its key, then fetch
+  // exactly that message's bytes (a serialized DeadLetter contains newlines).
+  int partition = -1;
+  long long offset = -1;
   ASSERT_TRUE(WaitFor(
       [&] {
-        auto r = RunCommand("kcat -b " + Brokers() + " -C -t ovoflow.deadletter.v1 -o beginning -e -q -f '%k\\n'");
-        if (r.output.find(key) == std::string::npos) return false;
-        found = r.output;
-        return true;
+        auto r = RunCommand("kcat -b " + Brokers() + " -C -t ovoflow.deadletter.v1 -o beginning -e -q -f '%k %p %o\\n'");
+        std::istringstream lines(r.output);
+        std::string k;
+        int p = -1;
+        long long o = -1;
+        while (lines >> k >> p >> o) {
+          if (k == key) {
+            partition = p;
+            offset = o;
+            return true;
+          }
+        }
+        return false;
       },
       60))
       << "no dead letter with key " << key;
   std::string file = dir_ + "/deadletter.bin";
-  auto one = RunCommand("kcat -b " + Brokers() + " -C -t ovoflow.deadletter.v1 -o beginning -e -q -f '%k %s\\n' | grep -a '^" +
-                        key + " ' | head -1 | cut -d' ' -f2- | head -c -1 > " + file);
+  auto one = RunCommand("kcat -b " + Brokers() + " -C -t ovoflow.deadletter.v1 -p " + std::to_string(partition) +
+                        " -o " + std::to_string(offset) + " -c 1 -e -q -f '%s' > " + file);
   ASSERT_EQ(one.exit_code, 0) << one.output;
   auto decoded = RunCommand("protoc --decode=ovoflow.v1.DeadLetter -I " + SourceDir() + "/proto " + SourceDir() +
                             "/proto/ovoflow/v1/dead_letter.proto < " + file);
