@@ -21,6 +21,13 @@
 namespace ovoflow::exe {
 namespace {
 
+std::string FormatRate(double rate) {
+  if (rate <= 0) return "as fast as possible";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%g scans/s", rate);
+  return buf;
+}
+
 struct UpOptions {
   std::string db = DefaultDatabaseUrl();
   edge::ScannerOptions scanner;
@@ -30,6 +37,7 @@ struct UpOptions {
   bool no_scanner = false;
   bool exit_when_done = false;  // with --scans N: stop once N more predictions are stored
   int workers = 1;
+  int drain_timeout_ms = 10000;
   int partitions = 4;
 };
 
@@ -120,7 +128,7 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
   std::printf("ovoflow up: pipeline running\n  dashboard  http://%s:%u\n  broker     %s\n  database   %s\n"
               "  scanner    %s\nPress Ctrl-C to stop.\n",
               o.api.listen_address.c_str(), srv->port(), g.brokers.c_str(), o.db.c_str(),
-              scanner ? ("run " + scanner->run_id() + ", " + std::to_string(o.scanner.rate_per_s) + " scans/s").c_str()
+              scanner ? ("run " + scanner->run_id() + ", " + FormatRate(o.scanner.rate_per_s)).c_str()
                       : "off (--no-scanner)");
   std::fflush(stdout);
 
@@ -135,6 +143,16 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
   ready = false;
   stop_scanner = true;
   if (scanner_thread.joinable()) scanner_thread.join();
+  // Drain: let the workers and the writer store what the scanner published
+  // before they stop (what is left stays uncommitted in Kafka for next time).
+  if (scanner && !failed.load()) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.drain_timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline && !failed.load()) {
+      auto n = (*store)->Count("");
+      if (n.ok() && *n - *stored_before >= published) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   stop_pipeline = true;
   for (auto& t : threads) t.join();
   srv->Stop();
@@ -158,6 +176,9 @@ void AddUpCommand(CLI::App& app, const GlobalFlags& g) {
   cmd->add_option("--db", o->db, "database URL")->capture_default_str();
   cmd->add_flag("--no-scanner", o->no_scanner, "do not run the simulator (scans come from elsewhere)");
   cmd->add_flag("--exit-when-done", o->exit_when_done, "with --scans N: exit once all N are stored");
+  cmd->add_option("--drain-timeout-ms", o->drain_timeout_ms,
+                  "on stop, wait up to this long for published scans to be stored")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--workers", o->workers, "inference workers in this process")->capture_default_str();
   cmd->add_option("--partitions", o->partitions, "partitions for topics this creates")->capture_default_str();
   AddScannerFlags(cmd, &o->scanner);
