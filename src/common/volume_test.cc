@@ -3,29 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
+#include "common/testing/test_scan.h"
 
 namespace ovoflow {
 namespace {
 
 v1::EggScan ValidScan() {
-  v1::EggScan s;
-  s.set_egg_id("egg-1");
-  s.set_tenant_id("hatchery-a");
-  *s.mutable_captured_at() = ToTimestamp(1'700'000'000'000'000'000);
-  auto* v = s.mutable_volume();
-  v->set_dim_x(4);
-  v->set_dim_y(3);
-  v->set_dim_z(2);
-  v->set_spacing_x_mm(0.5f);
-  v->set_spacing_y_mm(0.5f);
-  v->set_spacing_z_mm(0.5f);
-  v->add_channels(v1::CHANNEL_T2W);
-  v->set_dtype(v1::DTYPE_UINT8);
-  v->set_encoding(v1::ENCODING_RAW);
-  std::string data(24, '\0');
-  for (int i = 0; i < 24; ++i) data[i] = static_cast<char>(i * 10);
-  v->set_data(data);
-  return s;
+  return testing::MakeTestScan("egg-1", "hatchery-a", 1'700'000'000'000'000'000, {4, 3, 2},
+                               [](std::size_t i) { return static_cast<uint8_t>(i * 10); });
 }
 
 TEST(VolumeTest, AcceptsValidScan) { EXPECT_TRUE(ValidateScan(ValidScan()).ok()); }

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/testing/test_scan.h"
 #include "ovoflow/v1/egg_scan.pb.h"
 #include "store/prediction_store.h"
 #include "support/http_client.h"
@@ -237,26 +238,10 @@ TEST_F(PipelineTest, KcatAndProtocReadAPrediction) {
 
 // A scan body the model accepts: random voxels at the model's input geometry.
 v1::EggScan HttpScan(const std::string& egg_id) {
-  v1::EggScan s;
-  s.set_egg_id(egg_id);
-  s.set_tenant_id("hatchery-b");
-  s.set_scanner_id("http-client");
-  *s.mutable_captured_at() = ToTimestamp(SystemClock().NowUnixNanos());
-  s.set_incubation_day(12);
-  auto* v = s.mutable_volume();
-  v->set_dim_x(32);
-  v->set_dim_y(32);
-  v->set_dim_z(16);
-  v->set_spacing_x_mm(0.5f);
-  v->set_spacing_y_mm(0.5f);
-  v->set_spacing_z_mm(0.5f);
-  v->add_channels(v1::CHANNEL_T2W);
-  v->set_dtype(v1::DTYPE_UINT8);
-  v->set_encoding(v1::ENCODING_RAW);
-  std::string data(32 * 32 * 16, '\0');
   std::mt19937 rng(7);
-  for (auto& c : data) c = static_cast<char>(rng() % 200);
-  v->set_data(data);
+  v1::EggScan s = MakeTestScan(egg_id, "hatchery-b", SystemClock().NowUnixNanos(), {},
+                               [&](std::size_t) { return static_cast<uint8_t>(rng() % 200); });
+  s.set_scanner_id("http-client");
   return s;
 }
 

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "common/clock.h"
+#include "common/testing/test_scan.h"
 
 namespace ovoflow::api::testing {
 
@@ -45,27 +46,10 @@ v1::Prediction MakePrediction(const std::string& egg_id, const std::string& tena
 }
 
 v1::EggScan MakeScan(const std::string& egg_id, const std::string& tenant_id) {
-  v1::EggScan s;
-  s.set_egg_id(egg_id);
-  s.set_tenant_id(tenant_id);
+  v1::EggScan s = ovoflow::testing::MakeTestScan(egg_id, tenant_id, kBaseUnixNanos, {8, 8, 4});
   s.set_scanner_id("scanner-1");
   s.set_tray_id("tray-1");
   s.set_tray_position(3);
-  *s.mutable_captured_at() = ToTimestamp(kBaseUnixNanos);
-  s.set_incubation_day(12);
-  auto* v = s.mutable_volume();
-  v->set_dim_x(8);
-  v->set_dim_y(8);
-  v->set_dim_z(4);
-  v->set_spacing_x_mm(0.5f);
-  v->set_spacing_y_mm(0.5f);
-  v->set_spacing_z_mm(0.5f);
-  v->add_channels(v1::CHANNEL_T2W);
-  v->set_dtype(v1::DTYPE_UINT8);
-  v->set_encoding(v1::ENCODING_RAW);
-  std::string data(8 * 8 * 4, '\0');
-  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i % 200);
-  v->set_data(data);
   return s;
 }
 

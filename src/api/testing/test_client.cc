@@ -45,6 +45,32 @@ struct HttpConnection::Impl {
   beast::flat_buffer buffer;
   bool open = false;
   int port = 0;
+
+  // Runs the queued operations for at most kSafetyTimeout (a silent server
+  // cannot hang a test). False, with out->error set, on timeout or error.
+  bool Finish(const beast::error_code& ec, HttpResult* out) {
+    ioc.run_for(kSafetyTimeout);
+    if (!ioc.stopped()) {
+      stream.cancel();
+      ioc.run();
+      out->error = "timed out";
+      open = false;
+      return false;
+    }
+    if (ec) {
+      out->error = ec.message();
+      open = false;
+      return false;
+    }
+    return true;
+  }
+
+  void TakeResponse(const http::response<http::string_body>& res, HttpResult* out) {
+    out->status = static_cast<int>(res.result_int());
+    for (const auto& f : res) out->headers[Lower(std::string(f.name_string()))] = std::string(f.value());
+    out->body = res.body();
+    if (!res.keep_alive()) open = false;
+  }
 };
 
 HttpConnection::HttpConnection(int port) : impl_(std::make_unique<Impl>()) {
@@ -86,24 +112,9 @@ HttpResult HttpConnection::Request(const std::string& method, const std::string&
     (void)e;
     http::async_read(impl_->stream, impl_->buffer, parser, [&](beast::error_code e2, std::size_t) { ec = e2; });
   });
-  impl_->ioc.run_for(kSafetyTimeout);
-  if (!impl_->ioc.stopped()) {
-    impl_->stream.cancel();
-    impl_->ioc.run();
-    out.error = "timed out";
-    impl_->open = false;
-    return out;
-  }
-  if (ec) {
-    out.error = ec.message();
-    impl_->open = false;
-    return out;
-  }
+  if (!impl_->Finish(ec, &out)) return out;
   auto& res = parser.get();
-  out.status = static_cast<int>(res.result_int());
-  for (const auto& f : res) out.headers[Lower(std::string(f.name_string()))] = std::string(f.value());
-  out.body = res.body();
-  if (!res.keep_alive()) impl_->open = false;
+  impl_->TakeResponse(res, &out);
   return out;
 }
 
@@ -134,25 +145,10 @@ HttpResult HttpConnection::PostExpectingContinue(const std::string& target, cons
       });
     });
   });
-  impl_->ioc.run_for(kSafetyTimeout);
-  if (!impl_->ioc.stopped()) {
-    impl_->stream.cancel();
-    impl_->ioc.run();
-    out.error = "timed out";
-    impl_->open = false;
-    return out;
-  }
-  if (ec) {
-    out.error = ec.message();
-    impl_->open = false;
-    return out;
-  }
+  if (!impl_->Finish(ec, &out)) return out;
   *interim = static_cast<int>(first.get().result_int());
   auto& res = continued ? final_answer.get() : first.get();
-  out.status = static_cast<int>(res.result_int());
-  for (const auto& f : res) out.headers[Lower(std::string(f.name_string()))] = std::string(f.value());
-  out.body = res.body();
-  if (!res.keep_alive()) impl_->open = false;
+  impl_->TakeResponse(res, &out);
   return out;
 }
 
