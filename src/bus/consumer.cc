@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
@@ -112,6 +113,47 @@ class KafkaConsumer final : public Consumer {
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
   }
+
+  std::size_t DropUnassigned(std::vector<Message>* messages) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::size_t before = messages->size();
+    std::erase_if(*messages, [&](const Message& m) { return !assigned_.count({m.topic, m.partition}); });
+    const std::size_t dropped = before - messages->size();
+    if (dropped > 0) spdlog::info("consumer: dropped {} polled messages of revoked partitions", dropped);
+    return dropped;
+  }
+
+  Status Rewind(const std::vector<Message>& messages) override {
+    std::map<PartitionKey, int64_t> first;
+    for (const auto& m : messages) {
+      auto [it, inserted] = first.try_emplace({m.topic, m.partition}, m.offset);
+      if (!inserted) it->second = std::min(it->second, m.offset);
+    }
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(first.size()));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [tp, off] : first)
+        if (assigned_.count(tp)) rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = off;
+    }
+    Status result = Status::Ok();
+    if (list->cnt > 0) {
+      rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list, 10000);
+      if (error != nullptr) {
+        result = Status::Unavailable(std::string("seek: ") + rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+      }
+      for (int i = 0; result.ok() && i < list->cnt; ++i) {
+        if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+          result = Status::Unavailable(std::string("seek ") + list->elems[i].topic + "[" +
+                                       std::to_string(list->elems[i].partition) +
+                                       "]: " + rd_kafka_err2str(list->elems[i].err));
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return result;
+  }
+
+  rd_kafka_s* native_handle() override { return rk_; }
 
   // Rebalance: track the assignment so Commit() skips lost partitions.
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {

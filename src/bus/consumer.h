@@ -2,6 +2,7 @@
 // only when the caller says so (at-least-once), never automatically.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -9,6 +10,8 @@
 
 #include "bus/message.h"
 #include "common/status.h"
+
+struct rd_kafka_s;  // librdkafka's handle, for the transactional producer
 
 namespace ovoflow::bus {
 
@@ -41,6 +44,16 @@ class Consumer {
   virtual int64_t Lag() = 0;
   // Leaves the group cleanly (commits nothing).
   virtual void Close() = 0;
+
+  // Removes the messages of partitions no longer assigned to this member
+  // (revoked while a batch was being polled); returns how many it removed.
+  virtual std::size_t DropUnassigned(std::vector<Message>* messages) = 0;
+  // Seeks each still-assigned partition in `messages` back to its lowest
+  // offset there, so that they are polled again (after an aborted
+  // transaction or a failed publish).
+  virtual Status Rewind(const std::vector<Message>& messages) = 0;
+  // librdkafka's handle; for src/bus internals (transactions) only.
+  virtual rd_kafka_s* native_handle() = 0;
 };
 
 // Creates the topics if missing (partitions, replication factor). Used by

@@ -47,6 +47,11 @@ void MockCluster::FailNextProduceRequests(int count) {
                                       RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
 }
 
+void MockCluster::FailNextRequests(int16_t api_key, const std::vector<int>& kafka_error_codes) {
+  for (int code : kafka_error_codes)
+    rd_kafka_mock_push_request_errors(impl_->cluster, api_key, 1, static_cast<rd_kafka_resp_err_t>(code));
+}
+
 void MockCluster::SetBrokerDown(int broker_id, bool down) {
   if (down) rd_kafka_mock_broker_set_down(impl_->cluster, broker_id);
   else rd_kafka_mock_broker_set_up(impl_->cluster, broker_id);

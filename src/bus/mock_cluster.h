@@ -3,8 +3,10 @@
 // messages: never run the pipeline on it (use scripts/kafka).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -20,6 +22,9 @@ class MockCluster {
   // (NOT_LEADER_FOR_PARTITION): idempotent producers must retry without duplicates.
   void FailNextProduceRequests(int count);
   void SetBrokerDown(int broker_id, bool down);
+  // The next requests of Kafka API `api_key` (e.g. 0 Produce, 26 EndTxn)
+  // fail with the given Kafka error codes, one request per code, in order.
+  void FailNextRequests(int16_t api_key, const std::vector<int>& kafka_error_codes);
 
  private:
   MockCluster() = default;

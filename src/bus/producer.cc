@@ -3,9 +3,13 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <thread>
+#include <utility>
 
+#include "bus/consumer.h"
 #include "bus/kafka_config.h"
 
 namespace ovoflow::bus {
@@ -34,10 +38,14 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
 
 class KafkaProducer final : public Producer {
  public:
-  explicit KafkaProducer(rd_kafka_t* rk) : rk_(rk), poller_([this] { PollLoop(); }) {}
+  KafkaProducer(rd_kafka_t* rk, bool transactional)
+      : rk_(rk), transactional_(transactional), poller_([this] { PollLoop(); }) {}
 
   ~KafkaProducer() override {
-    Status st = Flush(30000);
+    // A transactional producer delivers only inside CommitTransaction; what
+    // is queued at destruction belongs to a transaction that was not
+    // committed, and the broker aborts it.
+    Status st = transactional_ ? Status::Ok() : Flush(30000);
     if (!st.ok()) spdlog::error("producer: {} messages undelivered at shutdown: {}", Outstanding(), st.ToString());
     stop_ = true;
     poller_.join();
@@ -90,12 +98,64 @@ class KafkaProducer final : public Producer {
 
   int64_t Outstanding() const override { return rd_kafka_outq_len(rk_); }
 
+  Status InitTransactions(int timeout_ms) override {
+    return FromTxnError("init transactions", rd_kafka_init_transactions(rk_, timeout_ms));
+  }
+
+  Status BeginTransaction() override {
+    return FromTxnError("begin transaction", rd_kafka_begin_transaction(rk_));
+  }
+
+  Status SendOffsetsToTransaction(Consumer& consumer, const std::vector<Message>& consumed,
+                                  int timeout_ms) override {
+    std::map<std::pair<std::string, int32_t>, int64_t> next;
+    for (const auto& m : consumed) {
+      auto& off = next[{m.topic, m.partition}];
+      off = std::max(off, m.offset + 1);
+    }
+    if (next.empty()) return Status::Ok();
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
+    for (const auto& [tp, off] : next) rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = off;
+    rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer.native_handle());
+    rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(rk_, list, group, timeout_ms);
+    rd_kafka_consumer_group_metadata_destroy(group);
+    rd_kafka_topic_partition_list_destroy(list);
+    return FromTxnError("send offsets to transaction", error);
+  }
+
+  Status CommitTransaction(int timeout_ms) override {
+    return FromTxnError("commit transaction", rd_kafka_commit_transaction(rk_, timeout_ms));
+  }
+
+  Status AbortTransaction(int timeout_ms) override {
+    return FromTxnError("abort transaction", rd_kafka_abort_transaction(rk_, timeout_ms));
+  }
+
  private:
+  // Maps librdkafka's transactional error classes onto the Status codes that
+  // producer.h documents; takes ownership of `error`.
+  static Status FromTxnError(const char* what, rd_kafka_error_t* error) {
+    if (error == nullptr) return Status::Ok();
+    std::string msg = std::string(what) + ": " + rd_kafka_error_string(error);
+    Status st;
+    if (rd_kafka_error_is_fatal(error)) st = Status::Internal(msg);
+    else if (rd_kafka_error_txn_requires_abort(error)) st = Status::FailedPrecondition(msg);
+    else if (rd_kafka_error_is_retriable(error)) st = Status::Unavailable(msg);
+    else if (rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT) st = Status::DeadlineExceeded(msg);
+    else if (rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__STATE ||
+             rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__NOT_CONFIGURED)
+      st = Status::Internal(msg);  // misuse or not transactional: this producer cannot go on
+    else st = Status::FailedPrecondition(msg);
+    rd_kafka_error_destroy(error);
+    return st;
+  }
+
   void PollLoop() {
     while (!stop_) rd_kafka_poll(rk_, 50);
   }
 
   rd_kafka_t* rk_;
+  const bool transactional_;
   std::atomic<bool> stop_{false};
   std::thread poller_;  // serves delivery reports; last member: starts after rk_ is set
 };
@@ -111,9 +171,17 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& o) {
       {"batch.size", std::to_string(o.batch_size_bytes)},
       {"message.max.bytes", std::to_string(o.message_max_bytes)},
       {"queue.buffering.max.messages", std::to_string(o.queue_max_messages)},
-      {"delivery.timeout.ms", std::to_string(o.delivery_timeout_ms)},
+      // librdkafka requires delivery within the transaction timeout.
+      {"delivery.timeout.ms", std::to_string(o.transactional_id.empty()
+                                                 ? o.delivery_timeout_ms
+                                                 : std::min(o.delivery_timeout_ms, o.transaction_timeout_ms))},
       {"compression.codec", o.compression},
   };
+  if (!o.transactional_id.empty()) {
+    if (!o.idempotent) return Status::InvalidArgument("a transactional producer must be idempotent");
+    pairs.push_back({"transactional.id", o.transactional_id});
+    pairs.push_back({"transaction.timeout.ms", std::to_string(o.transaction_timeout_ms)});
+  }
   for (auto& kv : internal::EnvOverrides()) pairs.push_back(kv);
   Result<rd_kafka_conf_t*> conf = internal::MakeConf(pairs);
   if (!conf.ok()) return conf.status();
@@ -125,7 +193,7 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& o) {
     rd_kafka_conf_destroy(*conf);
     return Status::InvalidArgument(std::string("kafka producer: ") + err);
   }
-  return std::unique_ptr<Producer>(new KafkaProducer(rk));
+  return std::unique_ptr<Producer>(new KafkaProducer(rk, !o.transactional_id.empty()));
 }
 
 }  // namespace ovoflow::bus

@@ -7,10 +7,14 @@
 #include <memory>
 #include <string>
 
+#include <vector>
+
 #include "bus/message.h"
 #include "common/status.h"
 
 namespace ovoflow::bus {
+
+class Consumer;
 
 struct ProducerOptions {
   std::string brokers = "127.0.0.1:9092";  // bootstrap.servers
@@ -22,6 +26,13 @@ struct ProducerOptions {
   int queue_max_messages = 100000;   // local queue before Send() reports ResourceExhausted
   int delivery_timeout_ms = 120000;  // give up delivering after this, ms
   std::string compression = "none";  // none, lz4, zstd, ...
+  // Non-empty: a transactional producer (transactional.id). Each live
+  // instance needs its own id; a new instance with the same id fences the
+  // old one. Messages are then sent only inside Begin/CommitTransaction.
+  std::string transactional_id;
+  // An open transaction of a crashed producer is aborted by the broker after
+  // this long; until then read_committed consumers wait behind it, ms.
+  int transaction_timeout_ms = 10000;
 };
 
 // Called once per message from the producer's poll thread, with OK when the
@@ -45,6 +56,29 @@ class Producer {
   virtual Status Flush(int timeout_ms) = 0;
   // Messages queued or in flight.
   virtual int64_t Outstanding() const = 0;
+
+  // Transactions (consume-transform-produce), only with a transactional_id.
+  // What an error means for the caller:
+  //   Unavailable, DeadlineExceeded  the call may be repeated as is;
+  //   FailedPrecondition             the transaction must be aborted
+  //                                  (AbortTransaction) and its input re-read;
+  //   Internal                       the producer is unusable (fenced by a newer
+  //                                  instance, or a fatal error): destroy it and
+  //                                  create a new one, then re-read the input.
+  // Registers the id with the transaction coordinator, fencing older
+  // instances and aborting their open transaction. Once, before Begin.
+  virtual Status InitTransactions(int timeout_ms) = 0;
+  virtual Status BeginTransaction() = 0;
+  // Adds to the open transaction, for each partition in `consumed`, the
+  // offset after its highest message, for `consumer`'s group. The broker
+  // refuses them (FailedPrecondition) when the consumer's group generation is
+  // stale, i.e. its partitions may have moved to another member.
+  virtual Status SendOffsetsToTransaction(Consumer& consumer, const std::vector<Message>& consumed,
+                                          int timeout_ms) = 0;
+  // Flushes and commits: the messages and the offsets become visible together.
+  virtual Status CommitTransaction(int timeout_ms) = 0;
+  // Discards the open transaction's messages and offsets.
+  virtual Status AbortTransaction(int timeout_ms) = 0;
 };
 
 }  // namespace ovoflow::bus

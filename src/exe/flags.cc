@@ -50,7 +50,13 @@ void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o) {
   cmd->add_option("--divert-threshold", o->thresholds.divert_max_p_female, "DIVERT when p_female <= this")
       ->capture_default_str();
   cmd->add_option("--infer-group", o->group_id, "consumer group of the inference workers")->capture_default_str();
-  cmd->add_option("--worker-id", o->worker_id, "worker id recorded in predictions (default host-pid)");
+  cmd->add_option("--worker-id", o->worker_id,
+                  "worker id recorded in predictions; names the transactional producer (default host-pid-n)");
+  cmd->add_flag("!--at-least-once", o->exactly_once,
+                "no Kafka transactions: commit offsets after the outputs are acknowledged (the store de-duplicates)");
+  cmd->add_option("--transaction-timeout-ms", o->transaction_timeout_ms,
+                  "a crashed worker's open transaction is aborted after this")
+      ->check(CLI::Range(1000, 900000))->capture_default_str();
 }
 
 void AddWriterFlags(CLI::App* cmd, store::WriterOptions* o) {

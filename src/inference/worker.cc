@@ -3,6 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <thread>
+
 #include "bus/batch.h"
 #include "bus/consumer.h"
 #include "bus/dead_letter.h"
@@ -24,6 +29,8 @@ struct WorkerMetrics {
   prometheus::Histogram& inference_seconds;
   prometheus::Histogram& capture_to_inference_seconds;
   prometheus::Gauge& lag;
+  prometheus::Family<prometheus::Counter>& transactions;
+  prometheus::Counter& producer_restarts;
 
   static WorkerMetrics& Get(const std::string& group) {
     static WorkerMetrics* m = [&] {
@@ -45,17 +52,27 @@ struct WorkerMetrics {
           prometheus::BuildGauge().Name("ovoflow_consumer_lag")
               .Help("Messages not yet consumed on assigned partitions, by consumer group").Register(reg)
               .Add({{"group", group}}),
+          prometheus::BuildCounter().Name("ovoflow_inference_transactions_total")
+              .Help("Kafka transactions of inference workers, by result (committed, aborted)").Register(reg),
+          prometheus::BuildCounter().Name("ovoflow_inference_producer_restarts_total")
+              .Help("Transactional producers recreated after being fenced or a fatal error").Register(reg).Add({}),
       };
     }();
     return *m;
   }
 };
 
+// host-pid-n: unique per worker in a process, since it also names the
+// worker's transactional producer (two live producers with one id fence
+// each other).
 std::string DefaultWorkerId() {
+  static std::atomic<int> next{0};
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  return std::string(host) + "-" + std::to_string(getpid());
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + std::to_string(next++);
 }
+
+bool Elapsed(int64_t start_ns, int64_t ns) { return SystemClock().MonotonicNanos() - start_ns > ns; }
 
 }  // namespace
 
@@ -65,6 +82,107 @@ struct InferenceWorker::Impl {
   std::unique_ptr<bus::Consumer> consumer;
   std::unique_ptr<bus::Producer> producer;
   WorkerMetrics* metrics = nullptr;
+  int failed_deliveries = 0;  // in a row, for backoff
+
+  bus::ProducerOptions ProducerConfig() const {
+    bus::ProducerOptions po;
+    po.brokers = options.brokers;
+    po.client_id = "ovoflow-infer-" + options.worker_id;
+    po.linger_ms = 2;
+    if (options.exactly_once) {
+      po.transactional_id = "ovoflow-infer-" + options.worker_id;
+      po.transaction_timeout_ms = options.transaction_timeout_ms;
+    }
+    return po;
+  }
+
+  // Creates the producer and, when transactional, registers it with the
+  // coordinator (retrying while the cluster is away, until `give_up`).
+  Status StartProducer(const std::function<bool()>& give_up) {
+    producer.reset();
+    auto p = bus::Producer::Create(ProducerConfig());
+    if (!p.ok()) return p.status();
+    producer = std::move(p).value();
+    if (!options.exactly_once) return Status::Ok();
+    for (;;) {
+      Status st = producer->InitTransactions(30000);
+      if (st.ok()) return st;
+      if (!st.retryable() || give_up()) return st;
+      spdlog::warn("infer: {} (retrying)", st.ToString());
+    }
+  }
+
+  // Exactly once: the batch's outputs and its input offsets go in one Kafka
+  // transaction. On failure the transaction is aborted (or the producer
+  // recreated when fenced or broken) and the consumer rewound, so the next
+  // poll re-reads the batch; read_committed consumers never see the aborted
+  // outputs. Non-OK only when the worker cannot go on.
+  Status DeliverInTransaction(const std::vector<bus::Message>& batch, const std::vector<bus::OutgoingMessage>& out,
+                              const std::atomic<bool>& stop) {
+    const int64_t start = SystemClock().MonotonicNanos();
+    auto give_up = [&] { return stop.load() && Elapsed(start, int64_t{30'000'000'000}); };
+    Status st = producer->BeginTransaction();
+    for (std::size_t i = 0; st.ok() && i < out.size(); ++i) {
+      const auto& m = out[i];
+      st = producer->Send(m.topic, m.key, m.value, m.headers);
+      if (st.code() == StatusCode::kResourceExhausted && !give_up()) {  // local queue full: let it drain
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        --i;
+        st = Status::Ok();
+      }
+    }
+    if (st.ok()) st = producer->SendOffsetsToTransaction(*consumer, batch, 30000);
+    if (st.ok()) {
+      for (;;) {  // a retriable commit error means: call commit again
+        st = producer->CommitTransaction(30000);
+        if (!st.retryable() || give_up()) break;
+        spdlog::warn("infer: {} (retrying the commit)", st.ToString());
+      }
+    }
+    if (st.ok()) {
+      metrics->transactions.Add({{"result", "committed"}}).Increment();
+      failed_deliveries = 0;
+      return st;
+    }
+    // Not committed: discard it and re-read the batch.
+    metrics->transactions.Add({{"result", "aborted"}}).Increment();
+    spdlog::warn("infer: transaction of {} scans not committed: {}", batch.size(), st.ToString());
+    if (st.code() != StatusCode::kInternal) {
+      Status aborted = producer->AbortTransaction(30000);
+      if (!aborted.ok()) {
+        spdlog::warn("infer: {}", aborted.ToString());
+        st = Status::Internal(aborted.message());  // cannot tell where it stands: start over
+      }
+    }
+    if (st.code() == StatusCode::kInternal) {
+      metrics->producer_restarts.Increment();
+      spdlog::warn("infer: recreating the transactional producer");
+      OVOFLOW_RETURN_IF_ERROR(StartProducer(give_up));
+    }
+    Status rewound = consumer->Rewind(batch);
+    if (!rewound.ok()) spdlog::warn("infer: {} (the partition's owner re-reads from its committed offset)", rewound.ToString());
+    Backoff();
+    return Status::Ok();
+  }
+
+  // At least once: publish, wait for every acknowledgement, then commit the
+  // offsets (a crash in between re-processes the batch; the store skips
+  // the repeats).
+  Status DeliverAtLeastOnce(const std::vector<bus::Message>& batch, const std::vector<bus::OutgoingMessage>& out,
+                            const std::atomic<bool>& stop) {
+    const int64_t start = SystemClock().MonotonicNanos();
+    Status pub = bus::PublishAll(*producer, out, [&] { return stop.load() && Elapsed(start, int64_t{30'000'000'000}); });
+    if (!pub.ok()) return pub;
+    Status commit = consumer->Commit(batch);
+    if (!commit.ok()) spdlog::warn("infer: {} (the batch will be re-read by the partition's next owner)", commit.ToString());
+    return Status::Ok();
+  }
+
+  void Backoff() {
+    ++failed_deliveries;
+    const int ms = std::min(2000, 50 << std::min(failed_deliveries, 6));
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  }
 
   Status CheckGeometry(const v1::Volume& v) const {
     const ModelInfo& mi = model->info();
@@ -128,14 +246,9 @@ Result<std::unique_ptr<InferenceWorker>> InferenceWorker::Create(const WorkerOpt
   if (!consumer.ok()) return consumer.status();
   impl->consumer = std::move(consumer).value();
 
-  bus::ProducerOptions po;
-  po.brokers = options.brokers;
-  po.client_id = co.client_id;
-  po.linger_ms = 2;
-  auto producer = bus::Producer::Create(po);
-  if (!producer.ok()) return producer.status();
-  impl->producer = std::move(producer).value();
   impl->metrics = &WorkerMetrics::Get(options.group_id);
+  const int64_t start = SystemClock().MonotonicNanos();
+  OVOFLOW_RETURN_IF_ERROR(impl->StartProducer([&] { return Elapsed(start, int64_t{60'000'000'000}); }));
 
   std::unique_ptr<InferenceWorker> w(new InferenceWorker());
   w->impl_ = std::move(impl);
@@ -152,6 +265,7 @@ Result<int> InferenceWorker::RunOnce(int poll_timeout_ms, const std::atomic<bool
   auto polled = bus::PollBatch(*d.consumer, d.options.max_batch, poll_timeout_ms, d.options.max_wait_ms);
   if (!polled.ok()) return polled.status();
   std::vector<bus::Message>& batch = *polled;
+  d.consumer->DropUnassigned(&batch);  // revoked while polling: its new owner takes them
   if (batch.empty()) return 0;
   const int64_t consumed_ns = SystemClock().NowUnixNanos();
   d.metrics->consumed.Increment(static_cast<double>(batch.size()));
@@ -214,13 +328,9 @@ Result<int> InferenceWorker::RunOnce(int poll_timeout_ms, const std::atomic<bool
 
   // A stop request still finishes this batch; only a broker that stays
   // away for 30 s after it makes the worker give up (offsets uncommitted).
-  const int64_t publish_start = SystemClock().MonotonicNanos();
-  Status pub = bus::PublishAll(*d.producer, out, [&] {
-    return stop.load() && SystemClock().MonotonicNanos() - publish_start > int64_t{30'000'000'000};
-  });
-  if (!pub.ok()) return pub;
-  Status commit = d.consumer->Commit(batch);
-  if (!commit.ok()) spdlog::warn("infer: {} (the batch will be re-read by the partition's next owner)", commit.ToString());
+  Status delivered = d.options.exactly_once ? d.DeliverInTransaction(batch, out, stop)
+                                            : d.DeliverAtLeastOnce(batch, out, stop);
+  if (!delivered.ok()) return delivered;
   int64_t lag = d.consumer->Lag();
   if (lag >= 0) d.metrics->lag.Set(static_cast<double>(lag));
   return static_cast<int>(batch.size());

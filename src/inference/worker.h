@@ -1,9 +1,12 @@
 // Inference worker: a member of the scans consumer group that micro-batches
 // scans through the model and publishes one Prediction per scan.
 //
-// Delivery: predictions (and dead letters) are acknowledged by the broker
-// before the scan offsets are committed, so a crash re-processes at most the
-// batch in hand (at-least-once); the store de-duplicates by (tenant, egg_id).
+// Delivery, exactly once (default): each batch's predictions, dead letters
+// and scan offsets are one Kafka transaction (consume-transform-produce), so
+// a read_committed reader sees each scan's outcome once, whatever crashes.
+// An aborted transaction rewinds the consumer to re-read the batch; a fenced
+// or broken producer is recreated. With exactly_once off: at least once
+// (outputs acknowledged, then offsets committed; the store de-duplicates).
 #pragma once
 
 #include <atomic>
@@ -21,7 +24,7 @@ namespace ovoflow::inference {
 struct WorkerOptions {
   std::string brokers = "127.0.0.1:9092";
   std::string group_id = "ovoflow-infer";  // workers sharing it split the partitions
-  std::string worker_id;                   // recorded in each prediction; default host-pid
+  std::string worker_id;  // recorded in each prediction, names the producer; default host-pid-n (unique)
   std::string model_dir = "models/default";
   int max_batch = 64;      // scans per forward pass, 1..1024
   int max_wait_ms = 10;    // longest a batch waits to fill after its first scan, ms
@@ -29,6 +32,8 @@ struct WorkerOptions {
   Thresholds thresholds;
   ScanLimits limits;
   std::size_t max_message_bytes = 8u << 20;  // larger scan messages are dead-lettered, bytes
+  bool exactly_once = true;            // Kafka transactions; transactional.id "ovoflow-infer-<worker_id>"
+  int transaction_timeout_ms = 10000;  // a crashed worker's open transaction is aborted after this, ms
 };
 
 class InferenceWorker {

@@ -64,8 +64,9 @@ class WorkerTest : public ::testing::Test {
     return all;
   }
 
-  std::unique_ptr<InferenceWorker> MakeWorker() {
+  std::unique_ptr<InferenceWorker> MakeWorker(bool exactly_once = true) {
     WorkerOptions o;
+    o.exactly_once = exactly_once;
     o.brokers = cluster_->bootstrap();
     o.model_dir = ModelDir();
     o.max_batch = 8;
@@ -80,7 +81,9 @@ class WorkerTest : public ::testing::Test {
   std::unique_ptr<bus::Producer> producer_;
 };
 
-TEST_F(WorkerTest, PredictsValidScansAndDeadLettersTheRest) {
+class WorkerDeliveryTest : public WorkerTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(WorkerDeliveryTest, PredictsValidScansAndDeadLettersTheRest) {
   for (int i = 0; i < 5; ++i) Publish("egg-" + std::to_string(i), Scan("egg-" + std::to_string(i), i).SerializeAsString());
   Publish("garbage", std::string("\x08\xff\xff\xff", 4) + "not a scan");
   v1::EggScan wrong = Scan("egg-small", 9);
@@ -92,7 +95,7 @@ TEST_F(WorkerTest, PredictsValidScansAndDeadLettersTheRest) {
   Publish("egg-no-tenant", no_tenant.SerializeAsString());
   ASSERT_TRUE(producer_->Flush(10000).ok());
 
-  auto worker = MakeWorker();
+  auto worker = MakeWorker(GetParam());
   std::atomic<bool> stop{false};
   int handled = 0;
   for (int i = 0; i < 100 && handled < 8; ++i) {
@@ -142,10 +145,71 @@ TEST_F(WorkerTest, PredictsValidScansAndDeadLettersTheRest) {
 
   // Offsets were committed: a new member of the group finds nothing to do.
   worker.reset();
-  auto again = MakeWorker();
+  auto again = MakeWorker(GetParam());
   int more = 0;
   for (int i = 0; i < 10; ++i) more += *again->RunOnce(200, stop);
   EXPECT_EQ(more, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Delivery, WorkerDeliveryTest, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "ExactlyOnce" : "AtLeastOnce"; });
+
+// Kafka API keys and error codes injected below (Kafka protocol numbers).
+constexpr int16_t kAddOffsetsToTxnApi = 25;
+constexpr int16_t kAddPartitionsToTxnApi = 24;
+constexpr int kGroupAuthorizationFailed = 30;  // offsets refused: the transaction must be aborted
+constexpr int kProducerFenced = 90;            // fatal for the producer: it must be recreated
+
+class WorkerTransactionTest : public WorkerTest {
+ protected:
+  void PublishScans(int n) {
+    for (int i = 0; i < n; ++i)
+      Publish("egg-" + std::to_string(i), Scan("egg-" + std::to_string(i), static_cast<uint64_t>(i)).SerializeAsString());
+    ASSERT_TRUE(producer_->Flush(10000).ok());
+  }
+
+  // Runs the worker until it has handled at least `want` scans (more when
+  // a batch is re-read) and then finds no more, then reads the predictions
+  // topic read_committed.
+  std::vector<bus::Message> RunAndRead(InferenceWorker& worker, int want) {
+    std::atomic<bool> stop{false};
+    int handled = 0;
+    for (int idle = 0, i = 0; idle < 5 && i < 200; ++i) {
+      auto n = worker.RunOnce(200, stop);
+      EXPECT_TRUE(n.ok()) << n.status().ToString();
+      if (n.ok()) handled += *n;
+      idle = (handled >= want && n.ok() && *n == 0) ? idle + 1 : 0;
+    }
+    EXPECT_GE(handled, want);
+    return ReadAll(kPredictionsTopic, static_cast<std::size_t>(want) + 1);  // +1: wait for any extra copy
+  }
+
+  static void ExpectOnePerEgg(const std::vector<bus::Message>& preds, int want) {
+    std::multiset<std::string> eggs;
+    for (const auto& m : preds) eggs.insert(m.key);
+    EXPECT_EQ(preds.size(), static_cast<std::size_t>(want));
+    for (int i = 0; i < want; ++i) EXPECT_EQ(eggs.count("egg-" + std::to_string(i)), 1u) << "egg-" << i;
+  }
+};
+
+TEST_F(WorkerTransactionTest, AbortedTransactionIsReReadWithoutDuplicates) {
+  PublishScans(6);
+  auto worker = MakeWorker();
+  // The first transaction's offsets are refused after its predictions were
+  // sent: the transaction must be aborted and the batch re-read.
+  cluster_->FailNextRequests(kAddOffsetsToTxnApi, {kGroupAuthorizationFailed});
+  ExpectOnePerEgg(RunAndRead(*worker, 6), 6);
+}
+
+TEST_F(WorkerTransactionTest, FencedProducerIsRecreatedWithoutDuplicates) {
+  PublishScans(6);
+  auto worker = MakeWorker();
+  // Fenced as its first transaction starts: the worker must recreate its
+  // producer and re-read the batch. (Fenced later, the mock cluster would
+  // leave the old transaction open forever, where a real broker aborts it
+  // when the new producer registers: the fault tests cover that.)
+  cluster_->FailNextRequests(kAddPartitionsToTxnApi, {kProducerFenced});
+  ExpectOnePerEgg(RunAndRead(*worker, 6), 6);
 }
 
 TEST_F(WorkerTest, RejectsBadOptions) {
