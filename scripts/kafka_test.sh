@@ -4,8 +4,13 @@
 # shellcheck disable=SC2015,SC2317
 # End-to-end test of scripts/kafka: a fresh broker on a free port with a
 # temporary data dir; metadata, topic creation, produce/consume with kcat, a
-# 8 MiB record, data surviving stop/start, idempotent start/stop, status exit
-# codes, --fresh. Always stops its broker. Exit 0 only if every check passes.
+# transactional producer, a 8 MiB record, data surviving stop/start,
+# idempotent start/stop, status exit codes, --fresh. Then a 3-broker cluster
+# (--brokers 3) on other free ports: replication factor 3, the partition
+# leader killed with SIGKILL while acks=all produce and consume go on, the
+# node restarted and back in sync, transactions. Always stops its brokers;
+# exit 0 only if every check passes and none of its JVMs is left.
+# Data under $OVOFLOW_BINARY_DIR (CTest: the build dir), else $TMPDIR.
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,34 +24,56 @@ abort() { fail "$*"; exit 1; }
 indent() { local l; while IFS= read -r l; do echo "  $l"; done <<<"$1"; }
 
 tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# A port P where P (clients) and P+1000 (controller) are both free.
+# A port P where P..P+N-1 (clients) and P+1000..P+1000+N-1 (controllers) are
+# all free and none is in AVOID (space separated): pick_port N [AVOID].
+# 21000..30999+N: clear of 9092/10092 and of the CTest broker's 19092/20092.
 pick_port() {
-  local p i
+  local p i k ok
   for ((i = 0; i < 200; i++)); do
-    p=$((21000 + RANDOM % 9000))
-    if ! tcp_open "$p" && ! tcp_open $((p + 1000)); then echo "$p"; return 0; fi
+    p=$((21000 + RANDOM % 9000)); ok=1
+    for ((k = 0; k < $1; k++)); do
+      if tcp_open $((p + k)) || tcp_open $((p + 1000 + k)) \
+         || [[ " ${2:-} " == *" $((p + k)) "* || " ${2:-} " == *" $((p + 1000 + k)) "* ]]; then
+        ok=0; break
+      fi
+    done
+    if [[ $ok == 1 ]]; then echo "$p"; return 0; fi
   done
   return 1
 }
 
-port="$(pick_port)" || abort "no free port found"
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/ovoflow-kafka-test.XXXXXX")" || abort "mktemp failed"
+port="$(pick_port 1)" || abort "no free port found"
+cport="$(pick_port 3 "$port $((port + 1000))")" || abort "no free ports for the cluster found"
+base="${OVOFLOW_BINARY_DIR:-${TMPDIR:-/tmp}}"
+mkdir -p "$base" || abort "cannot create $base"
+tmp="$(mktemp -d "$base/ovoflow-kafka-test.XXXXXX")" || abort "mktemp failed"
 data="$tmp/kafka"
 args=(--port "$port" --data-dir "$data")
 bs="127.0.0.1:$port"
+cdata="$tmp/cluster"
+cbs="127.0.0.1:$cport,127.0.0.1:$((cport + 1)),127.0.0.1:$((cport + 2))"
 echo "kafka_test: broker on $bs, data in $data"
+echo "kafka_test: cluster on $cbs, data in $cdata"
+t_start=$SECONDS
+
+# The JVMs of this test's brokers (their command line names a file in $tmp).
+our_jvms() { pgrep -f "kafka\.Kafka $tmp/" 2>/dev/null; }
 
 cleanup() {
-  local rc=$?
+  local rc=$? f
   "$kafka" stop "${args[@]}" >/dev/null 2>&1
+  [[ -d "$cdata" ]] && "$kafka" stop --data-dir "$cdata" >/dev/null 2>&1
   if [[ $rc -ne 0 || $failures -ne 0 ]]; then
-    echo "---- last lines of $data/logs/server.log"
-    tail -n 30 "$data/logs/server.log" 2>/dev/null
-    echo "kafka_test: FAILED ($failures failure(s)); data kept in $tmp"
+    for f in "$data/logs/server.log" "$cdata"/node-*/logs/server.log; do
+      [[ -f "$f" ]] || continue
+      echo "---- last lines of $f"
+      tail -n 30 "$f" 2>/dev/null
+    done
+    echo "kafka_test: FAILED ($failures failure(s)) after $((SECONDS - t_start)) s; data kept in $tmp"
     exit 1
   fi
   rm -rf "$tmp"
-  echo "kafka_test: all checks passed"
+  echo "kafka_test: all checks passed in $((SECONDS - t_start)) s"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -95,6 +122,26 @@ consume() { kcat -C -b "$bs" -t "$topic" -o beginning -e -q -f '%s\n' -m 20 2>/d
 got="$(consume)"
 [[ "$got" == "$want" ]] && pass "consumed the 3 messages back in order" || fail "consumed '$got' (want '$want')"
 
+# 4b. a transactional producer (needs transaction.state.log.* RF/min ISR 1 here)
+txn_check() {  # txn_check BOOTSTRAP TOPIC LABEL
+  local out n
+  if out="$(timeout 120 "$kafka" tool org.apache.kafka.tools.ProducerPerformance --topic "$2" \
+              --num-records 1000 --record-size 100 --throughput -1 \
+              --producer-props bootstrap.servers="$1" acks=all \
+              --transactional-id "ovoflow-kafka-test-$2" --transaction-duration-ms 100 2>&1)" \
+     && [[ "$out" == *"1000 records sent"* ]]; then
+    pass "$3: transactional producer sent 1000 records"
+  else
+    indent "$out"; fail "$3: transactional ProducerPerformance failed"; return
+  fi
+  n="$(timeout 60 kcat -C -b "$1" -t "$2" -o beginning -e -q -X isolation.level=read_committed \
+         -f '.\n' 2>/dev/null | wc -l)"
+  [[ "$n" == 1000 ]] && pass "$3: 1000 committed records read back" || fail "$3: read $n committed records (want 1000)"
+}
+t0=$SECONDS
+txn_check "$bs" txn "single broker"
+echo "  (transactions: $((SECONDS - t0)) s)"
+
 # 5. a record of 8 MiB (the broker allows 16 MiB)
 big=$((8 * 1024 * 1024))
 head -c "$big" /dev/zero | tr '\0' 'x' | { cat; echo; } |
@@ -124,4 +171,108 @@ meta="$(kcat -L -b "$bs" -m 10 2>&1)"
   || fail "--fresh: topic $topic still exists"
 
 "$kafka" stop "${args[@]}" >/dev/null && pass "final stop" || fail "final stop"
+echo "  (single broker part: $((SECONDS - t_start)) s)"
+
+# 9. a 3-broker cluster
+t_cluster=$SECONDS
+cargs=(--data-dir "$cdata")
+t0=$SECONDS
+if out="$("$kafka" start --brokers 3 --port "$cport" "${cargs[@]}" --fresh --partitions 3 2>&1)"; then
+  indent "$out"
+  [[ "$out" == *"kafka: bootstrap $cbs"* ]] && pass "cluster start prints bootstrap $cbs" \
+    || fail "cluster start did not print 'kafka: bootstrap $cbs'"
+else
+  indent "$out"
+  abort "cluster start failed"
+fi
+echo "  (cluster start: $((SECONDS - t0)) s)"
+out="$("$kafka" bootstrap "${cargs[@]}")"
+[[ "$out" == "$cbs" ]] && pass "bootstrap prints $cbs" || fail "bootstrap printed '$out' (want $cbs)"
+"$kafka" status "${cargs[@]}" >/dev/null; rc=$?
+[[ $rc -eq 0 ]] && pass "cluster status exits 0 (brokers count from the data dir)" || fail "cluster status exit $rc (want 0)"
+
+brokers_listed() { kcat -L -b "$cbs" -m 10 2>/dev/null | grep -c '^  broker [0-9]* at 127\.0\.0\.1:'; }
+n="$(brokers_listed)"
+[[ "$n" == 3 ]] && pass "kcat -L lists 3 brokers" || abort "kcat -L lists $n brokers (want 3)"
+
+# One partition, 3 replicas: its leader is the node to kill.
+ctopic=ovoflow.kafka-test.rf3
+if "$kafka" tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$cbs" \
+     --create --topic "$ctopic" --partitions 1 --replication-factor 3 >/dev/null; then
+  pass "TopicCommand created $ctopic with replication factor 3"
+else
+  abort "TopicCommand --create (RF 3) failed"
+fi
+partition_line() { kcat -L -b "$cbs" -t "$ctopic" -m 10 2>/dev/null | grep -m1 'partition 0,'; }
+# wait_partition REGEX: until partition 0's metadata line matches (60 s)
+wait_partition() {
+  local i
+  for ((i = 0; i < 120; i++)); do
+    pl="$(partition_line)"
+    [[ "$pl" =~ $1 ]] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+all3='leader [1-3], replicas: [1-3],[1-3],[1-3], isrs: [1-3],[1-3],[1-3]$'
+wait_partition "$all3" && pass "partition 0 has a leader and 3 replicas in sync ($pl)" \
+  || fail "partition 0: '$pl'"
+leader="$(sed -n 's/.*leader \([0-9]*\),.*/\1/p' <<<"$pl")"
+[[ "$leader" =~ ^[1-3]$ ]] || abort "no leader for $ctopic: '$pl'"
+
+cproduce() { timeout 90 kcat -P -b "$cbs" -t "$ctopic" -X acks=all -X message.timeout.ms=60000; }
+cconsume() { timeout 60 kcat -C -b "$cbs" -t "$ctopic" -o beginning -e -q -f '%s\n' 2>/dev/null; }
+want1=$'egg-1\negg-2\negg-3'
+printf '%s\n' "$want1" | cproduce && pass "produced 3 messages with acks=all" || fail "acks=all produce failed"
+
+# SIGKILL the leader: the two others (min ISR 2) take over.
+out="$("$kafka" kill --node "$leader" "${cargs[@]}" 2>&1)"; rc=$?
+[[ $rc -eq 0 && "$out" == *"killed node $leader"* ]] && pass "kill --node $leader (the leader)" || fail "kill: exit $rc, '$out'"
+tcp_open $((cport + leader - 1)) && fail "node $leader's port still open after kill" || pass "node $leader's port closed after kill"
+"$kafka" status --node "$leader" "${cargs[@]}" >/dev/null; rc=$?
+[[ $rc -eq 3 ]] && pass "status --node $leader exits 3 after kill" || fail "status --node $leader exit $rc (want 3)"
+"$kafka" status "${cargs[@]}" >/dev/null; rc=$?
+[[ $rc -eq 1 ]] && pass "cluster status exits 1 with a node down" || fail "cluster status exit $rc with a node down (want 1)"
+t0=$SECONDS
+want2=$'egg-4\negg-5\negg-6'
+printf '%s\n' "$want2" | cproduce && pass "acks=all produce works with node $leader down" \
+  || fail "acks=all produce failed with node $leader down"
+echo "  (produce after kill: $((SECONDS - t0)) s)"
+got="$(cconsume)"
+[[ "$got" == "$want1"$'\n'"$want2" ]] && pass "consumed the 6 messages with node $leader down" \
+  || fail "with node $leader down consumed '$got'"
+wait_partition "leader [1-3]," && [[ "$pl" != *"leader $leader,"* ]] && pass "a new leader took over ($pl)" \
+  || fail "leader still $leader: '$pl'"
+
+# Restart it on its data: it rejoins and catches up.
+t0=$SECONDS
+out="$("$kafka" start --node "$leader" "${cargs[@]}" 2>&1)"; rc=$?
+indent "$out"
+[[ $rc -eq 0 && "$out" == *"node $leader ready"* ]] && pass "start --node $leader" || fail "start --node $leader: exit $rc"
+echo "  (node restart: $((SECONDS - t0)) s)"
+n="$(brokers_listed)"
+[[ "$n" == 3 ]] && pass "kcat -L lists 3 brokers again" || fail "after restart kcat -L lists $n brokers (want 3)"
+wait_partition "$all3" && pass "node $leader back in sync ($pl)" || fail "node $leader not back in the ISR: '$pl'"
+"$kafka" status "${cargs[@]}" >/dev/null; rc=$?
+[[ $rc -eq 0 ]] && pass "cluster status exits 0 again" || fail "cluster status exit $rc after restart (want 0)"
+got="$(cconsume)"
+[[ "$got" == "$want1"$'\n'"$want2" ]] && pass "the 6 messages are all there" || fail "after restart consumed '$got'"
+
+t0=$SECONDS
+txn_check "$cbs" ctxn "cluster"
+echo "  (transactions: $((SECONDS - t0)) s)"
+
+# Stop every node (in parallel); none of this test's JVMs may be left.
+t0=$SECONDS
+out="$("$kafka" stop "${cargs[@]}" 2>&1)" && pass "cluster stop" || fail "cluster stop exited non-zero"
+[[ "$out" == *killing* ]] && indent "$out"   # a node that did not shut down cleanly
+echo "  (cluster stop: $((SECONDS - t0)) s)"
+"$kafka" status "${cargs[@]}" >/dev/null; rc=$?
+[[ $rc -eq 3 ]] && pass "cluster status exits 3 when stopped" || fail "cluster status exit $rc when stopped (want 3)"
+for ((i = 0; i < 3; i++)); do
+  tcp_open $((cport + i)) && fail "port $((cport + i)) still open after stop"
+done
+left="$(our_jvms | tr '\n' ' ')"
+[[ -z "$left" ]] && pass "no Kafka JVM of this test left" || fail "Kafka JVMs left: $left"
+echo "  (cluster part: $((SECONDS - t_cluster)) s)"
 exit $((failures > 0))
