@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <dlfcn.h>
+
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -133,8 +135,22 @@ int64_t FlopsPerScan(const NetConfig& c) {
   return flops;
 }
 
+// LibTorch's matrix products go to the system BLAS, Debian's OpenBLAS
+// (libopenblas0-pthread), which keeps a thread pool of its own sized by the
+// core count and ignores at::set_num_threads. On 2 cores its threads
+// spin-wait (sched_yield) after every small product: measured in `ovoflow
+// infer` at 800 scans/s, the main thread and an OpenBLAS thread used 0.5-0.7
+// cores each. So the BLAS gets the same thread count; looked up at run time,
+// since which BLAS provides libblas.so.3 is the machine's choice.
+void SetBlasThreads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(threads);
+}
+
 void SetTorchThreads(int threads) {
-  if (threads > 0) at::set_num_threads(threads);
+  if (threads <= 0) return;
+  at::set_num_threads(threads);
+  SetBlasThreads(threads);
 }
 
 struct GonadNet::Impl {
