@@ -50,6 +50,63 @@ const std::vector<Migration>& PredictionMigrations() {
   return *migrations;
 }
 
+const std::vector<Migration>& PostgresPredictionMigrations() {
+  static const std::vector<Migration>* migrations = new std::vector<Migration>{
+      {1, "create_predictions",
+       // The columns of the SQLite table; tenant_id and egg_id compare by
+       // bytes (COLLATE "C") whatever the database's locale. Partitioned by
+       // UTC day of capture: PostgresStore attaches predictions_dYYYYMMDD
+       // before the first insert of a day. A partitioned table's unique
+       // keys must contain captured_at_ns, so the one-row-per-egg rule lives
+       // in egg_keys, written by the same statement as predictions.
+       "CREATE TABLE predictions ("
+       " tenant_id TEXT COLLATE \"C\" NOT NULL,"
+       " egg_id TEXT COLLATE \"C\" NOT NULL,"
+       " scanner_id TEXT NOT NULL DEFAULT '',"
+       " tray_id TEXT NOT NULL DEFAULT '',"
+       " tray_position BIGINT NOT NULL DEFAULT 0,"
+       " incubation_day BIGINT NOT NULL DEFAULT 0,"
+       " sex SMALLINT NOT NULL,"
+       " p_female DOUBLE PRECISION NOT NULL,"
+       " decision SMALLINT NOT NULL,"
+       " model_name TEXT NOT NULL DEFAULT '',"
+       " model_version TEXT NOT NULL DEFAULT '',"
+       " keep_threshold DOUBLE PRECISION NOT NULL DEFAULT 0,"
+       " divert_threshold DOUBLE PRECISION NOT NULL DEFAULT 0,"
+       " captured_at_ns BIGINT NOT NULL,"
+       " published_at_ns BIGINT NOT NULL DEFAULT 0,"
+       " consumed_at_ns BIGINT NOT NULL DEFAULT 0,"
+       " inferred_at_ns BIGINT NOT NULL DEFAULT 0,"
+       " stored_at_ns BIGINT NOT NULL,"
+       " worker_id TEXT NOT NULL DEFAULT '')"
+       " PARTITION BY RANGE (captured_at_ns);"
+       "CREATE TABLE egg_keys ("
+       " tenant_id TEXT COLLATE \"C\" NOT NULL,"
+       " egg_id TEXT COLLATE \"C\" NOT NULL,"
+       " captured_at_ns BIGINT NOT NULL,"  // locates the egg's partition
+       " PRIMARY KEY (tenant_id, egg_id))"},
+      {2, "predictions_query_indexes",
+       // The SQLite indexes, created on every partition (present and
+       // future), except predictions_egg_idx: GetEgg goes through egg_keys
+       // (egg_keys_egg_idx for any tenant), then one partition's
+       // predictions_tenant_time_idx.
+       "CREATE INDEX egg_keys_egg_idx ON egg_keys (egg_id, tenant_id);"
+       "CREATE INDEX predictions_time_idx"
+       " ON predictions (captured_at_ns DESC, tenant_id, egg_id);"
+       "CREATE INDEX predictions_sex_time_idx"
+       " ON predictions (sex, captured_at_ns DESC, tenant_id, egg_id);"
+       "CREATE INDEX predictions_decision_time_idx"
+       " ON predictions (decision, captured_at_ns DESC, tenant_id, egg_id);"
+       "CREATE INDEX predictions_tenant_time_idx"
+       " ON predictions (tenant_id, captured_at_ns DESC, egg_id);"
+       "CREATE INDEX predictions_tenant_sex_time_idx"
+       " ON predictions (tenant_id, sex, captured_at_ns DESC, egg_id);"
+       "CREATE INDEX predictions_tenant_decision_time_idx"
+       " ON predictions (tenant_id, decision, captured_at_ns DESC, egg_id)"},
+  };
+  return *migrations;
+}
+
 int LatestSchemaVersion() { return PredictionMigrations().back().version; }
 
 std::string CheckMigrationList(const std::vector<Migration>& migrations) {
@@ -62,6 +119,28 @@ std::string CheckMigrationList(const std::vector<Migration>& migrations) {
              std::to_string(want);
     if (m.name.empty()) return "migration " + std::to_string(m.version) + " has no name";
     if (m.sql.empty()) return "migration " + std::to_string(m.version) + " has no SQL";
+  }
+  return {};
+}
+
+std::string CheckAppliedMigrations(const std::map<int, std::string>& applied,
+                                   const std::vector<Migration>& migrations, const std::string& database) {
+  const int known = migrations.back().version;
+  if (!applied.empty() && applied.rbegin()->first > known) {
+    return "database '" + database + "' has schema version " + std::to_string(applied.rbegin()->first) +
+           ", newer than this build knows (" + std::to_string(known) +
+           "): it was migrated by a newer ovoflow; run that version or point this one at another database";
+  }
+  for (const auto& [version, name] : applied) {
+    if (version < 1 || migrations[static_cast<std::size_t>(version) - 1].name != name) {
+      return "database '" + database + "' records migration " + std::to_string(version) + " as '" + name +
+             "', which this build does not know at that version; it was migrated by a different build";
+    }
+  }
+  const int current = applied.empty() ? 0 : applied.rbegin()->first;
+  if (static_cast<std::size_t>(current) != applied.size()) {
+    return "database '" + database + "' has gaps in schema_migrations (" + std::to_string(applied.size()) +
+           " rows up to version " + std::to_string(current) + "); it was not migrated by ovoflow";
   }
   return {};
 }

@@ -8,14 +8,16 @@
 // knows is refused (FailedPrecondition): an older binary must not write to
 // a schema it does not understand.
 //
-// The SQL sticks to what SQLite and PostgreSQL both accept (BIGINT,
-// SMALLINT, TEXT, DOUBLE PRECISION, composite primary keys, DESC index
-// columns, IF NOT EXISTS). The PostgreSQL backend keeps a list with the same
-// versions and names; its one difference is `COLLATE "C"` on tenant_id and
-// egg_id so that text sorts by bytes as in SQLite (pagination order and
-// cursors must agree across backends). See docs/store.md.
+// Two lists, one per backend, with the same versions and names: a schema
+// change is appended to both. The PostgreSQL list differs where PostgreSQL
+// needs it: `COLLATE "C"` on tenant_id and egg_id, so that text sorts by
+// bytes as in SQLite (pagination order and cursors must agree across
+// backends), predictions partitioned by UTC day of captured_at_ns, and the
+// egg_keys table that keeps (tenant_id, egg_id) unique across partitions.
+// See docs/store.md.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,10 +29,12 @@ struct Migration {
   std::string sql;   // one or more statements separated by ';'
 };
 
-// The built-in migrations, oldest first.
+// The built-in migrations, oldest first: SQLite.
 const std::vector<Migration>& PredictionMigrations();
+// The same versions and names for PostgreSQL (PostgresStore).
+const std::vector<Migration>& PostgresPredictionMigrations();
 
-// Version of the last built-in migration.
+// Version of the last built-in migration (the same for both lists).
 int LatestSchemaVersion();
 
 // Creates the bookkeeping table; run before reading the current version.
@@ -43,5 +47,13 @@ inline constexpr const char* kCreateSchemaMigrationsSql =
 // Empty when `migrations` is well formed (versions 1..n in order, names and
 // SQL non-empty), else what is wrong.
 std::string CheckMigrationList(const std::vector<Migration>& migrations);
+
+// Checks what a database records as applied (version -> name, read from
+// schema_migrations) against a well-formed `migrations` list. Empty when the
+// database can be migrated with the list, else the reason it cannot, naming
+// `database`: a version newer than the list knows, a name that differs from
+// the list's at that version (migrated by a different build), or gaps.
+std::string CheckAppliedMigrations(const std::map<int, std::string>& applied,
+                                   const std::vector<Migration>& migrations, const std::string& database);
 
 }  // namespace ovoflow::store

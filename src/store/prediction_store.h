@@ -1,5 +1,6 @@
 // Where predictions live after the pipeline. One interface, two backends:
-// SQLite (embedded default) now, PostgreSQL next. Every query is scoped by
+// SQLite (embedded default) and PostgreSQL (partitioned by day, pooled
+// connections), behaving the same (docs/store.md). Every query is scoped by
 // tenant: an empty tenant_id means "all tenants" and is for the operator
 // only, until JWT roles arrive (the API will then force the caller's tenant).
 #pragma once
@@ -95,10 +96,12 @@ class PredictionStore {
 
 // Opens and migrates a store from a URL:
 //   "sqlite:///abs/path.db", "sqlite://relative.db", or a plain path -> SQLite (WAL)
-//   "postgresql://..."  -> Unavailable until the PostgreSQL backend lands
+//   "postgresql://...", "postgres://..." (libpq URI) -> PostgreSQL; the
+//                        database must exist (PostgresStore::Open)
 // Fails with a message that says what to fix: InvalidArgument for a URL it
 // does not accept (unknown scheme, empty path, ":memory:"), FailedPrecondition
-// for a file it cannot open or a schema newer than this build (SqliteStore::Open).
+// for a file or database it cannot use or a schema newer than this build
+// (SqliteStore::Open), Unavailable for a PostgreSQL server it cannot reach.
 Result<std::unique_ptr<PredictionStore>> OpenStore(const std::string& url);
 
 }  // namespace ovoflow::store

@@ -14,25 +14,6 @@ Result<std::map<int, std::string>> AppliedMigrations(SqliteConnection& db) {
   return applied;
 }
 
-Status CheckApplied(const std::map<int, std::string>& applied, const std::vector<Migration>& migrations,
-                    const std::string& path) {
-  const int known = migrations.back().version;
-  if (!applied.empty() && applied.rbegin()->first > known) {
-    return Status::FailedPrecondition(
-        "database '" + path + "' has schema version " + std::to_string(applied.rbegin()->first) +
-        ", newer than this build knows (" + std::to_string(known) +
-        "): it was migrated by a newer ovoflow; run that version or point this one at another database");
-  }
-  for (const auto& [version, name] : applied) {
-    if (version < 1 || migrations[static_cast<std::size_t>(version) - 1].name != name) {
-      return Status::FailedPrecondition("database '" + path + "' records migration " + std::to_string(version) +
-                                        " as '" + name + "', which this build does not know at that version; "
-                                        "it was migrated by a different build");
-    }
-  }
-  return Status::Ok();
-}
-
 // One step under BEGIN IMMEDIATE: applies the next migration if one is due.
 // Returns the version after the step and whether anything was applied.
 Result<std::pair<int, bool>> MigrateOneStep(SqliteConnection& db, const std::vector<Migration>& migrations,
@@ -40,13 +21,9 @@ Result<std::pair<int, bool>> MigrateOneStep(SqliteConnection& db, const std::vec
   OVOFLOW_RETURN_IF_ERROR(db.Exec(kCreateSchemaMigrationsSql));
   auto applied = AppliedMigrations(db);
   if (!applied.ok()) return applied.status();
-  OVOFLOW_RETURN_IF_ERROR(CheckApplied(*applied, migrations, db.path()));
+  if (std::string bad = CheckAppliedMigrations(*applied, migrations, db.path()); !bad.empty())
+    return Status::FailedPrecondition(bad);
   const int current = applied->empty() ? 0 : applied->rbegin()->first;
-  if (static_cast<std::size_t>(current) != applied->size()) {
-    return Status::FailedPrecondition("database '" + db.path() + "' has gaps in schema_migrations (" +
-                                      std::to_string(applied->size()) + " rows up to version " +
-                                      std::to_string(current) + "); it was not migrated by ovoflow");
-  }
   if (current == migrations.back().version) return std::pair{current, false};
   const Migration& next = migrations[static_cast<std::size_t>(current)];
   Status st = db.Exec(next.sql);

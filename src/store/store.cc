@@ -1,4 +1,5 @@
 // OpenStore: the one place that maps a URL to a backend.
+#include "store/postgres_store.h"
 #include "store/prediction_store.h"
 #include "store/sqlite_store.h"
 #include "store/store_url.h"
@@ -9,8 +10,13 @@ Result<std::unique_ptr<PredictionStore>> OpenStore(const std::string& url) {
   auto loc = ParseStoreUrl(url);
   if (!loc.ok()) return loc.status();
   switch (loc->backend) {
-    case StoreBackend::kPostgres:
-      return Status::Unavailable("the PostgreSQL backend is not built yet; use sqlite://...");
+    case StoreBackend::kPostgres: {
+      PostgresOptions options;
+      options.url = loc->target;
+      auto store = PostgresStore::Open(options);
+      if (!store.ok()) return store.status();
+      return std::unique_ptr<PredictionStore>(std::move(store).value());
+    }
     case StoreBackend::kSqlite: {
       SqliteOptions options;
       options.path = loc->target;

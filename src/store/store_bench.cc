@@ -1,12 +1,22 @@
-// Store throughput on a real file (not a test; numbers go to docs/store.md):
+// Store throughput (not a test; numbers go to docs/store.md and
+// docs/benchmarks.md):
 //   build-store/src/store/store_bench --benchmark_counters_tabular=true
-// Rows/s is the `items_per_second` counter. The database lives in
+// Rows/s is the `items_per_second` counter. The SQLite database lives in
 // $TMPDIR (default /tmp); put it on the disk you want to measure.
+//
+// With OVOFLOW_BENCH_PG_URL set to a PostgreSQL server the same benchmarks
+// also run there (names ending in "Pg"), each in a new database created on
+// that server and dropped afterwards (the URL's user needs CREATEDB):
+//   scripts/pg start
+//   OVOFLOW_BENCH_PG_URL=$(scripts/pg url) build-store/src/store/store_bench --benchmark_filter=Pg
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "store/sqlite_store.h"
@@ -17,23 +27,55 @@ namespace {
 
 constexpr int64_t kT0 = 1'764'000'000'000'000'000;
 
-std::string BenchDir() {
-  const char* tmp = std::getenv("TMPDIR");
-  return test_util::FreshDir(tmp ? tmp : "/tmp", "bench");
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "store_bench: %s\n", message.c_str());
+  std::exit(1);
 }
 
-std::unique_ptr<SqliteStore> OpenBenchStore(const std::string& dir) {
+// A store on an empty database, and how to delete the database afterwards.
+struct BenchDatabase {
+  std::unique_ptr<PredictionStore> store;
+  std::function<void()> drop;  // run after `store` is closed
+};
+using Backend = std::function<BenchDatabase()>;
+
+BenchDatabase OpenSqlite() {
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string dir = test_util::FreshDir(tmp ? tmp : "/tmp", "bench");
   SqliteOptions o;
   o.path = dir + "/bench.db";
   auto store = SqliteStore::Open(o);
-  if (!store.ok()) {
-    std::fprintf(stderr, "store_bench: %s\n", store.status().ToString().c_str());
-    std::exit(1);
-  }
-  return std::move(store).value();
+  if (!store.ok()) Die(store.status().ToString());
+  return {std::move(store).value(), [dir] { std::filesystem::remove_all(dir); }};
 }
 
-// Realistic rows: 8 tenants, mixed sex/decision, increasing capture time.
+// A new database on the server of `server_url` (any database there).
+BenchDatabase OpenPostgres(const std::string& server_url) {
+  static std::atomic<int> counter{0};
+  const std::string name = "ovoflow_bench_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  auto admin = [server_url](const std::string& sql) {
+    pqxx::connection conn(server_url);
+    pqxx::nontransaction tx(conn);
+    tx.exec(sql);
+  };
+  try {
+    admin("DROP DATABASE IF EXISTS " + name);
+    admin("CREATE DATABASE " + name);
+  } catch (const std::exception& e) {
+    Die("cannot create database " + name + " via OVOFLOW_BENCH_PG_URL: " + e.what());
+  }
+  const std::size_t query = server_url.find('?');
+  const std::string base = server_url.substr(0, query);
+  const std::size_t slash = base.find('/', base.find("://") + 3);
+  const std::string url = base.substr(0, slash) + "/" + name +
+                          (query == std::string::npos ? "" : server_url.substr(query));
+  auto store = OpenStore(url);
+  if (!store.ok()) Die(store.status().ToString());
+  return {std::move(store).value(), [admin, name] { admin("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); }};
+}
+
+// Realistic rows: 8 tenants, mixed sex/decision, increasing capture time
+// (1 ms apart: every benchmark stays within one UTC day, one partition).
 std::vector<v1::Prediction> MakeBatch(int64_t first, int n) {
   std::vector<v1::Prediction> batch;
   batch.reserve(static_cast<std::size_t>(n));
@@ -49,11 +91,11 @@ std::vector<v1::Prediction> MakeBatch(int64_t first, int n) {
 
 // Inserts new rows in batches of range(0); with range(1) > 0, that many
 // threads run ListEggs/GetStats/GetEgg against the same store meanwhile.
-void BM_InsertBatch(benchmark::State& state) {
+void InsertBatchBench(benchmark::State& state, const Backend& backend) {
   const int batch_size = static_cast<int>(state.range(0));
   const int readers = static_cast<int>(state.range(1));
-  const std::string dir = BenchDir();
-  auto store = OpenBenchStore(dir);
+  BenchDatabase db = backend();
+  PredictionStore* store = db.store.get();
   std::atomic<bool> stop{false};
   std::atomic<int64_t> reads{0};
   std::vector<std::thread> threads;
@@ -82,58 +124,77 @@ void BM_InsertBatch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch_size);
   state.counters["reads"] = benchmark::Counter(static_cast<double>(reads.load()), benchmark::Counter::kIsRate);
   state.counters["rows_in_db"] = static_cast<double>(next);
-  store.reset();
-  std::filesystem::remove_all(dir);
+  db.store.reset();
+  db.drop();
 }
-BENCHMARK(BM_InsertBatch)
-    ->ArgNames({"batch", "readers"})
-    ->Args({100, 0})
-    ->Args({500, 0})
-    ->Args({100, 8})
-    ->Args({500, 8})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
 
 // Redelivered batches: every row already stored (the conflict path).
-void BM_InsertDuplicates(benchmark::State& state) {
-  const std::string dir = BenchDir();
-  auto store = OpenBenchStore(dir);
+void InsertDuplicatesBench(benchmark::State& state, const Backend& backend) {
+  BenchDatabase db = backend();
   auto batch = MakeBatch(0, 500);
-  if (!store->InsertBatch(batch, kT0).ok()) state.SkipWithError("seed insert failed");
+  if (!db.store->InsertBatch(batch, kT0).ok()) state.SkipWithError("seed insert failed");
   for (auto _ : state) {
-    auto n = store->InsertBatch(batch, kT0);
+    auto n = db.store->InsertBatch(batch, kT0);
     if (!n.ok() || *n != 0) state.SkipWithError("duplicate insert stored rows");
   }
   state.SetItemsProcessed(state.iterations() * 500);
-  store.reset();
-  std::filesystem::remove_all(dir);
+  db.store.reset();
+  db.drop();
 }
-BENCHMARK(BM_InsertDuplicates)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // One page of 100 from a 100,000-row table, deep in the keyset.
-void BM_ListEggsPage(benchmark::State& state) {
-  const std::string dir = BenchDir();
-  auto store = OpenBenchStore(dir);
+void ListEggsPageBench(benchmark::State& state, const Backend& backend) {
+  BenchDatabase db = backend();
   for (int64_t i = 0; i < 100'000; i += 1000) {
-    if (!store->InsertBatch(MakeBatch(i, 1000), kT0).ok()) state.SkipWithError("seed insert failed");
+    if (!db.store->InsertBatch(MakeBatch(i, 1000), kT0).ok()) state.SkipWithError("seed insert failed");
   }
   EggQuery q;
   q.tenant_id = state.range(0) ? "hatchery-3" : "";
   if (state.range(1)) q.decision = v1::DECISION_RECHECK;
   q.limit = 100;
-  for (int i = 0; i < 20; ++i) q.cursor = store->ListEggs(q)->next_cursor;  // page 21
+  for (int i = 0; i < 20; ++i) q.cursor = db.store->ListEggs(q)->next_cursor;  // page 21
   for (auto _ : state) {
-    auto page = store->ListEggs(q);
+    auto page = db.store->ListEggs(q);
     if (!page.ok() || page->items.size() != 100) state.SkipWithError("list failed");
   }
   state.SetItemsProcessed(state.iterations() * 100);
-  store.reset();
-  std::filesystem::remove_all(dir);
+  db.store.reset();
+  db.drop();
 }
-BENCHMARK(BM_ListEggsPage)->ArgNames({"tenant", "decision"})->Args({0, 0})->Args({1, 0})->Args({1, 1})
-    ->Unit(benchmark::kMicrosecond);
+
+// The three benchmarks on one backend; `suffix` ends their names.
+void RegisterAll(const std::string& suffix, const Backend& backend) {
+  benchmark::RegisterBenchmark(("BM_InsertBatch" + suffix).c_str(), InsertBatchBench, backend)
+      ->ArgNames({"batch", "readers"})
+      ->Args({100, 0})
+      ->Args({500, 0})
+      ->Args({100, 8})
+      ->Args({500, 8})
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark(("BM_InsertDuplicates" + suffix).c_str(), InsertDuplicatesBench, backend)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark(("BM_ListEggsPage" + suffix).c_str(), ListEggsPageBench, backend)
+      ->ArgNames({"tenant", "decision"})
+      ->Args({0, 0})
+      ->Args({1, 0})
+      ->Args({1, 1})
+      ->Unit(benchmark::kMicrosecond);
+}
 
 }  // namespace
 }  // namespace ovoflow::store
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  using namespace ovoflow::store;  // NOLINT(google-build-using-namespace): main only
+  RegisterAll("", OpenSqlite);
+  if (const char* url = std::getenv("OVOFLOW_BENCH_PG_URL"); url != nullptr && *url != '\0') {
+    RegisterAll("Pg", [server = std::string(url)] { return OpenPostgres(server); });
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -58,11 +58,19 @@ TEST(StoreUrlTest, RejectsWhatItCannotOpen) {
   EXPECT_NE(mysql.status().message().find("unsupported store URL scheme 'mysql'"), std::string::npos);
 }
 
-TEST(OpenStoreTest, PostgresIsNotBuiltYet) {
-  auto store = OpenStore("postgresql://localhost/ovoflow");
-  ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(store.status().message(), "the PostgreSQL backend is not built yet; use sqlite://...");
+TEST(OpenStoreTest, UnreachablePostgresIsUnavailableAndHidesThePassword) {
+  // Nothing listens on port 1: refused at once, no server needed.
+  for (const char* url : {"postgresql://ovo:s3cret@127.0.0.1:1/ovoflow", "postgres://ovo:s3cret@127.0.0.1:1/ovoflow"}) {
+    auto store = OpenStore(url);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), StatusCode::kUnavailable) << store.status().ToString();
+    EXPECT_TRUE(store.status().retryable());
+    const std::string& message = store.status().message();
+    EXPECT_NE(message.find("cannot connect to PostgreSQL '"), std::string::npos) << message;
+    EXPECT_NE(message.find("ovo:***@127.0.0.1:1/ovoflow"), std::string::npos) << message;
+    EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+    EXPECT_NE(message.find("is the server running"), std::string::npos) << message;
+  }
 }
 
 TEST(OpenStoreTest, BadSchemeAndMemoryAreInvalid) {

@@ -1,0 +1,308 @@
+#include "store/postgres_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "store/cursor.h"
+#include "store/postgres_connection.h"
+#include "store/postgres_migrator.h"
+#include "store/postgres_partitions.h"
+#include "store/postgres_sql.h"
+#include "store/prediction_sql.h"
+
+namespace ovoflow::store {
+namespace {
+
+constexpr SqlDialect kDialect = SqlDialect::kPostgres;
+constexpr int kMaxReadConnections = 64;
+constexpr const char* kInsertStatement = "ovoflow_insert_batch";
+constexpr const char* kNoPartitionSqlState = "23514";  // "no partition of relation ... found for row"
+
+using Connector = std::function<Result<std::unique_ptr<PgConnection>>()>;
+
+// A connection opened on demand and replaced once it is lost. Not
+// thread-safe: one thread at a time (the writer mutex, or a pool lease).
+class PgSlot {
+ public:
+  explicit PgSlot(Connector connect) : connect_(std::move(connect)) {}
+
+  // A connection that was alive a moment ago: the current one, or a new one
+  // when there is none yet or the server closed it (restart, terminated).
+  Result<PgConnection*> Get() {
+    if (conn_ && conn_->Alive()) return conn_.get();
+    conn_.reset();
+    auto conn = connect_();
+    if (!conn.ok()) return conn.status();
+    conn_ = std::move(conn).value();
+    return conn_.get();
+  }
+
+ private:
+  Connector connect_;
+  std::unique_ptr<PgConnection> conn_;
+};
+
+// Reader slots handed to one thread at a time. Thread-safe.
+class ReaderPool {
+ public:
+  // Returns its slot to the pool when destroyed.
+  class Lease {
+   public:
+    Lease(ReaderPool* pool, PgSlot* slot) : pool_(pool), slot_(slot) {}
+    ~Lease() { pool_->Release(slot_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    PgSlot* operator->() const { return slot_; }
+
+   private:
+    ReaderPool* pool_;
+    PgSlot* slot_;
+  };
+
+  void Add(std::unique_ptr<PgSlot> slot) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(slot.get());
+    all_.push_back(std::move(slot));
+  }
+
+  // Blocks until a slot is idle.
+  Lease Acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty(); });
+    PgSlot* slot = idle_.back();
+    idle_.pop_back();
+    return Lease(this, slot);
+  }
+
+ private:
+  void Release(PgSlot* slot) {
+    {
+      std::lock_guard lock(mu_);
+      idle_.push_back(slot);
+    }
+    cv_.notify_one();
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<PgSlot*> idle_;                  // guarded by mu_
+  std::vector<std::unique_ptr<PgSlot>> all_;   // fixed after Open
+};
+
+Status CheckOptions(const PostgresOptions& o) {
+  if (o.url.empty()) return Status::InvalidArgument("PostgreSQL store needs a URL (postgresql://user@host:port/db)");
+  if (!o.url.starts_with("postgresql://") && !o.url.starts_with("postgres://"))
+    return Status::InvalidArgument("PostgreSQL URL '" + RedactPgUrl(o.url) +
+                                   "' must start with postgresql:// or postgres://");
+  if (o.read_connections < 1 || o.read_connections > kMaxReadConnections)
+    return Status::InvalidArgument("read_connections must be in 1.." + std::to_string(kMaxReadConnections));
+  if (o.connect_timeout_s < 1 || o.connect_timeout_s > 3600)
+    return Status::InvalidArgument("connect_timeout_s must be in 1..3600");
+  if (o.statement_timeout_ms < 0) return Status::InvalidArgument("statement_timeout_ms must be >= 0");
+  if (o.lock_timeout_ms < 1) return Status::InvalidArgument("lock_timeout_ms must be >= 1");
+  return Status::Ok();
+}
+
+// Session settings run on every new connection.
+std::string SetupSql(const PostgresOptions& o, bool reader) {
+  std::string sql = "SET client_min_messages = warning; SET statement_timeout = " +
+                    std::to_string(o.statement_timeout_ms);
+  if (reader) sql += "; SET default_transaction_read_only = on";
+  return sql;
+}
+
+Result<std::optional<CursorKey>> DecodeQueryCursor(const EggQuery& query) {
+  if (query.cursor.empty()) return std::optional<CursorKey>();
+  auto key = DecodeCursor(query.cursor);
+  if (!key.ok()) return key.status();
+  return std::optional<CursorKey>(std::move(key).value());
+}
+
+}  // namespace
+
+struct PostgresStore::Impl {
+  explicit Impl(int lock_timeout_ms) : partitions(lock_timeout_ms) {}
+
+  int schema_version = 0;  // fixed after Open
+  std::string label;       // the URL without its password, for messages
+
+  std::mutex write_mu;
+  std::unique_ptr<PgSlot> writer;  // guarded by write_mu
+  DayPartitions partitions;        // guarded by write_mu
+
+  ReaderPool readers;
+
+  // Runs `query` on a pooled reader. A connection found lost while running
+  // it (the server restarted since the last call) is replaced and the query
+  // run once more: reads are safe to repeat, and rows reach `on_row` only
+  // after the whole result arrived.
+  Status Read(const SqlQuery& query, const std::function<void(const RowReader&)>& on_row) {
+    auto lease = readers.Acquire();
+    for (int attempt = 0;; ++attempt) {
+      auto conn = lease->Get();
+      if (!conn.ok()) return conn.status();
+      Status st = (*conn)->Autocommit([&](PgSession& s) { return s.Query(query, on_row); });
+      if (st.ok() || attempt > 0 || !(*conn)->broken()) return st;
+    }
+  }
+
+  Result<std::string> Explain(const SqlQuery& query) {
+    std::string plan;
+    Status st = Read({"EXPLAIN " + query.sql, query.params},
+                     [&](const RowReader& row) { plan += row.Text(0) + "\n"; });
+    if (!st.ok()) return st;
+    return plan;
+  }
+
+  // One statement for the whole batch; requires write_mu and the batch's
+  // partitions. Returns the rows that were new.
+  Result<int64_t> InsertOnce(PgConnection& conn, const std::vector<SqlValue>& params) {
+    int64_t inserted = 0;
+    Status st = conn.Autocommit([&](PgSession& s) {
+      auto n = s.ExecPrepared(kInsertStatement, params);
+      if (!n.ok()) return n.status();
+      inserted = *n;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return inserted;
+  }
+};
+
+PostgresStore::PostgresStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PostgresStore::~PostgresStore() = default;
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions& options) {
+  OVOFLOW_RETURN_IF_ERROR(CheckOptions(options));
+  auto impl = std::make_unique<Impl>(options.lock_timeout_ms);
+  impl->label = RedactPgUrl(options.url);
+  const std::string url = PgUrlWithDefaults(options.url, options.connect_timeout_s);
+  const std::string label = impl->label;
+  auto connector = [url, label](std::string setup, bool writer) -> Connector {
+    return [url, label, setup = std::move(setup), writer]() -> Result<std::unique_ptr<PgConnection>> {
+      auto conn = PgConnection::Open(url, label, setup);
+      if (conn.ok() && writer) OVOFLOW_RETURN_IF_ERROR((*conn)->Prepare(kInsertStatement, PgInsertBatchSql()));
+      return conn;
+    };
+  };
+
+  impl->writer = std::make_unique<PgSlot>(connector(SetupSql(options, /*reader=*/false), /*writer=*/true));
+  auto writer = impl->writer->Get();
+  if (!writer.ok()) return writer.status();
+  const Clock& clock = options.clock ? *options.clock : SystemClock();
+  const auto& migrations = options.migrations ? *options.migrations : PostgresPredictionMigrations();
+  auto version = MigratePostgres(**writer, migrations, clock, label, options.lock_timeout_ms);
+  if (!version.ok()) return version.status();
+  impl->schema_version = *version;
+  OVOFLOW_RETURN_IF_ERROR(impl->partitions.Load(**writer));
+
+  for (int i = 0; i < options.read_connections; ++i) {
+    auto slot = std::make_unique<PgSlot>(connector(SetupSql(options, /*reader=*/true), /*writer=*/false));
+    auto reader = slot->Get();  // connect now: a wrong URL fails here, not on the first API call
+    if (!reader.ok()) return reader.status();
+    impl->readers.Add(std::move(slot));
+  }
+  return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(impl)));
+}
+
+Result<int64_t> PostgresStore::InsertBatch(const std::vector<v1::Prediction>& batch, int64_t stored_at_unix_nanos) {
+  OVOFLOW_RETURN_IF_ERROR(CheckInsertBatch(batch));
+  OVOFLOW_RETURN_IF_ERROR(CheckPgText(batch));
+  if (batch.empty()) return int64_t{0};
+  std::map<int64_t, int64_t> rows_per_day;
+  for (const v1::Prediction& p : batch) {
+    ++rows_per_day[UtcDay(p.times().has_captured_at() ? FromTimestamp(p.times().captured_at()) : 0)];
+  }
+  std::set<int64_t> days;
+  for (const auto& [day, rows] : rows_per_day) days.insert(day);
+  const std::vector<SqlValue> params = PgInsertBatchParams(batch, stored_at_unix_nanos);
+
+  std::lock_guard lock(impl_->write_mu);
+  auto conn = impl_->writer->Get();
+  if (!conn.ok()) return conn.status();
+  OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Ensure(**conn, days));
+  auto inserted = impl_->InsertOnce(**conn, params);
+  if (!inserted.ok() && (*conn)->last_sqlstate() == kNoPartitionSqlState) {
+    // A partition in the cache is gone (dropped or detached meanwhile):
+    // check every day again and insert once more.
+    impl_->partitions.Forget();
+    OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Load(**conn));
+    OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Ensure(**conn, days));
+    inserted = impl_->InsertOnce(**conn, params);
+  }
+  if (inserted.ok()) {
+    for (int64_t day : impl_->partitions.NoteRows(rows_per_day)) {
+      // Statistics only: the batch is stored whatever happens here.
+      if (Status st = impl_->partitions.Analyze(**conn, day); !st.ok()) {
+        spdlog::warn("store: could not analyze {} (autovacuum will): {}", PartitionName(day), st.ToString());
+      }
+    }
+  }
+  return inserted;
+}
+
+Result<std::optional<StoredPrediction>> PostgresStore::GetEgg(std::string_view tenant_id, std::string_view egg_id) {
+  if (egg_id.empty()) return Status::InvalidArgument("egg_id is empty");
+  std::optional<StoredPrediction> found;
+  Status st = impl_->Read(BuildPgGetEggQuery(tenant_id, egg_id),
+                          [&](const RowReader& row) { found = PredictionFromRow(row); });
+  if (!st.ok()) return st;
+  return found;
+}
+
+Result<EggPage> PostgresStore::ListEggs(const EggQuery& query) {
+  OVOFLOW_RETURN_IF_ERROR(CheckEggQuery(query));
+  auto after = DecodeQueryCursor(query);
+  if (!after.ok()) return after.status();
+  EggPage page;
+  page.items.reserve(static_cast<std::size_t>(query.limit) + 1);
+  // One row more than asked tells whether another page exists.
+  Status st = impl_->Read(BuildListEggsQuery(kDialect, query, *after ? &**after : nullptr, query.limit + 1),
+                          [&](const RowReader& row) { page.items.push_back(PredictionFromRow(row)); });
+  if (!st.ok()) return st;
+  if (page.items.size() > static_cast<std::size_t>(query.limit)) {
+    page.items.resize(static_cast<std::size_t>(query.limit));
+    const v1::Prediction& last = page.items.back().prediction;
+    page.next_cursor = EncodeCursor({FromTimestamp(last.times().captured_at()), last.tenant_id(), last.egg_id()});
+  }
+  return page;
+}
+
+Result<Stats> PostgresStore::GetStats(const StatsQuery& query) {
+  OVOFLOW_RETURN_IF_ERROR(CheckStatsQuery(query));
+  std::vector<TenantSums> sums;
+  Status st = impl_->Read(BuildStatsQuery(kDialect, query),
+                          [&](const RowReader& row) { sums.push_back(TenantSumsFromRow(row)); });
+  if (!st.ok()) return st;
+  return StatsFromSums(sums);
+}
+
+Result<int64_t> PostgresStore::Count(std::string_view tenant_id) {
+  int64_t n = 0;
+  Status st = impl_->Read(BuildCountQuery(kDialect, tenant_id), [&](const RowReader& row) { n = row.Int(0); });
+  if (!st.ok()) return st;
+  return n;
+}
+
+int PostgresStore::SchemaVersion() const { return impl_->schema_version; }
+
+Result<std::string> PostgresStore::ExplainListEggs(const EggQuery& query) {
+  auto after = DecodeQueryCursor(query);
+  if (!after.ok()) return after.status();
+  return impl_->Explain(BuildListEggsQuery(kDialect, query, *after ? &**after : nullptr, query.limit + 1));
+}
+
+Result<std::string> PostgresStore::ExplainStats(const StatsQuery& query) {
+  return impl_->Explain(BuildStatsQuery(kDialect, query));
+}
+
+Result<std::string> PostgresStore::ExplainGetEgg(std::string_view tenant_id, std::string_view egg_id) {
+  return impl_->Explain(BuildPgGetEggQuery(tenant_id, egg_id));
+}
+
+}  // namespace ovoflow::store
