@@ -71,7 +71,7 @@ void AddStoreCommand(CLI::App& app, const GlobalFlags& g) {
   auto db = std::make_shared<std::string>(DefaultDatabaseUrl());
   auto m = std::make_shared<MetricsFlags>();
   CLI::App* cmd = app.add_subcommand("store", "Run the store writer (predictions topic -> database)");
-  cmd->add_option("--db", *db, "database URL (sqlite://path; postgresql://... next)")->capture_default_str();
+  cmd->add_option("--db", *db, "database URL: sqlite://path (embedded) or postgresql://user@host:port/db")->capture_default_str();
   AddWriterFlags(cmd, o.get());
   AddMetricsFlags(cmd, m.get(), 0);
   cmd->callback([&g, o, db, m] {
@@ -88,6 +88,27 @@ void AddStoreCommand(CLI::App& app, const GlobalFlags& g) {
       spdlog::error("store: {}", st.ToString());
       throw CLI::RuntimeError(kExitFailure);
     }
+  });
+}
+
+void AddTopicsCommand(CLI::App& app, const GlobalFlags& g) {
+  struct TopicsOptions {
+    int partitions = 4;
+    int replication_factor = -1;
+  };
+  auto o = std::make_shared<TopicsOptions>();
+  CLI::App* cmd = app.add_subcommand("topics", "Create the pipeline's topics if they are missing (scans, predictions, dead letters)");
+  cmd->add_option("--partitions", o->partitions, "partitions per topic (more partitions: more workers in parallel)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--replication-factor", o->replication_factor,
+                  "replicas per partition (-1: the broker's default.replication.factor)")
+      ->capture_default_str();
+  cmd->callback([&g, o] {
+    InitLogging(g.log_level);
+    Status st = bus::EnsureTopics(g.brokers, {kScansTopic, kPredictionsTopic, kDeadLetterTopic}, o->partitions,
+                                  o->replication_factor);
+    if (!st.ok()) Fatal(st.ToString());
+    std::printf("topics %s, %s, %s ready on %s\n", kScansTopic, kPredictionsTopic, kDeadLetterTopic, g.brokers.c_str());
   });
 }
 

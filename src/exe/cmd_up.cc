@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -39,17 +38,8 @@ struct UpOptions {
   int workers = 1;
   int drain_timeout_ms = 10000;
   int partitions = 4;
+  int replication_factor = -1;  // -1: the broker's default.replication.factor
 };
-
-// Creates the parent folder of a local SQLite file so the default works on a fresh clone.
-void PrepareSqlitePath(const std::string& url) {
-  std::string path = url;
-  if (path.rfind("sqlite://", 0) == 0) path = path.substr(9);
-  if (path.rfind("postgresql://", 0) == 0 || path.empty()) return;
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  std::error_code ec;
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-}
 
 int RunUp(const GlobalFlags& g, UpOptions& o) {
   InitLogging(g.log_level);
@@ -57,10 +47,10 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
   o.scanner.brokers = o.worker.brokers = o.writer.brokers = g.brokers;
   if (o.workers < 1) Fatal("--workers must be >= 1");
 
-  Status topics = bus::EnsureTopics(g.brokers, {kScansTopic, kPredictionsTopic, kDeadLetterTopic}, o.partitions, 1);
+  Status topics = bus::EnsureTopics(g.brokers, {kScansTopic, kPredictionsTopic, kDeadLetterTopic}, o.partitions,
+                                    o.replication_factor);
   if (!topics.ok()) Fatal(topics.ToString() + "\n  start the local broker with `scripts/kafka start`, or pass --brokers");
 
-  PrepareSqlitePath(o.db);
   auto store = store::OpenStore(o.db);
   if (!store.ok()) Fatal(store.status().ToString());
 
@@ -181,6 +171,9 @@ void AddUpCommand(CLI::App& app, const GlobalFlags& g) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--workers", o->workers, "inference workers in this process")->capture_default_str();
   cmd->add_option("--partitions", o->partitions, "partitions for topics this creates")->capture_default_str();
+  cmd->add_option("--replication-factor", o->replication_factor,
+                  "replicas for topics this creates (-1: the broker's default.replication.factor)")
+      ->capture_default_str();
   AddScannerFlags(cmd, &o->scanner);
   AddWorkerFlags(cmd, &o->worker);
   AddWriterFlags(cmd, &o->writer);

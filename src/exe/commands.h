@@ -11,7 +11,9 @@ void AddScannerCommand(CLI::App& app, const GlobalFlags& g);
 void AddInferCommand(CLI::App& app, const GlobalFlags& g);
 void AddStoreCommand(CLI::App& app, const GlobalFlags& g);
 void AddApiCommand(CLI::App& app, const GlobalFlags& g);
+void AddTopicsCommand(CLI::App& app, const GlobalFlags& g);
 void AddUpCommand(CLI::App& app, const GlobalFlags& g);
+void AddBenchCommand(CLI::App& app, const GlobalFlags& g);
 void AddTrainCommands(CLI::App& app, const GlobalFlags& g);  // train, eval
 
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage/configuration.
