@@ -3,7 +3,7 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all up test build setup web model clean kafka-start kafka-stop unit integration
+.PHONY: all up test build setup web model clean kafka-start kafka-stop unit integration fault
 
 all: build
 
@@ -35,6 +35,9 @@ unit: build
 
 integration: build
 	cd $(BUILD) && ctest --output-on-failure -L integration
+
+fault: build
+	cd $(BUILD) && ctest --output-on-failure -L fault
 
 kafka-start:
 	@scripts/kafka start

@@ -12,19 +12,10 @@
 #include "common/topics.h"
 #include "exe/bench_metrics.h"
 #include "exe/bench_procfs.h"
+#include "exe/bench_stats.h"
 
 namespace ovoflow::exe {
 namespace {
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string Num(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, v == std::floor(v) ? "%.0f" : "%.9g", v);
-  return buf;
-}
 
 bool IsPostgres(const std::string& url) {
   return url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
@@ -105,8 +96,8 @@ Status BenchPipeline::StartChildren() {
     args = CommonArgs("infer", *port);
     args.insert(args.end(), {"--model", w.model_dir, "--batch", std::to_string(w.max_batch), "--batch-wait-ms",
                              std::to_string(w.max_wait_ms), "--torch-threads", std::to_string(w.torch_threads),
-                             "--keep-threshold", Num(w.thresholds.keep_min_p_female), "--divert-threshold",
-                             Num(w.thresholds.divert_max_p_female), "--infer-group", w.group_id, "--worker-id", id,
+                             "--keep-threshold", ShortNumber(w.thresholds.keep_min_p_female), "--divert-threshold",
+                             ShortNumber(w.thresholds.divert_max_p_female), "--infer-group", w.group_id, "--worker-id", id,
                              "--transaction-timeout-ms", std::to_string(w.transaction_timeout_ms)});
     if (!w.exactly_once) args.emplace_back("--at-least-once");
     auto worker = Spawn("infer-" + std::to_string(i), args, *port);
@@ -114,11 +105,11 @@ Status BenchPipeline::StartChildren() {
     workers_.push_back(std::move(worker).value());
   }
 
-  const double deadline = Now() + 120;
+  const double deadline = MonotonicSeconds() + 120;
   for (MeteredChild* c : Children()) {
     while (!ScrapeMetrics(c->metrics_port, 1000).ok()) {
       OVOFLOW_RETURN_IF_ERROR(CheckChildren());
-      if (Now() > deadline)
+      if (MonotonicSeconds() > deadline)
         return Status::Internal(c->process->name() + " serves no /metrics after 120 s; see " + c->process->log_path());
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -161,12 +152,12 @@ PipelineScrape BenchPipeline::Scrape() {
 }
 
 Status BenchPipeline::WaitIdle(double no_progress_timeout_s) {
-  double last_stored = -1, last_lag = -1, stored_at = Now(), progress_at = Now(), next_print = Now() + 5;
+  double last_stored = -1, last_lag = -1, stored_at = MonotonicSeconds(), progress_at = MonotonicSeconds(), next_print = MonotonicSeconds() + 5;
   while (true) {
     OVOFLOW_RETURN_IF_ERROR(CheckChildren());
     PipelineScrape s = Scrape();
     const double lag = s.lag[o_.worker.group_id];
-    const double now = Now();
+    const double now = MonotonicSeconds();
     if (s.stored_total != last_stored) {
       last_stored = s.stored_total;
       stored_at = progress_at = now;
@@ -176,7 +167,7 @@ Status BenchPipeline::WaitIdle(double no_progress_timeout_s) {
     if (lag == 0 && now - stored_at >= 2) return Status::Ok();
     if (now - progress_at > no_progress_timeout_s)
       return Status::Internal("the pipeline made no progress on its backlog (" + o_.worker.group_id + " lag " +
-                              Num(lag) + ") for " + Num(no_progress_timeout_s) + " s; see the logs in " + work_dir_);
+                              ShortNumber(lag) + ") for " + ShortNumber(no_progress_timeout_s) + " s; see the logs in " + work_dir_);
     if (now >= next_print && lag > 0) {
       std::printf("bench: waiting for the backlog to clear before the next step (%s lag %.0f)\n",
                   o_.worker.group_id.c_str(), lag);
@@ -229,7 +220,7 @@ Result<MeteredChild> BenchPipeline::StartScanner(const std::string& name, const 
   for (const auto& t : o_.tenants) tenants += (tenants.empty() ? "" : ",") + t;
   std::vector<std::string> args = CommonArgs("scanner", *port);
   args.insert(args.end(),
-              {"--scans", std::to_string(scans), "--rate", Num(rate), "--run-id", run_id, "--tenants", tenants});
+              {"--scans", std::to_string(scans), "--rate", ShortNumber(rate), "--run-id", run_id, "--tenants", tenants});
   return Spawn(name, args, *port);
 }
 

@@ -17,6 +17,7 @@
 #include "exe/bench_metrics.h"
 #include "exe/bench_pipeline.h"
 #include "exe/bench_procfs.h"
+#include "exe/bench_stats.h"
 #include "exe/signals.h"
 
 namespace ovoflow::exe {
@@ -24,16 +25,6 @@ namespace {
 
 // --find-max below an unsustained first rate tries at most this many lower rates.
 constexpr int kMaxRampDownSteps = 8;
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string Num(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, v == std::floor(v) ? "%.0f" : "%.9g", v);
-  return buf;
-}
 
 std::string Thousands(double v) {
   std::string digits = std::to_string(static_cast<int64_t>(std::llround(v)));
@@ -123,7 +114,7 @@ class StepRunner {
 
 Status StepRunner::Drive(double drain_timeout_s, StepResult* s, CpuUse* scanner_cpu) {
   const PipelineScrape before = pipeline_->Scrape();
-  const double t0 = Now();
+  const double t0 = MonotonicSeconds();
   auto started = pipeline_->StartScanner(s->index == 0 ? "scanner-prime" : "scanner-s" + std::to_string(s->index),
                                          s->run_id, s->target_rate, s->scans);
   if (!started.ok()) return started.status();
@@ -138,7 +129,7 @@ Status StepRunner::Drive(double drain_timeout_s, StepResult* s, CpuUse* scanner_
     OVOFLOW_RETURN_IF_ERROR(pipeline_->CheckChildren());
     cur = pipeline_->Scrape();
     for (const auto& [group, v] : cur.lag) s->lag[group].max = std::max(s->lag[group].max, v);
-    const double now = Now();
+    const double now = MonotonicSeconds();
     if (scanner_end < 0 && !scanner.process->Running()) {
       scanner_end = now;
       ScannerReportLine r = ParseScannerReport(scanner.process->log_path());
@@ -177,7 +168,7 @@ Status StepRunner::Drive(double drain_timeout_s, StepResult* s, CpuUse* scanner_
                 Thousands(stored).c_str(), lags.c_str());
     std::fflush(stdout);
   }
-  s->wall_seconds = Now() - t0;
+  s->wall_seconds = MonotonicSeconds() - t0;
   for (const auto& [group, v] : cur.lag) s->lag[group].end = v;
   s->duplicates = static_cast<int64_t>(cur.duplicates_total - before.duplicates_total);
   return Status::Ok();
@@ -290,12 +281,12 @@ Status StepRunner::FindMax() {
       if (!r.ok()) return r.status();
       if (r->sustained) {
         run_->max_sustained_rate = rate;
-        run_->find_max_note = "no fixed rate was sustained; ramped down /" + Num(o_.ramp_factor) + " per step";
+        run_->find_max_note = "no fixed rate was sustained; ramped down /" + ShortNumber(o_.ramp_factor) + " per step";
         return Status::Ok();
       }
       run_->first_unsustained_rate = rate;
     }
-    run_->find_max_note = "no rate was sustained, down to " + Num(rate) + " scans/s";
+    run_->find_max_note = "no rate was sustained, down to " + ShortNumber(rate) + " scans/s";
     return Status::Ok();
   }
   while (rate < o_.max_rate) {
@@ -304,12 +295,12 @@ Status StepRunner::FindMax() {
     if (!r.ok()) return r.status();
     if (!r->sustained) {
       run_->first_unsustained_rate = rate;
-      run_->find_max_note = "ramped x" + Num(o_.ramp_factor) + " per step";
+      run_->find_max_note = "ramped x" + ShortNumber(o_.ramp_factor) + " per step";
       return Status::Ok();
     }
     run_->max_sustained_rate = rate;
   }
-  run_->find_max_note = "reached --max-rate " + Num(o_.max_rate) + " scans/s, still sustained";
+  run_->find_max_note = "reached --max-rate " + ShortNumber(o_.max_rate) + " scans/s, still sustained";
   return Status::Ok();
 }
 

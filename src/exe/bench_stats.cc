@@ -1,6 +1,7 @@
 #include "exe/bench_stats.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -98,6 +99,16 @@ void JudgeStep(const SustainCriteria& criteria, StepResult* step) {
     why.push_back(Format("end-to-end p99 %.0f ms over the %.0f ms budget", step->latency.end_to_end.p99_ms,
                          criteria.p99_budget_ms));
   step->sustained = why.empty();
+}
+
+double MonotonicSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string ShortNumber(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, v == std::floor(v) ? "%.0f" : "%.9g", v);
+  return buf;
 }
 
 }  // namespace ovoflow::exe

@@ -96,4 +96,10 @@ struct SustainCriteria {
 // Sets step->sustained and step->not_sustained_because.
 void JudgeStep(const SustainCriteria& criteria, StepResult* step);
 
+// Seconds on the monotonic clock, for bench's deadlines and rates.
+double MonotonicSeconds();
+// A number for flags and messages: integers without a fraction, others in
+// up to 9 significant digits ("1000", "1.25").
+std::string ShortNumber(double v);
+
 }  // namespace ovoflow::exe

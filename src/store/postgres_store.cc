@@ -9,6 +9,7 @@
 #include <set>
 
 #include "store/cursor.h"
+#include "store/lease_pool.h"
 #include "store/postgres_connection.h"
 #include "store/postgres_migrator.h"
 #include "store/postgres_partitions.h"
@@ -47,52 +48,7 @@ class PgSlot {
   std::unique_ptr<PgConnection> conn_;
 };
 
-// Reader slots handed to one thread at a time. Thread-safe.
-class ReaderPool {
- public:
-  // Returns its slot to the pool when destroyed.
-  class Lease {
-   public:
-    Lease(ReaderPool* pool, PgSlot* slot) : pool_(pool), slot_(slot) {}
-    ~Lease() { pool_->Release(slot_); }
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    PgSlot* operator->() const { return slot_; }
-
-   private:
-    ReaderPool* pool_;
-    PgSlot* slot_;
-  };
-
-  void Add(std::unique_ptr<PgSlot> slot) {
-    std::lock_guard lock(mu_);
-    idle_.push_back(slot.get());
-    all_.push_back(std::move(slot));
-  }
-
-  // Blocks until a slot is idle.
-  Lease Acquire() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !idle_.empty(); });
-    PgSlot* slot = idle_.back();
-    idle_.pop_back();
-    return Lease(this, slot);
-  }
-
- private:
-  void Release(PgSlot* slot) {
-    {
-      std::lock_guard lock(mu_);
-      idle_.push_back(slot);
-    }
-    cv_.notify_one();
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<PgSlot*> idle_;                  // guarded by mu_
-  std::vector<std::unique_ptr<PgSlot>> all_;   // fixed after Open
-};
+using ReaderPool = LeasePool<PgSlot>;  // reader connections, one thread at a time
 
 Status CheckOptions(const PostgresOptions& o) {
   if (o.url.empty()) return Status::InvalidArgument("PostgreSQL store needs a URL (postgresql://user@host:port/db)");

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "store/cursor.h"
+#include "store/lease_pool.h"
 #include "store/prediction_sql.h"
 #include "store/sqlite_connection.h"
 #include "store/sqlite_migrator.h"
@@ -18,53 +19,7 @@ namespace {
 constexpr SqlDialect kDialect = SqlDialect::kSqlite;
 constexpr int kMaxReadConnections = 64;
 
-// Reader connections handed to one thread at a time. Thread-safe.
-class ReaderPool {
- public:
-  // Returns its connection to the pool when destroyed.
-  class Lease {
-   public:
-    Lease(ReaderPool* pool, SqliteConnection* conn) : pool_(pool), conn_(conn) {}
-    ~Lease() { pool_->Release(conn_); }
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    SqliteConnection& operator*() const { return *conn_; }
-    SqliteConnection* operator->() const { return conn_; }
-
-   private:
-    ReaderPool* pool_;
-    SqliteConnection* conn_;
-  };
-
-  void Add(std::unique_ptr<SqliteConnection> conn) {
-    std::lock_guard lock(mu_);
-    idle_.push_back(conn.get());
-    all_.push_back(std::move(conn));
-  }
-
-  // Blocks until a connection is idle.
-  Lease Acquire() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !idle_.empty(); });
-    SqliteConnection* conn = idle_.back();
-    idle_.pop_back();
-    return Lease(this, conn);
-  }
-
- private:
-  void Release(SqliteConnection* conn) {
-    {
-      std::lock_guard lock(mu_);
-      idle_.push_back(conn);
-    }
-    cv_.notify_one();
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<SqliteConnection*> idle_;  // guarded by mu_
-  std::vector<std::unique_ptr<SqliteConnection>> all_;  // fixed after Open
-};
+using ReaderPool = LeasePool<SqliteConnection>;  // reader connections, one thread at a time
 
 // Switches the file to WAL (persistent: later opens find it set). Switching
 // needs an exclusive lock, and SQLite answers BUSY at once, without waiting
