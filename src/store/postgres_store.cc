@@ -72,13 +72,6 @@ std::string SetupSql(const PostgresOptions& o, bool reader) {
   return sql;
 }
 
-Result<std::optional<CursorKey>> DecodeQueryCursor(const EggQuery& query) {
-  if (query.cursor.empty()) return std::optional<CursorKey>();
-  auto key = DecodeCursor(query.cursor);
-  if (!key.ok()) return key.status();
-  return std::optional<CursorKey>(std::move(key).value());
-}
-
 }  // namespace
 
 struct PostgresStore::Impl {
@@ -212,37 +205,15 @@ Result<std::optional<StoredPrediction>> PostgresStore::GetEgg(std::string_view t
 }
 
 Result<EggPage> PostgresStore::ListEggs(const EggQuery& query) {
-  OVOFLOW_RETURN_IF_ERROR(CheckEggQuery(query));
-  auto after = DecodeQueryCursor(query);
-  if (!after.ok()) return after.status();
-  EggPage page;
-  page.items.reserve(static_cast<std::size_t>(query.limit) + 1);
-  // One row more than asked tells whether another page exists.
-  Status st = impl_->Read(BuildListEggsQuery(kDialect, query, *after ? &**after : nullptr, query.limit + 1),
-                          [&](const RowReader& row) { page.items.push_back(PredictionFromRow(row)); });
-  if (!st.ok()) return st;
-  if (page.items.size() > static_cast<std::size_t>(query.limit)) {
-    page.items.resize(static_cast<std::size_t>(query.limit));
-    const v1::Prediction& last = page.items.back().prediction;
-    page.next_cursor = EncodeCursor({FromTimestamp(last.times().captured_at()), last.tenant_id(), last.egg_id()});
-  }
-  return page;
+  return ListEggsWith(kDialect, query, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 Result<Stats> PostgresStore::GetStats(const StatsQuery& query) {
-  OVOFLOW_RETURN_IF_ERROR(CheckStatsQuery(query));
-  std::vector<TenantSums> sums;
-  Status st = impl_->Read(BuildStatsQuery(kDialect, query),
-                          [&](const RowReader& row) { sums.push_back(TenantSumsFromRow(row)); });
-  if (!st.ok()) return st;
-  return StatsFromSums(sums);
+  return GetStatsWith(kDialect, query, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 Result<int64_t> PostgresStore::Count(std::string_view tenant_id) {
-  int64_t n = 0;
-  Status st = impl_->Read(BuildCountQuery(kDialect, tenant_id), [&](const RowReader& row) { n = row.Int(0); });
-  if (!st.ok()) return st;
-  return n;
+  return CountWith(kDialect, tenant_id, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 int PostgresStore::SchemaVersion() const { return impl_->schema_version; }

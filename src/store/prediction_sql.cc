@@ -251,4 +251,43 @@ Status CheckInsertBatch(const std::vector<v1::Prediction>& batch) {
   return Status::Ok();
 }
 
+Result<std::optional<CursorKey>> DecodeQueryCursor(const EggQuery& query) {
+  if (query.cursor.empty()) return std::optional<CursorKey>();
+  auto key = DecodeCursor(query.cursor);
+  if (!key.ok()) return key.status();
+  return std::optional<CursorKey>(std::move(key).value());
+}
+
+Result<EggPage> ListEggsWith(SqlDialect dialect, const EggQuery& query, const QueryRunner& run) {
+  OVOFLOW_RETURN_IF_ERROR(CheckEggQuery(query));
+  auto after = DecodeQueryCursor(query);
+  if (!after.ok()) return after.status();
+  EggPage page;
+  page.items.reserve(static_cast<std::size_t>(query.limit) + 1);
+  Status st = run(BuildListEggsQuery(dialect, query, *after ? &**after : nullptr, query.limit + 1),
+                  [&](const RowReader& row) { page.items.push_back(PredictionFromRow(row)); });
+  if (!st.ok()) return st;
+  if (page.items.size() > static_cast<std::size_t>(query.limit)) {
+    page.items.resize(static_cast<std::size_t>(query.limit));
+    const v1::Prediction& last = page.items.back().prediction;
+    page.next_cursor = EncodeCursor({FromTimestamp(last.times().captured_at()), last.tenant_id(), last.egg_id()});
+  }
+  return page;
+}
+
+Result<Stats> GetStatsWith(SqlDialect dialect, const StatsQuery& query, const QueryRunner& run) {
+  OVOFLOW_RETURN_IF_ERROR(CheckStatsQuery(query));
+  std::vector<TenantSums> sums;
+  Status st = run(BuildStatsQuery(dialect, query), [&](const RowReader& row) { sums.push_back(TenantSumsFromRow(row)); });
+  if (!st.ok()) return st;
+  return StatsFromSums(sums);
+}
+
+Result<int64_t> CountWith(SqlDialect dialect, std::string_view tenant_id, const QueryRunner& run) {
+  int64_t n = 0;
+  Status st = run(BuildCountQuery(dialect, tenant_id), [&](const RowReader& row) { n = row.Int(0); });
+  if (!st.ok()) return st;
+  return n;
+}
+
 }  // namespace ovoflow::store

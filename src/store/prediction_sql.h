@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -100,5 +102,19 @@ Status CheckStatsQuery(const StatsQuery& query);
 Status CheckInsertBatch(const std::vector<v1::Prediction>& batch);
 
 inline constexpr int kMaxListLimit = 1000;
+
+// The read paths every backend shares, over a backend's way of running one
+// statement and handing back its rows.
+using RowSink = std::function<void(const RowReader&)>;
+using QueryRunner = std::function<Status(const SqlQuery&, const RowSink&)>;
+
+// The query's cursor, decoded; nullopt when it has none. InvalidArgument for
+// a malformed cursor.
+Result<std::optional<CursorKey>> DecodeQueryCursor(const EggQuery& query);
+// PredictionStore::ListEggs, GetStats and Count on `run` (same checks, same
+// paging: one row more than asked tells whether another page exists).
+Result<EggPage> ListEggsWith(SqlDialect dialect, const EggQuery& query, const QueryRunner& run);
+Result<Stats> GetStatsWith(SqlDialect dialect, const StatsQuery& query, const QueryRunner& run);
+Result<int64_t> CountWith(SqlDialect dialect, std::string_view tenant_id, const QueryRunner& run);
 
 }  // namespace ovoflow::store

@@ -174,53 +174,23 @@ Result<std::optional<StoredPrediction>> SqliteStore::GetEgg(std::string_view ten
 }
 
 Result<EggPage> SqliteStore::ListEggs(const EggQuery& query) {
-  OVOFLOW_RETURN_IF_ERROR(CheckEggQuery(query));
-  std::optional<CursorKey> after;
-  if (!query.cursor.empty()) {
-    auto key = DecodeCursor(query.cursor);
-    if (!key.ok()) return key.status();
-    after = std::move(key).value();
-  }
-  EggPage page;
-  page.items.reserve(static_cast<std::size_t>(query.limit) + 1);
-  // One row more than asked tells whether another page exists.
-  Status st = impl_->Read(BuildListEggsQuery(kDialect, query, after ? &*after : nullptr, query.limit + 1),
-                          [&](const RowReader& row) { page.items.push_back(PredictionFromRow(row)); });
-  if (!st.ok()) return st;
-  if (page.items.size() > static_cast<std::size_t>(query.limit)) {
-    page.items.resize(static_cast<std::size_t>(query.limit));
-    const v1::Prediction& last = page.items.back().prediction;
-    page.next_cursor = EncodeCursor({FromTimestamp(last.times().captured_at()), last.tenant_id(), last.egg_id()});
-  }
-  return page;
+  return ListEggsWith(kDialect, query, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 Result<Stats> SqliteStore::GetStats(const StatsQuery& query) {
-  OVOFLOW_RETURN_IF_ERROR(CheckStatsQuery(query));
-  std::vector<TenantSums> sums;
-  Status st = impl_->Read(BuildStatsQuery(kDialect, query),
-                          [&](const RowReader& row) { sums.push_back(TenantSumsFromRow(row)); });
-  if (!st.ok()) return st;
-  return StatsFromSums(sums);
+  return GetStatsWith(kDialect, query, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 Result<int64_t> SqliteStore::Count(std::string_view tenant_id) {
-  int64_t n = 0;
-  Status st = impl_->Read(BuildCountQuery(kDialect, tenant_id), [&](const RowReader& row) { n = row.Int(0); });
-  if (!st.ok()) return st;
-  return n;
+  return CountWith(kDialect, tenant_id, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 int SqliteStore::SchemaVersion() const { return impl_->schema_version; }
 
 Result<std::string> SqliteStore::ExplainListEggs(const EggQuery& query) {
-  std::optional<CursorKey> after;
-  if (!query.cursor.empty()) {
-    auto key = DecodeCursor(query.cursor);
-    if (!key.ok()) return key.status();
-    after = std::move(key).value();
-  }
-  return impl_->Explain(BuildListEggsQuery(kDialect, query, after ? &*after : nullptr, query.limit + 1));
+  auto after = DecodeQueryCursor(query);
+  if (!after.ok()) return after.status();
+  return impl_->Explain(BuildListEggsQuery(kDialect, query, *after ? &**after : nullptr, query.limit + 1));
 }
 
 Result<std::string> SqliteStore::ExplainStats(const StatsQuery& query) {
