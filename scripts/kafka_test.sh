@@ -17,13 +17,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kafka="$repo/scripts/kafka"
 command -v kcat >/dev/null || { echo "FAIL: kcat not found (run scripts/setup)"; exit 1; }
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-abort() { fail "$*"; exit 1; }
-indent() { local l; while IFS= read -r l; do echo "  $l"; done <<<"$1"; }
-
-tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/test_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/test_helpers.sh"
 # A port P where P..P+N-1 (clients) and P+1000..P+1000+N-1 (controllers) are
 # all free and none is in AVOID (space separated): pick_port N [AVOID].
 # 21000..30999+N: clear of 9092/10092 and of the CTest broker's 19092/20092.

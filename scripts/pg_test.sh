@@ -14,13 +14,8 @@ pg="$repo/scripts/pg"
 psql_bin=/usr/lib/postgresql/15/bin/psql
 [[ -x "$psql_bin" ]] || psql_bin="$(command -v psql)" || { echo "FAIL: psql not found (run scripts/setup)"; exit 1; }
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-abort() { fail "$*"; exit 1; }
-indent() { local l; while IFS= read -r l; do echo "  $l"; done <<<"$1"; }
-
-tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/test_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/test_helpers.sh"
 pick_port() {
   local p i
   for ((i = 0; i < 200; i++)); do
