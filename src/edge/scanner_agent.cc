@@ -143,6 +143,7 @@ Result<std::unique_ptr<ScannerAgent>> ScannerAgent::Create(const ScannerOptions&
   if (options.rate_per_s < 0) return Status::InvalidArgument("rate must be >= 0 scans/s");
   if (options.count < 0) return Status::InvalidArgument("count must be >= 0");
   if (options.tray_size < 1) return Status::InvalidArgument("tray_size must be >= 1");
+  OVOFLOW_RETURN_IF_ERROR(ValidatePhantomOptions(options.phantom));
   auto impl = std::make_unique<Impl>(options);
   if (impl->options.run_id.empty()) {
     char buf[32];
@@ -178,6 +179,10 @@ Result<ScannerReport> ScannerAgent::Run(const std::atomic<bool>& stop) {
                o.count > 0 ? std::to_string(o.count) : std::string("unlimited"),
                o.rate_per_s > 0 ? std::to_string(o.rate_per_s) : std::string("max"), o.tenants.size(),
                o.scanners_per_tenant);
+  spdlog::info("scanner: phantom {} acquisition, incubation day {}, SNR {}, motion probability {}{}",
+               o.phantom.acquisition == Acquisition::kFullEgg ? "full-egg (locate + crop)" : "region",
+               o.phantom.incubation_day, o.phantom.snr, o.phantom.motion_probability,
+               o.phantom.quantitative_maps ? ", T1/T2 maps (uint16)" : "");
   uint64_t i = 0;
   for (; !stop.load() && (o.count == 0 || static_cast<int64_t>(i) < o.count); ++i) {
     if (interval_ns > 0) {

@@ -95,6 +95,53 @@ TEST(ScannerAgentTest, RejectsBadOptions) {
   o = ScannerOptions{};
   o.labels_path = "/nonexistent-dir/labels.csv";
   EXPECT_EQ(ScannerAgent::Create(o).status().code(), StatusCode::kInvalidArgument);
+  o = ScannerOptions{};
+  o.phantom.incubation_day = 20;  // refused with a message, not Fatal in the generator
+  auto bad = ScannerAgent::Create(o);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("incubation_day"), std::string::npos);
+}
+
+TEST(ScannerAgentTest, FullEggAcquisitionPublishesCroppedRegionsWithMaps) {
+  auto cluster = std::move(bus::MockCluster::Create(1)).value();
+  ASSERT_TRUE(cluster->CreateTopic(kScansTopic, 1).ok());
+  ScannerOptions o;
+  o.brokers = cluster->bootstrap();
+  o.count = 6;
+  o.rate_per_s = 0;
+  o.run_id = "t2";
+  o.phantom.acquisition = Acquisition::kFullEgg;
+  o.phantom.quantitative_maps = true;
+  o.phantom.incubation_day = 10;
+  auto agent = ScannerAgent::Create(o);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  std::atomic<bool> stop{false};
+  auto report = (*agent)->Run(stop);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->published, 6);
+
+  bus::ConsumerOptions co;
+  co.brokers = cluster->bootstrap();
+  co.group_id = "check";
+  co.topics = {kScansTopic};
+  auto c = std::move(bus::Consumer::Create(co)).value();
+  int seen = 0;
+  for (int idle = 0; seen < 6 && idle < 100;) {
+    auto r = c->Poll(200, 100);
+    if (r->empty()) ++idle;
+    for (auto& m : *r) {
+      v1::EggScan s;
+      ASSERT_TRUE(s.ParseFromString(m.value));
+      EXPECT_TRUE(ValidateScan(s).ok()) << ValidateScan(s).ToString();
+      EXPECT_EQ(s.incubation_day(), 10u);
+      EXPECT_EQ(s.volume().dim_x(), 32u);  // the cropped ROI, not the whole egg
+      EXPECT_EQ(s.volume().dim_z(), 16u);
+      EXPECT_EQ(s.volume().channels_size(), 3);
+      EXPECT_EQ(s.volume().dtype(), v1::DTYPE_UINT16);
+      ++seen;
+    }
+  }
+  EXPECT_EQ(seen, 6);
 }
 
 }  // namespace
