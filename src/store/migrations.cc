@@ -46,6 +46,27 @@ const std::vector<Migration>& PredictionMigrations() {
        " ON predictions (tenant_id, sex, captured_at_ns DESC, egg_id);"
        "CREATE INDEX predictions_tenant_decision_time_idx"
        " ON predictions (tenant_id, decision, captured_at_ns DESC, egg_id)"},
+      {3, "create_outcomes",
+       // Ground truth, one row per (tenant, egg) that has a prediction (the
+       // foreign key), with a copy of the prediction it judged (predictions
+       // never change), so accuracy needs no join. true sex in `sex`.
+       "CREATE TABLE outcomes ("
+       " tenant_id TEXT NOT NULL,"
+       " egg_id TEXT NOT NULL,"
+       " sex SMALLINT NOT NULL CHECK (sex IN (1, 2)),"
+       " source TEXT NOT NULL,"
+       " observed_at_ns BIGINT NOT NULL,"
+       " recorded_at_ns BIGINT NOT NULL,"
+       " recorded_by TEXT NOT NULL DEFAULT '',"
+       " note TEXT NOT NULL DEFAULT '',"
+       " predicted_sex SMALLINT NOT NULL,"
+       " predicted_decision SMALLINT NOT NULL,"
+       " p_female DOUBLE PRECISION NOT NULL,"
+       " model_name TEXT NOT NULL,"
+       " model_version TEXT NOT NULL,"
+       " captured_at_ns BIGINT NOT NULL,"
+       " PRIMARY KEY (tenant_id, egg_id),"
+       " FOREIGN KEY (tenant_id, egg_id) REFERENCES predictions (tenant_id, egg_id))"},
   };
   return *migrations;
 }
@@ -103,6 +124,26 @@ const std::vector<Migration>& PostgresPredictionMigrations() {
        " ON predictions (tenant_id, sex, captured_at_ns DESC, egg_id);"
        "CREATE INDEX predictions_tenant_decision_time_idx"
        " ON predictions (tenant_id, decision, captured_at_ns DESC, egg_id)"},
+      {3, "create_outcomes",
+       // As on SQLite; text in byte order, and the foreign key on egg_keys
+       // (predictions is partitioned: its rows are unique there).
+       "CREATE TABLE outcomes ("
+       " tenant_id TEXT COLLATE \"C\" NOT NULL,"
+       " egg_id TEXT COLLATE \"C\" NOT NULL,"
+       " sex SMALLINT NOT NULL CHECK (sex IN (1, 2)),"
+       " source TEXT NOT NULL,"
+       " observed_at_ns BIGINT NOT NULL,"
+       " recorded_at_ns BIGINT NOT NULL,"
+       " recorded_by TEXT NOT NULL DEFAULT '',"
+       " note TEXT NOT NULL DEFAULT '',"
+       " predicted_sex SMALLINT NOT NULL,"
+       " predicted_decision SMALLINT NOT NULL,"
+       " p_female DOUBLE PRECISION NOT NULL,"
+       " model_name TEXT NOT NULL,"
+       " model_version TEXT COLLATE \"C\" NOT NULL,"
+       " captured_at_ns BIGINT NOT NULL,"
+       " PRIMARY KEY (tenant_id, egg_id),"
+       " FOREIGN KEY (tenant_id, egg_id) REFERENCES egg_keys (tenant_id, egg_id))"},
   };
   return *migrations;
 }

@@ -10,6 +10,7 @@
 
 #include "store/cursor.h"
 #include "store/lease_pool.h"
+#include "store/outcome_sql.h"
 #include "store/postgres_connection.h"
 #include "store/postgres_migrator.h"
 #include "store/postgres_partitions.h"
@@ -214,6 +215,33 @@ Result<Stats> PostgresStore::GetStats(const StatsQuery& query) {
 
 Result<int64_t> PostgresStore::Count(std::string_view tenant_id) {
   return CountWith(kDialect, tenant_id, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+}
+
+Result<RecordedOutcome> PostgresStore::RecordOutcome(const Outcome& outcome) {
+  OVOFLOW_RETURN_IF_ERROR(CheckOutcome(outcome));
+  std::lock_guard lock(impl_->write_mu);
+  auto conn = impl_->writer->Get();
+  if (!conn.ok()) return conn.status();
+  std::optional<Result<RecordedOutcome>> recorded;
+  // Committed only when RecordOutcomeWith returns OK (a conflict or a
+  // missing prediction rolls back, having written nothing).
+  Status st = (*conn)->Transaction([&](PgSession& s) {
+    recorded = RecordOutcomeWith(kDialect, outcome, BuildPgGetEggQuery(outcome.tenant_id, outcome.egg_id),
+                                 [&s](const SqlQuery& q, const RowSink& on_row) { return s.Query(q, on_row); });
+    return recorded->ok() ? Status::Ok() : recorded->status();
+  });
+  if (!st.ok()) return st;
+  return std::move(*recorded);
+}
+
+Result<std::optional<StoredOutcome>> PostgresStore::GetOutcome(std::string_view tenant_id, std::string_view egg_id) {
+  return GetOutcomeWith(kDialect, tenant_id, egg_id,
+                        [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+}
+
+Result<std::vector<ModelAccuracy>> PostgresStore::GetAccuracy(const StatsQuery& query) {
+  return GetAccuracyWith(kDialect, query,
+                         [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 int PostgresStore::SchemaVersion() const { return impl_->schema_version; }

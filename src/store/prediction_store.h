@@ -67,6 +67,63 @@ struct Stats {
   std::vector<TenantCounts> tenants;  // sorted by tenant_id
 };
 
+// Ground truth for one egg, learnt days after its prediction (at hatch, or
+// by sexing the chick). One per (tenant_id, egg_id); see RecordOutcome.
+struct Outcome {
+  std::string tenant_id;            // required
+  std::string egg_id;               // required
+  v1::Sex sex = v1::SEX_UNSPECIFIED;  // the true sex: SEX_FEMALE or SEX_MALE
+  std::string source;               // one of OutcomeSources()
+  int64_t observed_at_unix_nanos = 0;  // when the sex was seen; > 0
+  int64_t recorded_at_unix_nanos = 0;  // when it reached ovoflow; > 0
+  std::string recorded_by;          // optional: person or system that reported it
+  std::string note;                 // optional, free text
+};
+
+// "hatch" (sexed at hatch), "feather_sexing", "vent_sexing".
+const std::vector<std::string>& OutcomeSources();
+
+// The checks RecordOutcome applies before touching the database: both ids
+// non-empty, sex SEX_FEMALE or SEX_MALE, source one of OutcomeSources(),
+// both times > 0. InvalidArgument saying what is wrong; `field` (optional)
+// receives the name of the offending member ("tenant_id", "sex", ...).
+Status CheckOutcome(const Outcome& outcome, std::string* field = nullptr);
+
+// What an outcome was compared with: the egg's stored prediction, copied
+// into the outcome row when it is recorded (predictions never change, so
+// the copy cannot go stale; it is the per-egg audit lineage).
+struct JudgedPrediction {
+  v1::Sex sex = v1::SEX_UNSPECIFIED;
+  v1::Decision decision = v1::DECISION_UNSPECIFIED;
+  float p_female = 0;
+  std::string model_name;
+  std::string model_version;
+  int64_t captured_at_unix_nanos = 0;
+};
+
+struct StoredOutcome {
+  Outcome outcome;
+  JudgedPrediction prediction;
+  bool correct() const { return prediction.sex == outcome.sex; }
+};
+
+struct RecordedOutcome {
+  StoredOutcome stored;  // as stored: the first record when it already existed
+  bool created = false;  // false: the same sex was already recorded (idempotent repeat)
+};
+
+// Live accuracy of one model version for one tenant, over the eggs that
+// have an outcome (and whose prediction falls in the query's time range).
+struct ModelAccuracy {
+  std::string tenant_id;
+  std::string model_version;
+  int64_t outcomes = 0;         // eggs with an outcome
+  int64_t correct = 0;          // predicted sex == true sex
+  int64_t decided = 0;          // of those, decision KEEP or DIVERT
+  int64_t decided_correct = 0;  // KEEP and female, or DIVERT and male
+  int64_t rechecks = 0;         // decision RECHECK
+};
+
 // Thread-safe: the store writer and many API threads use one instance.
 class PredictionStore {
  public:
@@ -90,6 +147,25 @@ class PredictionStore {
   virtual Result<Stats> GetStats(const StatsQuery& query) = 0;
   // Rows stored for the tenant (empty: all tenants).
   virtual Result<int64_t> Count(std::string_view tenant_id) = 0;
+
+  // Records the true sex of a stored egg, in one transaction with the read
+  // of the prediction it judges. The first outcome of an egg stays: the
+  // same sex again is an idempotent repeat (created false, the first record
+  // returned unchanged, whatever its source or times); another sex is
+  // AlreadyExists (a conflict: outcomes are never overwritten). NotFound
+  // when the tenant has no prediction for the egg; InvalidArgument naming
+  // the field for a bad outcome (CheckOutcome); Unavailable as InsertBatch.
+  virtual Result<RecordedOutcome> RecordOutcome(const Outcome& outcome) = 0;
+  // The egg's outcome; nullopt when none is recorded. Both ids required
+  // (InvalidArgument otherwise).
+  virtual Result<std::optional<StoredOutcome>> GetOutcome(std::string_view tenant_id,
+                                                          std::string_view egg_id) = 0;
+  // One row per (tenant, model version) with outcomes, ordered by
+  // tenant_id then model_version; query.tenant_id empty: all tenants; the
+  // time range applies to the prediction's captured_at. InvalidArgument
+  // when from > to.
+  virtual Result<std::vector<ModelAccuracy>> GetAccuracy(const StatsQuery& query) = 0;
+
   // Schema version after migrations.
   virtual int SchemaVersion() const = 0;
 };

@@ -9,6 +9,7 @@
 
 #include "store/cursor.h"
 #include "store/lease_pool.h"
+#include "store/outcome_sql.h"
 #include "store/prediction_sql.h"
 #include "store/sqlite_connection.h"
 #include "store/sqlite_migrator.h"
@@ -183,6 +184,31 @@ Result<Stats> SqliteStore::GetStats(const StatsQuery& query) {
 
 Result<int64_t> SqliteStore::Count(std::string_view tenant_id) {
   return CountWith(kDialect, tenant_id, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+}
+
+Result<RecordedOutcome> SqliteStore::RecordOutcome(const Outcome& outcome) {
+  OVOFLOW_RETURN_IF_ERROR(CheckOutcome(outcome));
+  std::lock_guard lock(impl_->write_mu);
+  SqliteConnection& db = *impl_->writer;
+  OVOFLOW_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  auto recorded = RecordOutcomeWith(kDialect, outcome, BuildGetEggQuery(kDialect, outcome.tenant_id, outcome.egg_id),
+                                    [&db](const SqlQuery& q, const RowSink& on_row) { return db.Query(q, on_row); });
+  Status end = recorded.ok() ? db.Exec("COMMIT") : recorded.status();
+  if (!end.ok() || !recorded.ok()) {
+    (void)db.Exec("ROLLBACK");  // fails harmlessly if SQLite already rolled back
+    return end;
+  }
+  return recorded;
+}
+
+Result<std::optional<StoredOutcome>> SqliteStore::GetOutcome(std::string_view tenant_id, std::string_view egg_id) {
+  return GetOutcomeWith(kDialect, tenant_id, egg_id,
+                        [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+}
+
+Result<std::vector<ModelAccuracy>> SqliteStore::GetAccuracy(const StatsQuery& query) {
+  return GetAccuracyWith(kDialect, query,
+                         [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 int SqliteStore::SchemaVersion() const { return impl_->schema_version; }

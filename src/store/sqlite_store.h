@@ -51,6 +51,9 @@ class SqliteStore final : public PredictionStore {
   Result<EggPage> ListEggs(const EggQuery& query) override;
   Result<Stats> GetStats(const StatsQuery& query) override;
   Result<int64_t> Count(std::string_view tenant_id) override;
+  Result<RecordedOutcome> RecordOutcome(const Outcome& outcome) override;
+  Result<std::optional<StoredOutcome>> GetOutcome(std::string_view tenant_id, std::string_view egg_id) override;
+  Result<std::vector<ModelAccuracy>> GetAccuracy(const StatsQuery& query) override;
   int SchemaVersion() const override;
 
   // SQLite's EXPLAIN QUERY PLAN for the statement ListEggs / GetStats would
