@@ -1,7 +1,7 @@
 // Dashboard state: per-tenant counts, the latest eggs and the live rate.
 // Pure data; no DOM. Applying a message is O(1) so 1,000 msgs/s stay cheap.
 
-import type { Counts, Prediction, Stats } from './types.js';
+import type { Counts, ModelAccuracy, Prediction, Stats } from './types.js';
 
 export const LATEST_ROWS = 25;
 const RATE_WINDOW_MS = 5000;
@@ -28,6 +28,8 @@ export function latencyMs(p: Prediction): number {
 
 export class DashboardModel {
   readonly tenants = new Map<string, Counts>();
+  /** Live accuracy per tenant, by model version, from the last /v1/stats snapshot. */
+  readonly accuracy = new Map<string, ModelAccuracy[]>();
   /** Newest first, at most LATEST_ROWS. */
   latest: Prediction[] = [];
   private readonly buckets = new Array<number>(RATE_WINDOW_MS / RATE_BUCKET_MS).fill(0);
@@ -36,7 +38,9 @@ export class DashboardModel {
   /** Replaces every count with a /v1/stats snapshot. */
   resetFromStats(stats: Stats): void {
     this.tenants.clear();
+    this.accuracy.clear();
     for (const t of stats.tenants) {
+      this.accuracy.set(t.tenant_id, t.accuracy ?? []);
       this.tenants.set(t.tenant_id, {
         total: t.total, female: t.female, male: t.male, keep: t.keep, divert: t.divert, recheck: t.recheck,
       });

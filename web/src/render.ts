@@ -2,7 +2,7 @@
 // created once and then only their text and widths change.
 
 import { DashboardModel, latencyMs } from './model.js';
-import type { Counts, Prediction } from './types.js';
+import type { Counts, ModelAccuracy, Prediction } from './types.js';
 
 const FIELDS: (keyof Counts)[] = ['total', 'female', 'male', 'keep', 'divert', 'recheck'];
 const number = new Intl.NumberFormat('en');
@@ -24,7 +24,15 @@ interface CardView {
   fields: Map<keyof Counts, HTMLElement>;
   femaleBar: HTMLElement;
   ratioText: HTMLElement;
+  accuracyText: HTMLElement;
   bar: HTMLElement;
+}
+
+/** "live accuracy 1.0.0: 92.5 % of 40" per model version, or a note that no outcome is recorded. */
+export function accuracyLabel(rows: ModelAccuracy[]): string {
+  if (rows.length === 0) return 'live accuracy: no outcomes yet';
+  return 'live accuracy ' + rows.map((a) => `${a.model_version}: ${percent.format(a.accuracy)} of ` +
+    number.format(a.outcomes)).join(' · ');
 }
 
 export class DashboardView {
@@ -38,14 +46,14 @@ export class DashboardView {
 
   render(model: DashboardModel): void {
     const names = [...model.tenants.keys()].sort();
-    for (const name of names) this.renderCard(name, model.tenants.get(name)!);
+    for (const name of names) this.renderCard(name, model.tenants.get(name)!, model.accuracy.get(name) ?? []);
     const overall = model.overall();
     setText(this.totals, `${number.format(overall.total)} eggs · ${number.format(overall.female)} female · ` +
       `${number.format(overall.male)} male`);
     this.renderTable(model.latest);
   }
 
-  private renderCard(name: string, c: Counts): void {
+  private renderCard(name: string, c: Counts, accuracy: ModelAccuracy[]): void {
     let view = this.cards.get(name);
     if (!view) {
       view = this.createCard(name);
@@ -61,6 +69,7 @@ export class DashboardView {
     const label = sexed > 0 ? `${percent.format(ratio)} female` : 'no eggs yet';
     setText(view.ratioText, label);
     view.bar.setAttribute('aria-label', `female ratio ${label}`);
+    setText(view.accuracyText, accuracyLabel(accuracy));
   }
 
   private createCard(name: string): CardView {
@@ -84,8 +93,10 @@ export class DashboardView {
     bar.append(femaleBar);
     const ratioText = el('p', 'ratio-text', '');
     ratioText.dataset['field'] = 'female_ratio';
-    root.append(dl, bar, ratioText);
-    return { root, fields, femaleBar, ratioText, bar };
+    const accuracyText = el('p', 'ratio-text accuracy-text', '');
+    accuracyText.dataset['field'] = 'accuracy';
+    root.append(dl, bar, ratioText, accuracyText);
+    return { root, fields, femaleBar, ratioText, accuracyText, bar };
   }
 
   private renderTable(latest: Prediction[]): void {

@@ -35,11 +35,26 @@ export interface Counts {
   recheck: number;
 }
 
+/** Live accuracy of one model version over the eggs with a recorded outcome. */
+export interface ModelAccuracy {
+  model_version: string;
+  outcomes: number;
+  correct: number;
+  accuracy: number;
+  decided: number;
+  decided_correct: number;
+  /** null while no KEEP/DIVERT egg has an outcome. */
+  decided_accuracy: number | null;
+  rechecks: number;
+}
+
 export interface TenantStats extends Counts {
   tenant_id: string;
+  accuracy?: ModelAccuracy[];
 }
 
 /** GET /v1/stats */
 export interface Stats extends Counts {
   tenants: TenantStats[];
+  accuracy?: ModelAccuracy[];
 }

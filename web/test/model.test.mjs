@@ -45,3 +45,22 @@ test('throughput is averaged over a sliding five-second window', () => {
   assert.equal(m.ratePerSecond(start + 4900), 10);
   assert.equal(m.ratePerSecond(start + 7000), 0);   // all of them left the window
 });
+
+test('keeps each tenant\'s live accuracy from the last stats snapshot', () => {
+  const m = new DashboardModel();
+  const row = {
+    model_version: '1.0.0', outcomes: 4, correct: 3, accuracy: 0.75, decided: 3, decided_correct: 2,
+    decided_accuracy: 2 / 3, rechecks: 1,
+  };
+  m.resetFromStats({
+    total: 5, female: 3, male: 2, keep: 3, divert: 2, recheck: 0, accuracy: [row],
+    tenants: [
+      { tenant_id: 'a', total: 4, female: 2, male: 2, keep: 2, divert: 2, recheck: 0, accuracy: [row] },
+      { tenant_id: 'b', total: 1, female: 1, male: 0, keep: 1, divert: 0, recheck: 0 },  // an older server: none
+    ],
+  });
+  assert.deepEqual(m.accuracy.get('a'), [row]);
+  assert.deepEqual(m.accuracy.get('b'), []);
+  m.resetFromStats({ total: 0, female: 0, male: 0, keep: 0, divert: 0, recheck: 0, tenants: [] });
+  assert.equal(m.accuracy.size, 0);
+});
