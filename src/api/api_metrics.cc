@@ -13,6 +13,61 @@ void ApiMetrics::RecordScanRejected(const std::string& reason) {
   scans_rejected.Add({{"reason", reason}}).Increment();
 }
 
+void ApiMetrics::RecordOutcome(const std::string& tenant, const std::string& model_version, bool correct) {
+  outcomes.Add({{"tenant", tenant}, {"model_version", model_version}, {"correct", correct ? "true" : "false"}})
+      .Increment();
+  GetLiveAccuracy().Add(tenant, model_version, correct);
+}
+
+void LiveAccuracy::Reset(const std::vector<store::ModelAccuracy>& rows) {
+  std::lock_guard lock(mu_);
+  for (const store::ModelAccuracy& a : rows) {
+    Key key{a.tenant_id, a.model_version};
+    Tally& t = tallies_[key];
+    t.outcomes = a.outcomes;
+    t.correct = a.correct;
+    SetGauge(key, t);
+  }
+}
+
+void LiveAccuracy::Add(const std::string& tenant, const std::string& model_version, bool correct) {
+  std::lock_guard lock(mu_);
+  Key key{tenant, model_version};
+  Tally& t = tallies_[key];
+  ++t.outcomes;
+  if (correct) ++t.correct;
+  SetGauge(key, t);
+}
+
+bool LiveAccuracy::RefreshDue(const std::string& tenant, int64_t now_monotonic_nanos) {
+  std::lock_guard lock(mu_);
+  auto [it, first] = last_refresh_ns_.try_emplace(tenant, now_monotonic_nanos);
+  if (first) return true;
+  if (now_monotonic_nanos - it->second <= kRefreshIntervalNanos) return false;
+  it->second = now_monotonic_nanos;
+  return true;
+}
+
+void LiveAccuracy::SetGauge(const Key& key, const Tally& tally) {
+  if (tally.outcomes <= 0) return;
+  gauges_.Add({{"tenant", key.first}, {"model_version", key.second}})
+      .Set(static_cast<double>(tally.correct) / static_cast<double>(tally.outcomes));
+}
+
+LiveAccuracy& GetLiveAccuracy() {
+  static LiveAccuracy* live = new LiveAccuracy(GetApiMetrics().live_accuracy);
+  return *live;
+}
+
+Status RefreshLiveAccuracy(store::PredictionStore& store, const std::string& tenant_id) {
+  store::StatsQuery query;
+  query.tenant_id = tenant_id;
+  auto rows = store.GetAccuracy(query);
+  if (!rows.ok()) return rows.status();
+  GetLiveAccuracy().Reset(*rows);
+  return Status::Ok();
+}
+
 ApiMetrics& GetApiMetrics() {
   static ApiMetrics* metrics = [] {
     auto& r = MetricsRegistry();
@@ -48,7 +103,17 @@ ApiMetrics& GetApiMetrics() {
                          .Name("ovoflow_api_scans_rejected_total")
                          .Help("Scans refused by POST /v1/scans, by reason")
                          .Register(r);
-    return new ApiMetrics{requests, durations, clients, sent, dropped, accepted, rejected};
+    auto& outcomes = prometheus::BuildCounter()
+                         .Name("ovoflow_outcomes_total")
+                         .Help("Ground-truth outcomes recorded by this process, by tenant, model version of the "
+                               "judged prediction and whether it was correct")
+                         .Register(r);
+    auto& accuracy = prometheus::BuildGauge()
+                         .Name("ovoflow_live_accuracy_ratio")
+                         .Help("Correct predictions / eggs with an outcome, all time, by tenant and model version "
+                               "(from the store, advanced by each outcome this process records)")
+                         .Register(r);
+    return new ApiMetrics{requests, durations, clients, sent, dropped, accepted, rejected, outcomes, accuracy};
   }();
   return *metrics;
 }

@@ -14,6 +14,17 @@ Response HandleStats(const RequestContext& ctx);
 // POST /v1/scans (scan_handler.cc), Lane::kIngest.
 Response HandlePostScan(const RequestContext& ctx);
 
+// POST /v1/eggs/{egg_id}/outcome (outcome_handlers.cc), Lane::kIngest: a
+// store write, kept off the query pool.
+Response HandlePostOutcome(const RequestContext& ctx);
+
+// Model lifecycle (model_handlers.cc): GET /v1/models on Lane::kQuery;
+// POST /v1/models/{version}:activate and :deactivate on Lane::kIngest
+// (they load a model and wait for the broker); admin token required.
+Response HandleListModels(const RequestContext& ctx);
+Response HandleActivateModel(const RequestContext& ctx);
+Response HandleDeactivateModel(const RequestContext& ctx);
+
 // GET /v1/live without an Upgrade header: 426.
 Response HandleLiveWithoutUpgrade(const RequestContext& ctx);
 

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
@@ -48,14 +49,76 @@ std::string PredictionJson(const v1::Prediction& prediction) {
   return out;
 }
 
-std::string EggJson(const store::StoredPrediction& stored) {
+namespace {
+
+// Printed like the protobuf JSON mapping prints Timestamps (0, 3, 6 or 9
+// fractional digits).
+std::string TimeJson(int64_t unix_nanos) {
+  return JsonQuote(google::protobuf::util::TimeUtil::ToString(ToTimestamp(unix_nanos)));
+}
+
+}  // namespace
+
+std::string EggJson(const store::StoredPrediction& stored, const store::StoredOutcome* outcome) {
   std::string out = PredictionJson(stored.prediction);
   // The printer always yields an object: "{...}". Splice stored_at in before the brace.
   out.pop_back();
   if (out.size() > 1) out.push_back(',');
-  // Printed like the mapping prints Timestamps (0, 3, 6 or 9 fractional digits).
-  std::string stored_at = google::protobuf::util::TimeUtil::ToString(ToTimestamp(stored.stored_at_unix_nanos));
-  out += "\"stored_at\":" + JsonQuote(stored_at) + "}";
+  out += "\"stored_at\":" + TimeJson(stored.stored_at_unix_nanos);
+  if (outcome != nullptr) out += ",\"outcome\":" + OutcomeJson(*outcome);
+  out.push_back('}');
+  return out;
+}
+
+std::string OutcomeJson(const store::StoredOutcome& stored) {
+  const store::Outcome& o = stored.outcome;
+  const store::JudgedPrediction& p = stored.prediction;
+  std::string prediction = "{";
+  JsonObjectWriter(&prediction)
+      .String("sex", v1::Sex_Name(p.sex))
+      .String("decision", v1::Decision_Name(p.decision))
+      .Double("p_female", p.p_female)
+      .String("model_name", p.model_name)
+      .String("model_version", p.model_version)
+      .Raw("captured_at", TimeJson(p.captured_at_unix_nanos));
+  prediction.push_back('}');
+  std::string out = "{";
+  JsonObjectWriter(&out)
+      .String("tenant_id", o.tenant_id)
+      .String("egg_id", o.egg_id)
+      .String("sex", v1::Sex_Name(o.sex))
+      .String("source", o.source)
+      .Raw("observed_at", TimeJson(o.observed_at_unix_nanos))
+      .Raw("recorded_at", TimeJson(o.recorded_at_unix_nanos))
+      .String("recorded_by", o.recorded_by)
+      .String("note", o.note)
+      .Raw("prediction", prediction)
+      .Bool("correct", stored.correct());
+  out.push_back('}');
+  return out;
+}
+
+std::string AccuracyJson(const std::vector<store::ModelAccuracy>& rows) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const store::ModelAccuracy& a = rows[i];
+    if (i) out.push_back(',');
+    out.push_back('{');
+    auto ratio = [](int64_t part, int64_t whole) { return static_cast<double>(part) / static_cast<double>(whole); };
+    JsonObjectWriter w(&out);
+    w.String("model_version", a.model_version)
+        .Int("outcomes", a.outcomes)
+        .Int("correct", a.correct)
+        .Double("accuracy", a.outcomes > 0 ? ratio(a.correct, a.outcomes) : 0.0)
+        .Int("decided", a.decided)
+        .Int("decided_correct", a.decided_correct);
+    // No KEEP/DIVERT egg judged yet: no decided accuracy, rather than a 0.
+    if (a.decided > 0) w.Double("decided_accuracy", ratio(a.decided_correct, a.decided));
+    else w.Raw("decided_accuracy", "null");
+    w.Int("rechecks", a.rechecks);
+    out.push_back('}');
+  }
+  out.push_back(']');
   return out;
 }
 
@@ -83,12 +146,39 @@ void WriteCounts(JsonObjectWriter& w, const store::Counts& c) {
       .Double("mean_end_to_end_seconds", c.mean_end_to_end_seconds);
 }
 
+// The rows of `tenant_id` from `accuracy`.
+std::vector<store::ModelAccuracy> TenantAccuracy(const std::vector<store::ModelAccuracy>& accuracy,
+                                                 const std::string& tenant_id) {
+  std::vector<store::ModelAccuracy> out;
+  for (const auto& a : accuracy)
+    if (a.tenant_id == tenant_id) out.push_back(a);
+  return out;
+}
+
+// The rows summed per model version over tenants, sorted by model_version.
+std::vector<store::ModelAccuracy> AccuracyPerVersion(const std::vector<store::ModelAccuracy>& accuracy) {
+  std::map<std::string, store::ModelAccuracy> by_version;
+  for (const auto& a : accuracy) {
+    store::ModelAccuracy& sum = by_version[a.model_version];
+    sum.model_version = a.model_version;
+    sum.outcomes += a.outcomes;
+    sum.correct += a.correct;
+    sum.decided += a.decided;
+    sum.decided_correct += a.decided_correct;
+    sum.rechecks += a.rechecks;
+  }
+  std::vector<store::ModelAccuracy> out;
+  for (auto& [version, sum] : by_version) out.push_back(std::move(sum));
+  return out;
+}
+
 }  // namespace
 
-std::string StatsJson(const store::Stats& stats) {
+std::string StatsJson(const store::Stats& stats, const std::vector<store::ModelAccuracy>& accuracy) {
   std::string out = "{";
   JsonObjectWriter w(&out);
   WriteCounts(w, stats.overall);
+  w.Raw("accuracy", AccuracyJson(AccuracyPerVersion(accuracy)));
   std::string tenants = "[";
   for (std::size_t i = 0; i < stats.tenants.size(); ++i) {
     if (i) tenants.push_back(',');
@@ -96,6 +186,7 @@ std::string StatsJson(const store::Stats& stats) {
     JsonObjectWriter t(&tenants);
     t.String("tenant_id", stats.tenants[i].tenant_id);
     WriteCounts(t, stats.tenants[i].counts);
+    t.Raw("accuracy", AccuracyJson(TenantAccuracy(accuracy, stats.tenants[i].tenant_id)));
     tenants.push_back('}');
   }
   tenants.push_back(']');
@@ -129,6 +220,12 @@ JsonObjectWriter& JsonObjectWriter::Double(std::string_view key, double value) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
   out_->append(buf, ec == std::errc() ? end : buf);
+  return *this;
+}
+
+JsonObjectWriter& JsonObjectWriter::Bool(std::string_view key, bool value) {
+  Key(key);
+  *out_ += value ? "true" : "false";
   return *this;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ovoflow/v1/prediction.pb.h"
 #include "store/prediction_store.h"
@@ -17,12 +18,22 @@ std::string JsonQuote(std::string_view s);
 
 // The live-feed message: the Prediction's JSON object.
 std::string PredictionJson(const v1::Prediction& prediction);
-// The egg resource: the Prediction's JSON object plus "stored_at".
-std::string EggJson(const store::StoredPrediction& stored);
+// The egg resource: the Prediction's JSON object plus "stored_at", and
+// "outcome" (OutcomeJson) when `outcome` is not null.
+std::string EggJson(const store::StoredPrediction& stored, const store::StoredOutcome* outcome = nullptr);
+// {"tenant_id","egg_id","sex","source","observed_at","recorded_at",
+//  "recorded_by","note","prediction":{...},"correct"}: ground truth and the
+// prediction it judged.
+std::string OutcomeJson(const store::StoredOutcome& outcome);
+// [{"model_version","outcomes","correct","accuracy","decided",
+//   "decided_correct","decided_accuracy","rechecks"}...] in the order given.
+std::string AccuracyJson(const std::vector<store::ModelAccuracy>& rows);
 // {"items":[egg...],"next_cursor":"..."}
 std::string EggPageJson(const store::EggPage& page);
-// {"total",...,"tenants":[{"tenant_id",...}]}
-std::string StatsJson(const store::Stats& stats);
+// {"total",...,"accuracy":[...],"tenants":[{"tenant_id",...,"accuracy":[...]}]}:
+// `accuracy` rows (sorted by tenant, then model version) go to their
+// tenant's entry, and summed per model version into the overall "accuracy".
+std::string StatsJson(const store::Stats& stats, const std::vector<store::ModelAccuracy>& accuracy = {});
 
 // Appends members to a JSON object under construction; the caller writes
 // the braces. Not thread-safe.
@@ -32,6 +43,7 @@ class JsonObjectWriter {
   JsonObjectWriter& String(std::string_view key, std::string_view value);
   JsonObjectWriter& Int(std::string_view key, int64_t value);
   JsonObjectWriter& Double(std::string_view key, double value);
+  JsonObjectWriter& Bool(std::string_view key, bool value);
   JsonObjectWriter& Raw(std::string_view key, std::string_view json);
 
  private:

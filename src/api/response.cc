@@ -6,8 +6,10 @@ namespace ovoflow::api {
 
 namespace http = boost::beast::http;
 
-Response Problem(const ProblemSpec& spec, std::string_view detail, std::string_view instance,
-                 std::string_view parameter) {
+namespace {
+
+Response ProblemWith(const ProblemSpec& spec, std::string_view detail, std::string_view instance,
+                     std::string_view extension, std::string_view value) {
   std::string body = "{";
   JsonObjectWriter w(&body);
   w.String("type", "urn:ovoflow:problem:" + std::string(spec.slug))
@@ -15,17 +17,29 @@ Response Problem(const ProblemSpec& spec, std::string_view detail, std::string_v
       .Int("status", spec.status)
       .String("detail", detail)
       .String("instance", instance);
-  if (!parameter.empty()) w.String("parameter", parameter);
+  if (!value.empty()) w.String(extension, value);
   body.push_back('}');
   Response res = TextResponse(spec.status, "application/problem+json", std::move(body));
   if (spec.status == 503) res.set(http::field::retry_after, "1");
   return res;
 }
 
+}  // namespace
+
+Response Problem(const ProblemSpec& spec, std::string_view detail, std::string_view instance,
+                 std::string_view parameter) {
+  return ProblemWith(spec, detail, instance, "parameter", parameter);
+}
+
+Response FieldProblem(std::string_view detail, std::string_view instance, std::string_view field) {
+  return ProblemWith(kInvalidField, detail, instance, "field", field);
+}
+
 Response ProblemFromStatus(const Status& status, std::string_view instance) {
   switch (status.code()) {
     case StatusCode::kInvalidArgument: return Problem(kBadRequest, status.message(), instance);
     case StatusCode::kNotFound: return Problem(kNotFound, status.message(), instance);
+    case StatusCode::kAlreadyExists: return Problem(kConflict, status.message(), instance);
     case StatusCode::kUnavailable:
     case StatusCode::kResourceExhausted:
     case StatusCode::kDeadlineExceeded: return Problem(kUnavailable, status.message(), instance);

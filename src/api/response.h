@@ -27,8 +27,10 @@ struct ProblemSpec {
 
 inline constexpr ProblemSpec kBadRequest{400, "bad-request", "Malformed request"};
 inline constexpr ProblemSpec kInvalidParameter{400, "invalid-parameter", "Invalid query parameter"};
+inline constexpr ProblemSpec kInvalidField{400, "invalid-field", "Invalid request body field"};
 inline constexpr ProblemSpec kNotFound{404, "not-found", "Not found"};
 inline constexpr ProblemSpec kMethodNotAllowed{405, "method-not-allowed", "Method not allowed"};
+inline constexpr ProblemSpec kConflict{409, "conflict", "Conflicts with the stored state"};
 inline constexpr ProblemSpec kPayloadTooLarge{413, "payload-too-large", "Request body too large"};
 inline constexpr ProblemSpec kUnsupportedMediaType{415, "unsupported-media-type", "Unsupported media type"};
 inline constexpr ProblemSpec kInvalidScan{422, "invalid-scan", "Scan failed validation"};
@@ -41,8 +43,13 @@ inline constexpr ProblemSpec kUnavailable{503, "unavailable", "Service unavailab
 Response Problem(const ProblemSpec& spec, std::string_view detail, std::string_view instance,
                  std::string_view parameter = {});
 
+// kInvalidField with the extension member "field": the offending member of
+// the JSON request body.
+Response FieldProblem(std::string_view detail, std::string_view instance, std::string_view field);
+
 // A store or sink failure as a problem: InvalidArgument 400, NotFound 404,
-// Unavailable/ResourceExhausted/DeadlineExceeded 503 (with Retry-After), else 500.
+// AlreadyExists 409, Unavailable/ResourceExhausted/DeadlineExceeded 503
+// (with Retry-After), else 500.
 Response ProblemFromStatus(const Status& status, std::string_view instance);
 
 Response JsonResponse(int status, std::string body);

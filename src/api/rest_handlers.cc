@@ -1,4 +1,5 @@
-// Read-only prediction resources: one egg, a filtered page of eggs, stats.
+// Read-only prediction resources: one egg (with its outcome), a filtered page
+// of eggs, stats with live accuracy.
 #include <string>
 
 #include "api/handlers.h"
@@ -41,7 +42,10 @@ Response HandleGetEgg(const RequestContext& ctx) {
   auto egg = ctx.deps.store->GetEgg(Param(ctx, "tenant_id"), egg_id);
   if (!egg.ok()) return ProblemFromStatus(egg.status(), Instance(ctx));
   if (!egg->has_value()) return Problem(kNotFound, "no egg '" + egg_id + "' is stored", Instance(ctx));
-  return JsonResponse(200, EggJson(**egg));
+  // The ground truth, once known, under the tenant that holds the egg.
+  auto outcome = ctx.deps.store->GetOutcome((*egg)->prediction.tenant_id(), egg_id);
+  if (!outcome.ok()) return ProblemFromStatus(outcome.status(), Instance(ctx));
+  return JsonResponse(200, EggJson(**egg, outcome->has_value() ? &**outcome : nullptr));
 }
 
 Response HandleListEggs(const RequestContext& ctx) {
@@ -74,7 +78,10 @@ Response HandleStats(const RequestContext& ctx) {
   if (auto e = ParseTimeRange(ctx, &q.from_unix_nanos, &q.to_unix_nanos)) return BadParameter(ctx, *e);
   auto stats = ctx.deps.store->GetStats(q);
   if (!stats.ok()) return ProblemFromStatus(stats.status(), Instance(ctx));
-  return JsonResponse(200, StatsJson(*stats));
+  // Live accuracy over the same scope (tenant, captured_at range).
+  auto accuracy = ctx.deps.store->GetAccuracy(q);
+  if (!accuracy.ok()) return ProblemFromStatus(accuracy.status(), Instance(ctx));
+  return JsonResponse(200, StatsJson(*stats, *accuracy));
 }
 
 Response HandleLiveWithoutUpgrade(const RequestContext& ctx) {

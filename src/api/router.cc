@@ -16,8 +16,12 @@ const std::vector<RouteSpec>& Specs() {
       {{"GET", "/v1/eggs", {"tenant_id", "sex", "decision", "from", "to", "limit", "cursor"}},
        Lane::kQuery, HandleListEggs},
       {{"GET", "/v1/eggs/{egg_id}", {"tenant_id"}}, Lane::kQuery, HandleGetEgg},
+      {{"POST", "/v1/eggs/{egg_id}/outcome", {}}, Lane::kIngest, HandlePostOutcome},
       {{"GET", "/v1/stats", {"tenant_id", "from", "to"}}, Lane::kQuery, HandleStats},
       {{"POST", "/v1/scans", {}}, Lane::kIngest, HandlePostScan},
+      {{"GET", "/v1/models", {}}, Lane::kQuery, HandleListModels},
+      {{"POST", "/v1/models/{version}:activate", {}}, Lane::kIngest, HandleActivateModel},
+      {{"POST", "/v1/models/{version}:deactivate", {}}, Lane::kIngest, HandleDeactivateModel},
       {{"GET", "/v1/live", {"tenant_id", "sex", "decision"}}, Lane::kInline, HandleLiveWithoutUpgrade, true},
       {{"GET", "/healthz", {}}, Lane::kInline, HandleHealthz},
       {{"GET", "/readyz", {}}, Lane::kInline, HandleReadyz},
@@ -44,6 +48,14 @@ std::vector<std::string_view> Segments(std::string_view path) {
 
 bool IsParam(std::string_view segment) { return segment.size() > 2 && segment.front() == '{' && segment.back() == '}'; }
 
+// "{version}:activate": a parameter followed by a literal custom-method
+// suffix (Google AIP-136); returns the suffix (":activate"), else empty.
+std::string_view CustomMethodSuffix(std::string_view segment) {
+  std::size_t close = segment.find("}:");
+  if (segment.size() < 4 || segment.front() != '{' || close == std::string_view::npos) return {};
+  return segment.substr(close + 1);
+}
+
 // -1: no match; otherwise the number of literal segments (higher is more specific).
 int MatchTemplate(std::string_view tmpl, const std::vector<std::string_view>& path,
                   std::vector<std::string>* params) {
@@ -52,7 +64,15 @@ int MatchTemplate(std::string_view tmpl, const std::vector<std::string_view>& pa
   int literal = 0;
   params->clear();
   for (std::size_t i = 0; i < t.size(); ++i) {
-    if (IsParam(t[i])) {
+    if (std::string_view suffix = CustomMethodSuffix(t[i]); !suffix.empty()) {
+      // The colon may come percent-encoded: match on the decoded segment.
+      auto decoded = PercentDecode(path[i], false);
+      if (!decoded || decoded->size() <= suffix.size() ||
+          std::string_view(*decoded).substr(decoded->size() - suffix.size()) != suffix)
+        return -1;
+      params->push_back(decoded->substr(0, decoded->size() - suffix.size()));
+      ++literal;  // more specific than a bare parameter
+    } else if (IsParam(t[i])) {
       auto decoded = PercentDecode(path[i], false);
       if (path[i].empty() || !decoded) return -1;
       params->push_back(*decoded);

@@ -15,6 +15,7 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/admin_auth.h"
 #include "api/api_metrics.h"
 #include "api/http_session.h"
 #include "api/live_hub.h"
@@ -165,7 +166,15 @@ class ApiServerImpl final : public ApiServer {
 Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, ApiDeps deps) {
   OVOFLOW_RETURN_IF_ERROR(ValidateOptions(options));
   GetApiMetrics();  // registers the families, so /metrics lists them from the start
-  auto server = std::make_unique<ApiServerImpl>(options, std::move(deps));
+  if (deps.store != nullptr) {
+    // ovoflow_live_accuracy_ratio from the outcomes stored so far; metrics
+    // only, so a store that cannot answer yet does not stop the server.
+    if (Status st = RefreshLiveAccuracy(*deps.store, ""); !st.ok())
+      spdlog::warn("api: live accuracy not read at start-up: {}", st.ToString());
+  }
+  ApiOptions resolved = options;
+  OVOFLOW_RETURN_IF_ERROR(LoadAdminToken(&resolved));
+  auto server = std::make_unique<ApiServerImpl>(resolved, std::move(deps));
   OVOFLOW_RETURN_IF_ERROR(server->Listen());
   server->Begin();
   return std::unique_ptr<ApiServer>(std::move(server));

@@ -13,6 +13,8 @@
 
 namespace ovoflow::api {
 
+class ModelAdmin;  // api/model_admin.h
+
 struct ApiOptions {
   std::string listen_address = "127.0.0.1";
   uint16_t port = 8080;                 // 0: pick a free port (see ApiServer::port())
@@ -24,6 +26,10 @@ struct ApiOptions {
   std::size_t max_body_bytes = 16u << 20;  // larger request bodies get 413
   std::size_t max_ws_clients = 1000;    // further upgrades get 503
   std::size_t ws_queue_limit = 1024;    // messages buffered per slow client before it is dropped
+  // Bearer token for the admin routes (model activation); empty: those
+  // routes answer 403. admin_token_file, when set, replaces it at Start().
+  std::string admin_token;
+  std::string admin_token_file;
   // Start() returns InvalidArgument when a field is out of range.
 };
 
@@ -41,6 +47,7 @@ struct ApiDeps {
   store::PredictionStore* store = nullptr;
   ScanSink* scans = nullptr;                // optional; POST /v1/scans answers 503 without it
   std::function<bool()> ready;              // /readyz; empty means always ready
+  ModelAdmin* models = nullptr;             // optional; /v1/models* answer 503 without it
 };
 
 // Thread-safe. Stops (closing all connections) when destroyed.

@@ -1,14 +1,20 @@
 #include <librdkafka/rdkafka.h>
 
 #include <memory>
+#include <utility>
 
 #include "bus/consumer.h"
 #include "bus/kafka_config.h"
 
 namespace ovoflow::bus {
+namespace {
 
-Status EnsureTopics(const std::string& brokers, const std::vector<std::string>& topics, int partitions,
-                    int replication_factor, int timeout_ms) {
+using TopicConfigs = std::vector<std::pair<std::string, std::string>>;
+
+// Creates the missing topics of `topics`, each with `partitions`,
+// `replication_factor` and the topic-level `configs`.
+Status CreateTopics(const std::string& brokers, const std::vector<std::string>& topics, int partitions,
+                    int replication_factor, const TopicConfigs& configs, int timeout_ms) {
   internal::ConfigPairs pairs = {{"bootstrap.servers", brokers}, {"client.id", "ovoflow-admin"}};
   for (auto& kv : internal::EnvOverrides()) pairs.push_back(kv);
   Result<rd_kafka_conf_t*> conf = internal::MakeConf(pairs);
@@ -30,6 +36,13 @@ Status EnsureTopics(const std::string& brokers, const std::vector<std::string>& 
       return Status::InvalidArgument("topic " + t + ": " + err);
     }
     new_topics.push_back(nt);
+    for (const auto& [name, value] : configs) {
+      rd_kafka_resp_err_t e = rd_kafka_NewTopic_set_config(nt, name.c_str(), value.c_str());
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_NewTopic_destroy_array(new_topics.data(), new_topics.size());
+        return Status::InvalidArgument("topic " + t + " config " + name + ": " + rd_kafka_err2str(e));
+      }
+    }
   }
   rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, err, sizeof err);
@@ -63,6 +76,18 @@ Status EnsureTopics(const std::string& brokers, const std::vector<std::string>& 
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_NewTopic_destroy_array(new_topics.data(), new_topics.size());
   return result;
+}
+
+}  // namespace
+
+Status EnsureTopics(const std::string& brokers, const std::vector<std::string>& topics, int partitions,
+                    int replication_factor, int timeout_ms) {
+  return CreateTopics(brokers, topics, partitions, replication_factor, {}, timeout_ms);
+}
+
+Status EnsureCompactedTopic(const std::string& brokers, const std::string& topic, int replication_factor,
+                            int timeout_ms) {
+  return CreateTopics(brokers, {topic}, 1, replication_factor, {{"cleanup.policy", "compact"}}, timeout_ms);
 }
 
 }  // namespace ovoflow::bus

@@ -10,6 +10,7 @@
 #include "bus/mock_cluster.h"
 #include "bus/producer.h"
 #include "bus/publish.h"
+#include "bus/topic_reader.h"
 #include "bus/dead_letter.h"
 #include "ovoflow/v1/dead_letter.pb.h"
 
@@ -202,6 +203,26 @@ TEST_F(BusTest, DeadLetterCarriesOriginalAndReason) {
   EXPECT_EQ(dl.stage(), "infer");
   EXPECT_EQ(msgs[0].key, "egg-x");
   EXPECT_TRUE(msgs[0].Header("traceparent").has_value());
+}
+
+TEST_F(BusTest, TopicReaderReadsEveryPartitionFromTheBeginningWithoutAGroup) {
+  auto producer = MakeProducer();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(producer->Send("t", "k" + std::to_string(i), std::to_string(i), {}).ok());
+  ASSERT_TRUE(producer->Flush(10000).ok());
+  TopicReaderOptions o;
+  o.brokers = cluster_->bootstrap();
+  o.topic = "t";
+  for (int reader = 0; reader < 2; ++reader) {  // a second reader sees everything again
+    auto r = TopicReader::Create(o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    std::set<std::string> values;
+    for (int i = 0; i < 200 && !(*r)->caught_up(); ++i)
+      for (auto& m : *(*r)->Poll(100, 100)) values.insert(m.value);
+    EXPECT_TRUE((*r)->caught_up());
+    EXPECT_EQ(values.size(), 20u);
+  }
+  o.topic = "no-such-topic";
+  EXPECT_EQ(TopicReader::Create(o).status().code(), StatusCode::kNotFound);
 }
 
 TEST(BusConfigTest, BadOptionsFailClearly) {

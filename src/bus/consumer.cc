@@ -48,7 +48,7 @@ class KafkaConsumer final : public Consumer {
         rd_kafka_message_destroy(m);
         continue;
       }
-      out.push_back(Convert(m));
+      out.push_back(internal::ConvertMessage(m));
       rd_kafka_message_destroy(m);
     }
     return out;
@@ -173,26 +173,6 @@ class KafkaConsumer final : public Consumer {
   }
 
  private:
-  static Message Convert(const rd_kafka_message_t* m) {
-    Message out;
-    out.topic = rd_kafka_topic_name(m->rkt);
-    out.partition = m->partition;
-    out.offset = m->offset;
-    if (m->key) out.key.assign(static_cast<const char*>(m->key), m->key_len);
-    if (m->payload) out.value.assign(static_cast<const char*>(m->payload), m->len);
-    rd_kafka_timestamp_type_t tstype;
-    out.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
-    rd_kafka_headers_t* hdrs = nullptr;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
-      const char* name;
-      const void* val;
-      size_t size;
-      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
-        out.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
-    }
-    return out;
-  }
-
   rd_kafka_t* rk_ = nullptr;
   bool closed_ = false;
   std::mutex mu_;

@@ -61,4 +61,10 @@ class Consumer {
 Status EnsureTopics(const std::string& brokers, const std::vector<std::string>& topics, int partitions,
                     int replication_factor, int timeout_ms = 30000);
 
+// Creates `topic` if missing with one partition and cleanup.policy=compact
+// (the broker keeps the latest record per key): for control records such as
+// model activations, read from the beginning by every worker.
+Status EnsureCompactedTopic(const std::string& brokers, const std::string& topic, int replication_factor,
+                            int timeout_ms = 30000);
+
 }  // namespace ovoflow::bus

@@ -50,6 +50,26 @@ void InstallLogging(rd_kafka_conf_t* conf) {
   rd_kafka_conf_set_error_cb(conf, ErrorCb);
 }
 
+Message ConvertMessage(const rd_kafka_message_t* m) {
+  Message out;
+  out.topic = rd_kafka_topic_name(m->rkt);
+  out.partition = m->partition;
+  out.offset = m->offset;
+  if (m->key) out.key.assign(static_cast<const char*>(m->key), m->key_len);
+  if (m->payload) out.value.assign(static_cast<const char*>(m->payload), m->len);
+  rd_kafka_timestamp_type_t tstype;
+  out.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
+    const char* name;
+    const void* val;
+    size_t size;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+      out.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
+  }
+  return out;
+}
+
 ConfigPairs EnvOverrides() {
   ConfigPairs out;
   static constexpr const char* kPrefix = "OVOFLOW_RDKAFKA_";

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "bus/message.h"
 #include "common/status.h"
 
 namespace ovoflow::bus::internal {
@@ -24,5 +25,8 @@ void InstallLogging(rd_kafka_conf_t* conf);
 // OVOFLOW_RDKAFKA_SECURITY_PROTOCOL=ssl. Lets operators reach settings (TLS,
 // SASL) that Options do not name yet.
 ConfigPairs EnvOverrides();
+
+// Copies a fetched message (key, value, headers, timestamp) out of librdkafka.
+Message ConvertMessage(const rd_kafka_message_t* m);
 
 }  // namespace ovoflow::bus::internal

@@ -6,6 +6,8 @@ namespace ovoflow {
 inline constexpr const char* kScansTopic = "ovoflow.scans.v1";
 inline constexpr const char* kPredictionsTopic = "ovoflow.predictions.v1";
 inline constexpr const char* kDeadLetterTopic = "ovoflow.deadletter.v1";
+// Compacted, one partition: ModelActivation records keyed by role (docs/models.md).
+inline constexpr const char* kModelsTopic = "ovoflow.models.v1";
 
 // Default bootstrap address of the local broker started by scripts/kafka.
 inline constexpr const char* kDefaultBrokers = "127.0.0.1:9092";

@@ -42,6 +42,7 @@ Result<std::unique_ptr<BenchPipeline>> BenchPipeline::Start(const BenchOptions& 
   Status topics = bus::EnsureTopics(options.brokers, {kScansTopic, kPredictionsTopic, kDeadLetterTopic},
                                     options.partitions, options.replication_factor,
                                     static_cast<int>(options.connect_timeout_s * 1000));
+  if (topics.ok()) topics = bus::EnsureCompactedTopic(options.brokers, kModelsTopic, options.replication_factor);
   if (!topics.ok())
     return Status::Unavailable("cannot reach Kafka at " + options.brokers + ": " + topics.message() +
                                "\n  start a broker (scripts/kafka start --port N) or pass --brokers host:port");

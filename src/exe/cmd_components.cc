@@ -15,6 +15,7 @@
 #include "exe/live_relay.h"
 #include "exe/metrics_endpoint.h"
 #include "exe/signals.h"
+#include "inference/model_admin.h"
 #include "store/prediction_store.h"
 
 namespace ovoflow::exe {
@@ -97,7 +98,8 @@ void AddTopicsCommand(CLI::App& app, const GlobalFlags& g) {
     int replication_factor = -1;
   };
   auto o = std::make_shared<TopicsOptions>();
-  CLI::App* cmd = app.add_subcommand("topics", "Create the pipeline's topics if they are missing (scans, predictions, dead letters)");
+  CLI::App* cmd = app.add_subcommand(
+      "topics", "Create the pipeline's topics if they are missing (scans, predictions, dead letters, model activations)");
   cmd->add_option("--partitions", o->partitions, "partitions per topic (more partitions: more workers in parallel)")
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--replication-factor", o->replication_factor,
@@ -107,8 +109,10 @@ void AddTopicsCommand(CLI::App& app, const GlobalFlags& g) {
     InitLogging(g.log_level);
     Status st = bus::EnsureTopics(g.brokers, {kScansTopic, kPredictionsTopic, kDeadLetterTopic}, o->partitions,
                                   o->replication_factor);
+    if (st.ok()) st = bus::EnsureCompactedTopic(g.brokers, kModelsTopic, o->replication_factor);
     if (!st.ok()) Fatal(st.ToString());
-    std::printf("topics %s, %s, %s ready on %s\n", kScansTopic, kPredictionsTopic, kDeadLetterTopic, g.brokers.c_str());
+    std::printf("topics %s, %s, %s, %s (compacted) ready on %s\n", kScansTopic, kPredictionsTopic, kDeadLetterTopic,
+                kModelsTopic, g.brokers.c_str());
   });
 }
 
@@ -118,8 +122,10 @@ void AddApiCommand(CLI::App& app, const GlobalFlags& g) {
   auto db = std::make_shared<std::string>(DefaultDatabaseUrl());
   CLI::App* cmd = app.add_subcommand("api", "Serve the REST + WebSocket API and the dashboard");
   cmd->add_option("--db", *db, "database URL to read from")->capture_default_str();
+  auto models_dir = std::make_shared<std::string>(DefaultModelRegistry());
+  cmd->add_option("--models-dir", *models_dir, "model registry listed by GET /v1/models")->capture_default_str();
   AddApiFlags(cmd, o.get());
-  cmd->callback([&g, o, db] {
+  cmd->callback([&g, o, db, models_dir] {
     InitLogging(g.log_level);
     auto& stop = InstallStopSignals();
     auto store = store::OpenStore(*db);
@@ -130,9 +136,15 @@ void AddApiCommand(CLI::App& app, const GlobalFlags& g) {
     auto producer = bus::Producer::Create(po);
     if (!producer.ok()) Fatal(producer.status().ToString());
     KafkaScanSink sink(producer->get());
+    inference::ModelAdminOptions mo;
+    mo.brokers = g.brokers;
+    mo.registry_dir = *models_dir;
+    auto models = inference::ModelAdminService::Create(mo);
+    if (!models.ok()) Fatal(models.status().ToString());
     api::ApiDeps deps;
     deps.store = store->get();
     deps.scans = &sink;
+    deps.models = models->get();
     auto server = api::ApiServer::Start(*o, deps);
     if (!server.ok()) Fatal(server.status().ToString());
     std::printf("ovoflow api: http://%s:%u\n", o->listen_address.c_str(), (*server)->port());

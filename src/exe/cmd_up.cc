@@ -15,6 +15,7 @@
 #include "exe/commands.h"
 #include "exe/kafka_scan_sink.h"
 #include "exe/signals.h"
+#include "inference/model_admin.h"
 #include "store/prediction_store.h"
 
 namespace ovoflow::exe {
@@ -49,6 +50,7 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
 
   Status topics = bus::EnsureTopics(g.brokers, {kScansTopic, kPredictionsTopic, kDeadLetterTopic}, o.partitions,
                                     o.replication_factor);
+  if (topics.ok()) topics = bus::EnsureCompactedTopic(g.brokers, kModelsTopic, o.replication_factor);
   if (!topics.ok()) Fatal(topics.ToString() + "\n  start the local broker with `scripts/kafka start`, or pass --brokers");
 
   auto store = store::OpenStore(o.db);
@@ -60,11 +62,17 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
   auto api_producer = bus::Producer::Create(po);
   if (!api_producer.ok()) Fatal(api_producer.status().ToString());
   KafkaScanSink sink(api_producer->get());
+  inference::ModelAdminOptions mo;
+  mo.brokers = g.brokers;
+  mo.registry_dir = o.worker.registry_dir;
+  auto models = inference::ModelAdminService::Create(mo);
+  if (!models.ok()) Fatal(models.status().ToString());
 
   std::atomic<bool> ready{false};
   api::ApiDeps deps;
   deps.store = store->get();
   deps.scans = &sink;
+  deps.models = models->get();
   deps.ready = [&ready] { return ready.load(); };
   auto server = api::ApiServer::Start(o.api, deps);
   if (!server.ok()) Fatal(server.status().ToString() + " (choose another --port)");

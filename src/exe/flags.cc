@@ -4,9 +4,20 @@
 #error "OVOFLOW_SOURCE_DIR must be defined by the build"
 #endif
 
+#include <cstdlib>
+#include <map>
+
+#include "inference/model_registry.h"
+
 namespace ovoflow::exe {
 
-std::string DefaultModelDir() { return std::string(OVOFLOW_SOURCE_DIR) + "/models/default"; }
+std::string DefaultModelRegistry() { return std::string(OVOFLOW_SOURCE_DIR) + "/models"; }
+
+std::string DefaultModelDir() {
+  auto latest = inference::ModelRegistry(DefaultModelRegistry()).Latest(inference::kDefaultModelName);
+  // Without a valid one, name the committed model so the error says where it should be.
+  return latest.ok() ? latest->dir : DefaultModelRegistry() + "/" + inference::kDefaultModelName + "/2.0.0";
+}
 std::string DefaultWebRoot() { return std::string(OVOFLOW_SOURCE_DIR) + "/web/dist"; }
 std::string DefaultDatabaseUrl() { return "sqlite://" + std::string(OVOFLOW_SOURCE_DIR) + "/var/ovoflow.db"; }
 
@@ -18,8 +29,8 @@ void AddGlobalFlags(CLI::App& app, GlobalFlags* g) {
 
 void AddPhantomFlags(CLI::App* cmd, edge::PhantomOptions* o) {
   cmd->add_option("--snr", o->snr, "phantom signal-to-noise ratio")->capture_default_str();
-  cmd->add_option("--incubation-day", o->incubation_day, "phantom incubation day")
-      ->check(CLI::Range(11, 12))->capture_default_str();
+  cmd->add_option("--incubation-day", o->incubation_day, "phantom incubation day (9..14)")
+      ->check(CLI::Range(9, 14))->capture_default_str();
 }
 
 void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o) {
@@ -36,6 +47,18 @@ void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o) {
   cmd->add_option("--labels", o->labels_path, "write the true sex per egg to this CSV (evaluation only)");
   cmd->add_flag("--compress", o->compress, "zstd-compress volumes");
   AddPhantomFlags(cmd, &o->phantom);
+  // Scanner-only phantom knobs (docs/phantom.md).
+  const std::map<std::string, edge::Acquisition> acquisitions = {{"region", edge::Acquisition::kRegion},
+                                                                 {"full-egg", edge::Acquisition::kFullEgg}};
+  cmd->add_option("--acquisition", o->phantom.acquisition,
+                  "region: render the ROI around the true abdomen (fast, default); full-egg: render the whole egg, "
+                  "locate the embryo, crop (about 11-16 ms/scan)")
+      ->transform(CLI::CheckedTransformer(acquisitions));
+  cmd->add_option("--motion-probability", o->phantom.motion_probability,
+                  "chance that an embryo moves during its scan (motion blur)")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_flag("--quantitative-maps", o->phantom.quantitative_maps,
+                "add T1 and T2 map channels (uint16 volumes; the default model reads one T2W channel)");
 }
 
 void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o) {
@@ -45,10 +68,23 @@ void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o) {
   cmd->add_option("--batch-wait-ms", o->max_wait_ms, "longest wait for a batch to fill (ms)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--torch-threads", o->torch_threads, "LibTorch threads per worker")->capture_default_str();
-  cmd->add_option("--keep-threshold", o->thresholds.keep_min_p_female, "KEEP when p_female >= this")
+  o->registry_dir = DefaultModelRegistry();
+  cmd->add_option("--models-dir", o->registry_dir, "model registry: <name>/<version>/ directories that activations name")
       ->capture_default_str();
-  cmd->add_option("--divert-threshold", o->thresholds.divert_max_p_female, "DIVERT when p_female <= this")
-      ->capture_default_str();
+  cmd->add_flag("!--no-model-activations", o->follow_activations,
+                "ignore ovoflow.models.v1: serve --model only (no hot swap, no shadow)");
+  // Given explicitly, the flags beat the model's recommended band (ThresholdPolicy).
+  auto explicit_thresholds = [o](const std::string&) { o->thresholds_explicit = true; };
+  cmd->add_option("--keep-threshold", o->thresholds.keep_min_p_female,
+                  "KEEP when p_female >= this (default: the model's recommended band, else 0.9)")
+      ->each(explicit_thresholds);
+  cmd->add_option("--divert-threshold", o->thresholds.divert_max_p_female,
+                  "DIVERT when p_female <= this (default: the model's recommended band, else 0.1)")
+      ->each(explicit_thresholds);
+  cmd->add_option("--thresholds-file", o->thresholds_file,
+                  "per-tenant RECHECK bands, JSON {\"default\": {...}, \"tenants\": {\"id\": {\"keep_min_p_female\": "
+                  "0.95, \"divert_max_p_female\": 0.05}}} (docs/models.md)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--infer-group", o->group_id, "consumer group of the inference workers")->capture_default_str();
   cmd->add_option("--worker-id", o->worker_id,
                   "worker id recorded in predictions; names the transactional producer (default host-pid-n)");
@@ -72,6 +108,10 @@ void AddApiFlags(CLI::App* cmd, api::ApiOptions* o) {
   cmd->add_option("--port", o->port, "API port (0: any free port)")->capture_default_str();
   cmd->add_option("--api-threads", o->threads, "API I/O threads")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--web-root", o->web_root, "dashboard files (built by `make web`)")->capture_default_str();
+  if (const char* token = std::getenv("OVOFLOW_ADMIN_TOKEN")) o->admin_token = token;
+  cmd->add_option("--admin-token-file", o->admin_token_file,
+                  "file holding the bearer token of the admin routes (model activation); else $OVOFLOW_ADMIN_TOKEN; "
+                  "neither: admin routes answer 403");
 }
 
 void AddMetricsFlags(CLI::App* cmd, MetricsFlags* o, uint16_t default_port) {

@@ -19,6 +19,8 @@ struct GlobalFlags {
 };
 
 // Defaults compiled in so the binary finds its assets from any directory.
+std::string DefaultModelRegistry();  // <source>/models: <name>/<version>/ (inference/model_registry.h)
+// The newest gonad-cnn in the registry (what workers serve until an activation).
 std::string DefaultModelDir();
 std::string DefaultWebRoot();
 std::string DefaultDatabaseUrl();

@@ -16,6 +16,9 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/topics.h"
+#include "inference/model_control.h"
+#include "inference/model_switch.h"
+#include "inference/tenant_thresholds.h"
 #include "ovoflow/v1/egg_scan.pb.h"
 #include "ovoflow/v1/prediction.pb.h"
 
@@ -78,7 +81,9 @@ bool Elapsed(int64_t start_ns, int64_t ns) { return SystemClock().MonotonicNanos
 
 struct InferenceWorker::Impl {
   WorkerOptions options;
-  std::unique_ptr<SexClassifier> model;
+  ThresholdPolicy thresholds;
+  std::unique_ptr<ModelSwitch> models;
+  std::unique_ptr<ActivationFollower> follower;  // after `models`: destroyed first (its thread calls models)
   std::unique_ptr<bus::Consumer> consumer;
   std::unique_ptr<bus::Producer> producer;
   WorkerMetrics* metrics = nullptr;
@@ -185,7 +190,7 @@ struct InferenceWorker::Impl {
   }
 
   Status CheckGeometry(const v1::Volume& v) const {
-    const ModelInfo& mi = model->info();
+    const ModelInfo& mi = models->active().classifier->info();
     if (v.dim_x() != mi.dim_x || v.dim_y() != mi.dim_y || v.dim_z() != mi.dim_z ||
         static_cast<uint32_t>(v.channels_size()) != mi.channels) {
       return Status::InvalidArgument("volume " + std::to_string(v.dim_x()) + "x" + std::to_string(v.dim_y()) + "x" +
@@ -199,6 +204,8 @@ struct InferenceWorker::Impl {
 
   v1::Prediction MakePrediction(const v1::EggScan& scan, const bus::Message& msg, float p, int64_t consumed_ns,
                                 int64_t inferred_ns) const {
+    const LoadedModel& model = models->active();
+    const Thresholds band = thresholds.For(scan.tenant_id(), model.metadata);
     v1::Prediction pred;
     pred.set_egg_id(scan.egg_id());
     pred.set_tenant_id(scan.tenant_id());
@@ -208,11 +215,11 @@ struct InferenceWorker::Impl {
     pred.set_incubation_day(scan.incubation_day());
     pred.set_p_female(p);
     pred.set_sex(SexOf(p));
-    pred.set_decision(Decide(p, options.thresholds));
-    pred.set_model_name(model->info().name);
-    pred.set_model_version(model->info().version);
-    pred.set_keep_threshold(options.thresholds.keep_min_p_female);
-    pred.set_divert_threshold(options.thresholds.divert_max_p_female);
+    pred.set_decision(Decide(p, band));
+    pred.set_model_name(model.classifier->info().name);
+    pred.set_model_version(model.classifier->info().version);
+    pred.set_keep_threshold(band.keep_min_p_female);
+    pred.set_divert_threshold(band.divert_max_p_female);
     pred.set_worker_id(options.worker_id);
     auto* t = pred.mutable_times();
     *t->mutable_captured_at() = scan.captured_at();
@@ -233,9 +240,28 @@ Result<std::unique_ptr<InferenceWorker>> InferenceWorker::Create(const WorkerOpt
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   if (impl->options.worker_id.empty()) impl->options.worker_id = DefaultWorkerId();
-  auto model = SexClassifier::Load(options.model_dir, options.torch_threads);
+  TenantThresholds per_tenant;
+  if (!options.thresholds_file.empty()) {
+    auto file = LoadTenantThresholds(options.thresholds_file);
+    if (!file.ok()) return file.status();
+    per_tenant = std::move(file).value();
+  }
+  impl->thresholds = ThresholdPolicy(std::move(per_tenant),
+                                     options.thresholds_explicit ? std::optional(options.thresholds) : std::nullopt);
+  auto model = LoadModelDir(options.model_dir, options.torch_threads);
   if (!model.ok()) return model.status();
-  impl->model = std::move(model).value();
+  impl->models = std::make_unique<ModelSwitch>(ModelRegistry(options.registry_dir), options.torch_threads,
+                                               std::move(model).value(), impl->options.worker_id);
+  if (options.follow_activations) {
+    FollowerOptions fo;
+    fo.brokers = options.brokers;
+    fo.topic = kModelsTopic;
+    fo.client_id = "ovoflow-infer-" + impl->options.worker_id + "-models";
+    fo.catch_up_timeout_ms = options.activation_catch_up_ms;
+    ModelSwitch* sw = impl->models.get();
+    impl->follower = ActivationFollower::Start(fo, [sw](const v1::ModelActivation& a) { sw->Apply(a); });
+    impl->models->SwapPending();  // what the activations already on the topic loaded
+  }
 
   bus::ConsumerOptions co;
   co.brokers = options.brokers;
@@ -258,10 +284,11 @@ Result<std::unique_ptr<InferenceWorker>> InferenceWorker::Create(const WorkerOpt
   return w;
 }
 
-const ModelInfo& InferenceWorker::model() const { return impl_->model->info(); }
+const ModelInfo& InferenceWorker::model() const { return impl_->models->active().classifier->info(); }
 
 Result<int> InferenceWorker::RunOnce(int poll_timeout_ms, const std::atomic<bool>& stop) {
   Impl& d = *impl_;
+  d.models->SwapPending();  // between batches: the whole batch below is scored by one model
   auto polled = bus::PollBatch(*d.consumer, d.options.max_batch, poll_timeout_ms, d.options.max_wait_ms);
   if (!polled.ok()) return polled.status();
   std::vector<bus::Message>& batch = *polled;
@@ -306,13 +333,19 @@ Result<int> InferenceWorker::RunOnce(int poll_timeout_ms, const std::atomic<bool
     volumes.reserve(scans.size());
     for (const auto& s : scans) volumes.push_back(&s.volume());
     const int64_t t0 = SystemClock().MonotonicNanos();
-    auto probs = d.model->PredictBatch(volumes);
+    auto probs = d.models->active().classifier->PredictBatch(volumes);
     const int64_t t1 = SystemClock().MonotonicNanos();
     if (!probs.ok()) {
       // Geometry was checked, so this is a model failure: leave the batch
       // uncommitted for a healthy worker to take over.
       return Status::Internal("model failed on a batch of " + std::to_string(scans.size()) + ": " +
                               probs.status().message());
+    }
+    if (LoadedModel* shadow = d.models->shadow()) {
+      std::vector<std::string> tenants;
+      tenants.reserve(scans.size());
+      for (const auto& s : scans) tenants.push_back(s.tenant_id());
+      CompareShadow(*shadow, d.models->active(), volumes, tenants, *probs, d.thresholds);
     }
     d.metrics->batch_size.Observe(static_cast<double>(scans.size()));
     d.metrics->inference_seconds.Observe(static_cast<double>(t1 - t0) / 1e9);

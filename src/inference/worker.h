@@ -25,11 +25,19 @@ struct WorkerOptions {
   std::string brokers = "127.0.0.1:9092";
   std::string group_id = "ovoflow-infer";  // workers sharing it split the partitions
   std::string worker_id;  // recorded in each prediction, names the producer; default host-pid-n (unique)
-  std::string model_dir = "models/default";
+  // Model served until an activation on ovoflow.models.v1 says otherwise
+  // (the `ovoflow` binary defaults it to the newest version in the registry).
+  std::string model_dir = "models/gonad-cnn/2.0.0";
+  std::string registry_dir = "models";  // model registry root: <name>/<version>/ (model_registry.h)
+  bool follow_activations = true;       // read ovoflow.models.v1 and hot-swap (docs/models.md)
+  int activation_catch_up_ms = 10000;   // Create() reads existing activations for at most this long, ms
   int max_batch = 64;      // scans per forward pass, 1..1024
   int max_wait_ms = 10;    // longest a batch waits to fill after its first scan, ms
   int torch_threads = 1;   // LibTorch intra-op threads
-  Thresholds thresholds;
+  // RECHECK band: see ThresholdPolicy (tenant_thresholds.h) for the order.
+  Thresholds thresholds;            // --keep-threshold / --divert-threshold
+  bool thresholds_explicit = false;  // true: `thresholds` beats the model's recommended band
+  std::string thresholds_file;       // per-tenant bands (JSON); empty: none
   ScanLimits limits;
   std::size_t max_message_bytes = 8u << 20;  // larger scan messages are dead-lettered, bytes
   bool exactly_once = true;            // Kafka transactions; transactional.id "ovoflow-infer-<worker_id>"
@@ -39,7 +47,9 @@ struct WorkerOptions {
 class InferenceWorker {
  public:
   ~InferenceWorker();
-  // Loads the model and joins the group. Fails for a bad model or options.
+  // Loads the model, applies the activations already on ovoflow.models.v1
+  // (a model that fails to load there is logged and skipped), and joins the
+  // group. Fails for a bad model_dir, thresholds file or options.
   static Result<std::unique_ptr<InferenceWorker>> Create(const WorkerOptions& options);
 
   // Processes batches until `stop` is true, then finishes the batch in hand
@@ -51,6 +61,8 @@ class InferenceWorker {
   // the first scan. Returns the number of scan messages handled.
   Result<int> RunOnce(int poll_timeout_ms, const std::atomic<bool>& stop);
 
+  // The model that scored the last batch. Changes only inside RunOnce,
+  // between batches; the reference is valid until the next RunOnce.
   const ModelInfo& model() const;
 
  private:

@@ -20,7 +20,7 @@
 namespace ovoflow::inference {
 namespace {
 
-std::string ModelDir() { return std::string(std::getenv("OVOFLOW_SOURCE_DIR")) + "/models/default"; }
+std::string ModelDir() { return std::string(std::getenv("OVOFLOW_SOURCE_DIR")) + "/models/gonad-cnn/2.0.0"; }
 
 class WorkerTest : public ::testing::Test {
  protected:

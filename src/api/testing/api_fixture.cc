@@ -76,7 +76,8 @@ ApiOptions ApiHarness::DefaultOptions() {
   return o;
 }
 
-Result<std::unique_ptr<ApiHarness>> ApiHarness::Start(ApiOptions options, bool with_store, ScanSink* sink) {
+Result<std::unique_ptr<ApiHarness>> ApiHarness::Start(ApiOptions options, bool with_store, ScanSink* sink,
+                                                       ModelAdmin* models) {
   auto h = std::unique_ptr<ApiHarness>(new ApiHarness());
   h->dir_ = MakeTempDir("api");
   ApiDeps deps;
@@ -87,6 +88,7 @@ Result<std::unique_ptr<ApiHarness>> ApiHarness::Start(ApiOptions options, bool w
     deps.store = h->store_.get();
   }
   deps.scans = sink;
+  deps.models = models;
   auto server = ApiServer::Start(options, deps);
   if (!server.ok()) return server.status();
   h->server_ = std::move(server).value();

@@ -45,7 +45,7 @@ class ApiHarness {
  public:
   // with_store false: the metrics/health-only mode (ApiDeps.store == nullptr).
   static Result<std::unique_ptr<ApiHarness>> Start(ApiOptions options = DefaultOptions(), bool with_store = true,
-                                                   ScanSink* sink = nullptr);
+                                                   ScanSink* sink = nullptr, ModelAdmin* models = nullptr);
   static ApiOptions DefaultOptions();  // port 0, everything else default
   ~ApiHarness();
 

@@ -1,0 +1,187 @@
+// GET /v1/models and POST /v1/models/{version}:activate|:deactivate against
+// a real server: the catalogue's JSON, the admin token (401/403 problems),
+// the custom-method path, and how ModelAdmin errors map to statuses.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <mutex>
+
+#include "api/model_admin.h"
+#include "api/testing/api_fixture.h"
+#include "api/testing/test_client.h"
+
+namespace ovoflow::api::testing {
+namespace {
+
+constexpr char kToken[] = "0123456789abcdef-admin";
+
+// Answers from a fixed catalogue; Activate fails with `activate_error` when set.
+class FakeModelAdmin final : public ModelAdmin {
+ public:
+  Result<ModelCatalog> List() override {
+    ModelCatalog c;
+    for (const char* v : {"1.0.0", "1.1.0"}) {
+      ModelEntry e;
+      e.metadata.set_name("gonad-cnn");
+      e.metadata.set_version(v);
+      e.metadata.set_created_at("2026-11-25T10:50:08Z");
+      e.metadata.mutable_held_out_metrics()->set_accuracy(0.9768);
+      e.active = std::string(v) == "1.1.0";
+      e.shadow = std::string(v) == "1.0.0";
+      c.models.push_back(e);
+    }
+    v1::ModelActivation a;
+    a.set_model_name("gonad-cnn");
+    a.set_model_version("1.1.0");
+    a.set_role(v1::MODEL_ROLE_ACTIVE);
+    c.active = a;
+    return c;
+  }
+  Result<v1::ModelActivation> Activate(const ActivationRequest& r) override {
+    std::lock_guard lock(mu_);
+    requests.push_back(r);
+    if (!activate_error.ok()) return activate_error;
+    v1::ModelActivation a;
+    a.set_model_name(r.model_name.empty() ? "gonad-cnn" : r.model_name);
+    a.set_model_version(r.model_version);
+    a.set_role(r.role);
+    a.set_activated_by(r.activated_by);
+    a.set_reason(r.reason);
+    return a;
+  }
+  Result<v1::ModelActivation> DeactivateShadow(const std::string&, const std::string& version, const std::string&,
+                                               const std::string&) override {
+    if (version != "1.0.0") return Status::FailedPrecondition(version + " is not the shadow model");
+    v1::ModelActivation a;
+    a.set_model_name("gonad-cnn");
+    a.set_role(v1::MODEL_ROLE_SHADOW);
+    return a;
+  }
+
+  std::mutex mu_;
+  std::vector<ActivationRequest> requests;
+  Status activate_error;
+};
+
+class ModelsTest : public ::testing::Test {
+ protected:
+  void Start(const std::string& token) {
+    ApiOptions o = ApiHarness::DefaultOptions();
+    o.admin_token = token;
+    auto h = ApiHarness::Start(o, true, nullptr, &admin_);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    harness_ = std::move(h).value();
+  }
+  HttpResult Post(const std::string& target, const std::string& body = "", const std::string& token = kToken) {
+    HttpConnection c(harness_->port());
+    std::map<std::string, std::string> headers;
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    return c.Request("POST", target, body, body.empty() ? "" : "application/json", headers);
+  }
+  static void ExpectProblem(const HttpResult& r, int status, const std::string& slug) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.ContentType(), "application/problem+json") << r.body;
+    auto p = ParseJson(r.body);
+    EXPECT_EQ(Field(p, "type").string_value(), "urn:ovoflow:problem:" + slug) << r.body;
+    EXPECT_EQ(Field(p, "status").number_value(), status);
+  }
+
+  FakeModelAdmin admin_;
+  std::unique_ptr<ApiHarness> harness_;
+};
+
+TEST_F(ModelsTest, ListsTheCatalogue) {
+  Start("");
+  HttpResult r = Fetch(harness_->port(), "GET", "/v1/models");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.ContentType(), "application/json");
+  auto body = ParseJson(r.body);
+  const auto& items = Field(body, "items").list_value().values();
+  ASSERT_EQ(items.size(), 2);
+  EXPECT_EQ(Field(items[0], "version").string_value(), "1.0.0");
+  EXPECT_TRUE(Field(items[0], "shadow").bool_value());
+  EXPECT_FALSE(Field(items[0], "active").bool_value());
+  EXPECT_TRUE(Field(items[1], "active").bool_value());
+  EXPECT_EQ(Field(items[1], "created_at").string_value(), "2026-11-25T10:50:08Z");
+  EXPECT_NEAR(Field(Field(items[1], "held_out_metrics"), "accuracy").number_value(), 0.9768, 1e-9);
+  EXPECT_EQ(Field(Field(body, "active_activation"), "role").string_value(), "MODEL_ROLE_ACTIVE");
+  EXPECT_EQ(Field(body, "shadow_activation").kind_case(), google::protobuf::Value::kNullValue);
+}
+
+TEST_F(ModelsTest, AdminApiIsOffWithoutAToken) {
+  Start("");
+  HttpResult r = Post("/v1/models/1.1.0:activate");
+  ExpectProblem(r, 403, "forbidden");
+  EXPECT_NE(r.body.find("admin API is disabled"), std::string::npos) << r.body;
+  EXPECT_TRUE(admin_.requests.empty());
+}
+
+TEST_F(ModelsTest, ActivationNeedsTheAdminToken) {
+  Start(kToken);
+  HttpResult none = Post("/v1/models/1.1.0:activate", "", "");
+  ExpectProblem(none, 401, "unauthorized");
+  EXPECT_EQ(none.Header("www-authenticate").rfind("Bearer", 0), 0u);
+  ExpectProblem(Post("/v1/models/1.1.0:activate", "", "0123456789abcdef-wrong"), 403, "forbidden");
+  ExpectProblem(Post("/v1/models/1.1.0:deactivate", "", "nope"), 403, "forbidden");
+  EXPECT_TRUE(admin_.requests.empty());
+}
+
+TEST_F(ModelsTest, ActivatesAndAnswers202WithTheRecord) {
+  Start(kToken);
+  HttpResult r = Post("/v1/models/1.1.0:activate", R"({"reason": "better held-out accuracy"})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  auto rec = ParseJson(r.body);
+  EXPECT_EQ(Field(rec, "model_version").string_value(), "1.1.0");
+  EXPECT_EQ(Field(rec, "role").string_value(), "MODEL_ROLE_ACTIVE");
+  EXPECT_EQ(Field(rec, "reason").string_value(), "better held-out accuracy");
+  ASSERT_EQ(admin_.requests.size(), 1u);
+  EXPECT_EQ(admin_.requests[0].activated_by, "admin-token");
+
+  // The colon percent-encoded, and the shadow role.
+  r = Post("/v1/models/1.0.0%3Aactivate", R"({"name": "gonad-cnn", "role": "shadow"})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  ASSERT_EQ(admin_.requests.size(), 2u);
+  EXPECT_EQ(admin_.requests[1].model_version, "1.0.0");
+  EXPECT_EQ(admin_.requests[1].role, v1::MODEL_ROLE_SHADOW);
+  EXPECT_EQ(admin_.requests[1].model_name, "gonad-cnn");
+}
+
+TEST_F(ModelsTest, ErrorsAreProblems) {
+  Start(kToken);
+  ExpectProblem(Post("/v1/models/1.1.0:activate", R"({"role": "boss"})"), 400, "invalid-field");
+  ExpectProblem(Post("/v1/models/1.1.0:activate", R"({"version": "x"})"), 400, "invalid-field");
+  ExpectProblem(Post("/v1/models/1.1.0:activate", "[1"), 400, "bad-request");
+  admin_.activate_error = Status::NotFound("no model gonad-cnn 9.9.9 in models");
+  ExpectProblem(Post("/v1/models/9.9.9:activate"), 404, "not-found");
+  admin_.activate_error = Status::InvalidArgument("gonad-cnn 2.0.0 does not load: junk weights");
+  ExpectProblem(Post("/v1/models/2.0.0:activate"), 422, "model-not-loadable");
+  admin_.activate_error = Status::Unavailable("activation not acknowledged");
+  ExpectProblem(Post("/v1/models/1.1.0:activate"), 503, "unavailable");
+  ExpectProblem(Post("/v1/models/1.1.0:deactivate"), 409, "conflict");
+  EXPECT_EQ(Post("/v1/models/1.0.0:deactivate").status, 202);
+  ExpectProblem(Post("/v1/models/1.1.0:promote"), 404, "not-found");
+  HttpResult get = Fetch(harness_->port(), "GET", "/v1/models/1.1.0:activate");
+  ExpectProblem(get, 405, "method-not-allowed");
+  EXPECT_EQ(get.Header("allow"), "POST");
+}
+
+TEST(ModelsTokenFileTest, ShortOrMissingTokenFileStopsStartUp) {
+  ApiOptions o = ApiHarness::DefaultOptions();
+  o.admin_token_file = "/nonexistent/token";
+  EXPECT_EQ(ApiHarness::Start(o).status().code(), StatusCode::kInvalidArgument);
+  const std::string path = MakeTempDir("token") + "/token";
+  std::ofstream(path) << "short\n";
+  o.admin_token_file = path;
+  EXPECT_EQ(ApiHarness::Start(o).status().code(), StatusCode::kInvalidArgument);
+  std::ofstream(path, std::ios::trunc) << kToken << "\n";
+  FakeModelAdmin admin;
+  auto h = ApiHarness::Start(o, true, nullptr, &admin);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  HttpConnection c((*h)->port());
+  HttpResult r = c.Request("POST", "/v1/models/1.1.0:activate", "", "",
+                           {{"Authorization", std::string("Bearer ") + kToken}});
+  EXPECT_EQ(r.status, 202) << r.body;
+}
+
+}  // namespace
+}  // namespace ovoflow::api::testing

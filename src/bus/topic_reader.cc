@@ -1,0 +1,112 @@
+#include "bus/topic_reader.h"
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "bus/kafka_config.h"
+
+namespace ovoflow::bus {
+namespace {
+
+class KafkaTopicReader final : public TopicReader {
+ public:
+  explicit KafkaTopicReader(rd_kafka_t* rk) : rk_(rk) {}
+  ~KafkaTopicReader() override {
+    rd_kafka_consumer_close(rk_);
+    rd_kafka_destroy(rk_);
+  }
+
+  // Assigns partitions 0..count-1 of `topic` at their beginning.
+  Status Assign(const std::string& topic, int count) {
+    partitions_ = count;
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(count);
+    for (int p = 0; p < count; ++p)
+      rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk_, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Unavailable(std::string("assign: ") + rd_kafka_err2str(err));
+    return Status::Ok();
+  }
+
+  Result<std::vector<Message>> Poll(int max_messages, int timeout_ms) override {
+    std::vector<Message> out;
+    int wait = timeout_ms;
+    while (static_cast<int>(out.size()) < max_messages) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait);
+      if (m == nullptr) break;
+      wait = 0;
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        at_end_.insert(m->partition);
+      } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        spdlog::warn("topic reader: {}", rd_kafka_message_errstr(m));
+      } else {
+        out.push_back(internal::ConvertMessage(m));
+      }
+      rd_kafka_message_destroy(m);
+    }
+    return out;
+  }
+
+  bool caught_up() const override { return static_cast<int>(at_end_.size()) >= partitions_; }
+
+ private:
+  rd_kafka_t* rk_;
+  int partitions_ = 0;
+  std::set<int32_t> at_end_;  // partitions that reported their end
+};
+
+// Partitions of `topic`: NotFound when it does not exist.
+Result<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::Unavailable("metadata of " + topic + ": " + rd_kafka_err2str(err));
+  Result<int> result = Status::NotFound("topic " + topic + " does not exist");
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (topic != t.topic) continue;
+    if (t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0) result = t.partition_cnt;
+    else if (t.err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && t.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      result = Status::Unavailable("metadata of " + topic + ": " + rd_kafka_err2str(t.err));
+  }
+  rd_kafka_metadata_destroy(md);
+  return result;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TopicReader>> TopicReader::Create(const TopicReaderOptions& o) {
+  if (o.topic.empty()) return Status::InvalidArgument("topic reader needs a topic");
+  internal::ConfigPairs pairs = {
+      {"bootstrap.servers", o.brokers},
+      {"client.id", o.client_id},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "true"},
+      // librdkafka's assign() needs a group id; the reader never joins or
+      // commits to it (no subscribe, no commits).
+      {"group.id", o.client_id + "-reader"},
+  };
+  for (auto& kv : internal::EnvOverrides()) pairs.push_back(kv);
+  Result<rd_kafka_conf_t*> conf = internal::MakeConf(pairs);
+  if (!conf.ok()) return conf.status();
+  internal::InstallLogging(*conf);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof err);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(*conf);
+    return Status::InvalidArgument(std::string("kafka topic reader: ") + err);
+  }
+  rd_kafka_poll_set_consumer(rk);
+  auto reader = std::make_unique<KafkaTopicReader>(rk);  // owns rk from here
+  Result<int> partitions = PartitionCount(rk, o.topic, o.metadata_timeout_ms);
+  if (!partitions.ok()) return partitions.status();
+  OVOFLOW_RETURN_IF_ERROR(reader->Assign(o.topic, *partitions));
+  return std::unique_ptr<TopicReader>(std::move(reader));
+}
+
+}  // namespace ovoflow::bus

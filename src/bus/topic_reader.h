@@ -1,0 +1,39 @@
+// Reads every partition of one topic from the beginning, outside any
+// consumer group: nothing is committed and every reader sees every record.
+// For small control topics (model activations) that each process replays.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bus/message.h"
+#include "common/status.h"
+
+namespace ovoflow::bus {
+
+struct TopicReaderOptions {
+  std::string brokers = "127.0.0.1:9092";
+  std::string topic;                 // required
+  std::string client_id = "ovoflow-reader";
+  int metadata_timeout_ms = 10000;   // Create() waits this long for the topic's partitions, ms
+};
+
+// Not thread-safe: one thread polls.
+class TopicReader {
+ public:
+  virtual ~TopicReader() = default;
+  // Looks up the topic's partitions and assigns them all at their first
+  // offset. NotFound when the topic does not exist, Unavailable when the
+  // cluster does not answer within metadata_timeout_ms.
+  static Result<std::unique_ptr<TopicReader>> Create(const TopicReaderOptions& options);
+
+  // Up to `max_messages` in offset order per partition, waiting at most
+  // `timeout_ms` for the first. Transient broker errors give an empty result.
+  virtual Result<std::vector<Message>> Poll(int max_messages, int timeout_ms) = 0;
+  // True once every partition has been read to its end at least once (the
+  // records that existed when the reader started have all been returned).
+  virtual bool caught_up() const = 0;
+};
+
+}  // namespace ovoflow::bus

@@ -1,0 +1,61 @@
+// The model registry: a directory tree <root>/<name>/<version>/ whose leaves
+// are model directories (model.json + weights, see classifier.h), e.g.
+// models/gonad-cnn/2.0.0/. Which version serves is decided elsewhere (a
+// ModelActivation on ovoflow.models.v1, see model_control.h); without one,
+// the highest version of kDefaultModelName does.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "ovoflow/v1/model.pb.h"
+
+namespace ovoflow::inference {
+
+inline constexpr char kDefaultModelName[] = "gonad-cnn";
+
+struct RegisteredModel {
+  std::string name;     // directory name == metadata.name()
+  std::string version;  // directory name == metadata.version()
+  std::string dir;      // <root>/<name>/<version>
+  v1::ModelMetadata metadata;
+};
+
+// <0, 0 or >0 as a orders before, with or after b: dot-separated parts,
+// numerically when both parts are digits ("1.10.0" after "1.9.0"), else as
+// text; a missing part orders first ("1.0" before "1.0.1").
+int CompareVersions(std::string_view a, std::string_view b);
+
+// OK when `value` can name a registry directory: 1-64 characters of
+// [A-Za-z0-9._-], not starting with '.' (no "..", no slashes).
+// InvalidArgument naming `what` ("model name", "version") otherwise.
+Status ValidateRegistryName(std::string_view what, std::string_view value);
+
+// Read-only view of the directory tree; holds no state but the root, so it
+// is cheap to copy and thread-safe. Every call reads the disk again.
+class ModelRegistry {
+ public:
+  explicit ModelRegistry(std::string root) : root_(std::move(root)) {}
+  const std::string& root() const { return root_; }
+
+  // Every valid model, by name, then by ascending version. Directories that
+  // are not valid models (no or broken model.json, or one naming another
+  // name/version) are skipped; `skipped`, when given, receives why.
+  // NotFound when the root is not a directory.
+  Result<std::vector<RegisteredModel>> List(std::vector<std::string>* skipped = nullptr) const;
+
+  // NotFound when <root>/<name>/<version> does not exist; InvalidArgument
+  // for a bad name or version, a broken model.json, or a model.json whose
+  // name/version differ from the path.
+  Result<RegisteredModel> Find(const std::string& name, const std::string& version) const;
+
+  // The highest valid version of `name`; NotFound when there is none.
+  Result<RegisteredModel> Latest(const std::string& name) const;
+
+ private:
+  std::string root_;
+};
+
+}  // namespace ovoflow::inference
