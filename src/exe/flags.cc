@@ -27,10 +27,23 @@ void AddGlobalFlags(CLI::App& app, GlobalFlags* g) {
   app.add_option("--log-level", g->log_level, "trace, debug, info, warn, error, off")->capture_default_str();
 }
 
+// The phantom's knobs (docs/phantom.md) for every command that makes phantom scans.
 void AddPhantomFlags(CLI::App* cmd, edge::PhantomOptions* o) {
   cmd->add_option("--snr", o->snr, "phantom signal-to-noise ratio")->capture_default_str();
   cmd->add_option("--incubation-day", o->incubation_day, "phantom incubation day (9..14)")
       ->check(CLI::Range(9, 14))->capture_default_str();
+  cmd->add_option("--variation", o->variation,
+                  "phantom anatomical variation: scales the spread between embryos (0..3, 1 = default)")
+      ->check(CLI::Range(0.0, 3.0))->capture_default_str();
+  cmd->add_option("--motion-probability", o->motion_probability,
+                  "chance that an embryo moves during its scan (motion blur)")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  const std::map<std::string, edge::Acquisition> acquisitions = {{"region", edge::Acquisition::kRegion},
+                                                                 {"full-egg", edge::Acquisition::kFullEgg}};
+  cmd->add_option("--acquisition", o->acquisition,
+                  "region: render the ROI around the true abdomen (fast, default); full-egg: render the whole egg, "
+                  "locate the embryo, crop (about 11-16 ms/scan)")
+      ->transform(CLI::CheckedTransformer(acquisitions));
 }
 
 void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o) {
@@ -47,16 +60,6 @@ void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o) {
   cmd->add_option("--labels", o->labels_path, "write the true sex per egg to this CSV (evaluation only)");
   cmd->add_flag("--compress", o->compress, "zstd-compress volumes");
   AddPhantomFlags(cmd, &o->phantom);
-  // Scanner-only phantom knobs (docs/phantom.md).
-  const std::map<std::string, edge::Acquisition> acquisitions = {{"region", edge::Acquisition::kRegion},
-                                                                 {"full-egg", edge::Acquisition::kFullEgg}};
-  cmd->add_option("--acquisition", o->phantom.acquisition,
-                  "region: render the ROI around the true abdomen (fast, default); full-egg: render the whole egg, "
-                  "locate the embryo, crop (about 11-16 ms/scan)")
-      ->transform(CLI::CheckedTransformer(acquisitions));
-  cmd->add_option("--motion-probability", o->phantom.motion_probability,
-                  "chance that an embryo moves during its scan (motion blur)")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_flag("--quantitative-maps", o->phantom.quantitative_maps,
                 "add T1 and T2 map channels (uint16 volumes; the default model reads one T2W channel)");
 }

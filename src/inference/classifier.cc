@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/volume.h"
+#include "inference/calibration.h"
 #include "inference/gonad_net.h"
 
 namespace ovoflow::inference {
@@ -26,6 +27,8 @@ Status CheckMetadata(const v1::ModelMetadata& m) {
       !std::isfinite(m.normalization().offset()))
     return Status::InvalidArgument("normalization.scale must be finite and non-zero, offset finite");
   if (m.net().conv_channels_size() == 0) return Status::InvalidArgument("net.conv_channels is empty");
+  if (m.has_calibration() && !(m.calibration().temperature() > 0 && std::isfinite(m.calibration().temperature())))
+    return Status::InvalidArgument("calibration.temperature must be finite and > 0");
   return Status::Ok();
 }
 
@@ -48,6 +51,13 @@ class TorchSexClassifier final : public SexClassifier {
       : net_(std::move(net)), info_(std::move(info)), scale_(scale), offset_(offset), threads_(threads) {}
 
   Result<std::vector<float>> PredictBatch(const std::vector<const v1::Volume*>& volumes) override {
+    Result<std::vector<float>> p = LogitsBatch(volumes);
+    if (!p.ok()) return p;
+    for (float& x : *p) x = ScaledProbability(x, info_.temperature);
+    return p;
+  }
+
+  Result<std::vector<float>> LogitsBatch(const std::vector<const v1::Volume*>& volumes) override {
     ApplyThreads();
     const std::size_t per_scan = std::size_t{info_.dim_x} * info_.dim_y * info_.dim_z * info_.channels;
     inputs_.resize(volumes.size() * per_scan);
@@ -57,7 +67,6 @@ class TorchSexClassifier final : public SexClassifier {
     }
     std::vector<float> p(volumes.size());
     OVOFLOW_RETURN_IF_ERROR(net_->Logits(inputs_.data(), static_cast<int64_t>(volumes.size()), p.data()));
-    for (float& x : p) x = 1.0f / (1.0f + std::exp(-x));
     return p;
   }
 
@@ -159,6 +168,7 @@ Result<std::unique_ptr<SexClassifier>> SexClassifier::Load(const std::string& mo
   info.dim_y = meta->input().dim_y();
   info.dim_z = meta->input().dim_z();
   info.channels = meta->input().channels();
+  if (meta->has_calibration()) info.temperature = meta->calibration().temperature();
   std::ifstream in((std::filesystem::path(model_dir) / kModelMetadataFile).string(), std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();

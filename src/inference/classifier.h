@@ -18,6 +18,7 @@ struct ModelInfo {
   std::string version;  // e.g. "1.0.0"
   uint32_t dim_x = 0, dim_y = 0, dim_z = 0, channels = 0;  // expected input geometry
   std::string metadata_json;  // the whole model.json, for the API
+  double temperature = 1.0;   // calibration: p_female = sigmoid(logit / temperature)
 };
 
 // Not thread-safe: one instance per worker thread.
@@ -28,10 +29,14 @@ class SexClassifier {
   // intra-op threads LibTorch may use (0 = leave as is).
   static Result<std::unique_ptr<SexClassifier>> Load(const std::string& model_dir, int threads = 0);
 
-  // p_female for each volume, in order. InvalidArgument names the first
-  // volume whose geometry differs from the model's input (the caller
-  // dead-letters it); Internal for a LibTorch failure.
+  // Calibrated p_female for each volume, in order: sigmoid(logit /
+  // info().temperature). InvalidArgument names the first volume whose
+  // geometry differs from the model's input (the caller dead-letters it);
+  // Internal for a LibTorch failure.
   virtual Result<std::vector<float>> PredictBatch(const std::vector<const v1::Volume*>& volumes) = 0;
+  // The raw network outputs (log-odds of female before calibration); same
+  // errors as PredictBatch. For fitting the calibration.
+  virtual Result<std::vector<float>> LogitsBatch(const std::vector<const v1::Volume*>& volumes) = 0;
   virtual const ModelInfo& info() const = 0;
 };
 

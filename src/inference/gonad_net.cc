@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -84,6 +85,18 @@ FoldedNet Fold(NetModuleImpl& m) {
   return f;
 }
 
+// Where the network runs: the GPU only in a build with OVOFLOW_TORCH_CUDA
+// against a CUDA LibTorch, when a GPU is present and OVOFLOW_TORCH_DEVICE is
+// not "cpu"; the CPU otherwise.
+torch::Device ChooseDevice() {
+#if defined(OVOFLOW_TORCH_CUDA)
+  const char* forced = std::getenv("OVOFLOW_TORCH_DEVICE");
+  if ((forced == nullptr || std::string(forced) != "cpu") && torch::cuda::is_available())
+    return torch::Device(torch::kCUDA, 0);
+#endif
+  return torch::Device(torch::kCPU);
+}
+
 std::string What(const std::exception& e) {
   if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
   return e.what();
@@ -154,9 +167,10 @@ void SetTorchThreads(int threads) {
 }
 
 struct GonadNet::Impl {
-  explicit Impl(const NetConfig& c) : config(c), net(c) {}
+  explicit Impl(const NetConfig& c) : config(c), net(c), device(ChooseDevice()) {}
   NetConfig config;
   NetModule net;
+  torch::Device device;  // the net's parameters live here; inputs are copied to it
   std::optional<FoldedNet> folded;  // valid until the next training step
   std::unique_ptr<torch::optim::AdamW> optimizer;
 
@@ -195,6 +209,7 @@ Result<std::unique_ptr<GonadNet>> GonadNet::Create(const NetConfig& config, uint
     torch::manual_seed(seed);
     std::unique_ptr<GonadNet> n(new GonadNet());
     n->impl_ = std::make_unique<Impl>(config);
+    n->impl_->net->to(n->impl_->device);
     return n;
   } catch (const std::exception& e) {
     return Status::Internal("creating the network: " + What(e));
@@ -216,7 +231,7 @@ Result<std::unique_ptr<GonadNet>> GonadNet::Load(const NetConfig& config, const 
   for (const auto& p : n->impl_->net->named_parameters()) expected.emplace_back(p.key(), p.value().sizes().vec());
   for (const auto& b : n->impl_->net->named_buffers()) expected.emplace_back(b.key(), b.value().sizes().vec());
   try {
-    torch::load(n->impl_->net, path);
+    torch::load(n->impl_->net, path, torch::kCPU);
   } catch (const std::exception& e) {
     return Status::InvalidArgument("weights in " + path + " do not load for this net config: " + What(e));
   }
@@ -232,6 +247,7 @@ Result<std::unique_ptr<GonadNet>> GonadNet::Load(const NetConfig& config, const 
                                      " has another shape");
   }
   try {
+    n->impl_->net->to(n->impl_->device);
     n->impl_->Folded();
   } catch (const std::exception& e) {
     return Status::Internal("folding batch norm: " + What(e));
@@ -241,7 +257,10 @@ Result<std::unique_ptr<GonadNet>> GonadNet::Load(const NetConfig& config, const 
 
 Status GonadNet::Save(const std::string& path) const {
   try {
+    // Saved from the CPU so the archive loads on machines without a GPU.
+    impl_->net->to(torch::kCPU);
     torch::save(impl_->net, path);
+    impl_->net->to(impl_->device);
   } catch (const std::exception& e) {
     return Status::Internal("saving weights to " + path + ": " + What(e));
   }
@@ -254,8 +273,9 @@ Status GonadNet::Logits(const float* inputs, int64_t batch, float* logits) {
   try {
     c10::InferenceMode guard;
     const NetConfig& c = impl_->config;
-    torch::Tensor x = torch::from_blob(const_cast<float*>(inputs), {batch, c.in_channels, c.height, c.width});
-    torch::Tensor out = impl_->Forward(x).contiguous();
+    torch::Tensor x = torch::from_blob(const_cast<float*>(inputs), {batch, c.in_channels, c.height, c.width})
+                          .to(impl_->device);
+    torch::Tensor out = impl_->Forward(x).to(torch::kCPU).contiguous();
     std::memcpy(logits, out.data_ptr<float>(), static_cast<std::size_t>(batch) * sizeof(float));
   } catch (const std::exception& e) {
     return Status::Internal("forward pass: " + What(e));
@@ -287,8 +307,9 @@ Result<double> GonadNet::TrainStep(const float* inputs, const float* labels, int
     impl_->folded.reset();
     impl_->net->train();
     torch::Tensor x = torch::from_blob(const_cast<float*>(inputs), {batch, c.in_channels, c.height, c.width})
+                          .to(impl_->device)
                           .contiguous(torch::MemoryFormat::ChannelsLast);
-    torch::Tensor y = torch::from_blob(const_cast<float*>(labels), {batch});
+    torch::Tensor y = torch::from_blob(const_cast<float*>(labels), {batch}).to(impl_->device);
     impl_->optimizer->zero_grad();
     torch::Tensor loss = torch::binary_cross_entropy_with_logits(impl_->net->forward(x), y);
     loss.backward();
@@ -306,5 +327,7 @@ int64_t GonadNet::ParameterCount() const {
 }
 
 const NetConfig& GonadNet::config() const { return impl_->config; }
+
+std::string GonadNet::DeviceName() const { return impl_->device.str(); }
 
 }  // namespace ovoflow::inference

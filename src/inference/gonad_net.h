@@ -67,6 +67,8 @@ class GonadNet {
 
   int64_t ParameterCount() const;
   const NetConfig& config() const;
+  // "cpu", or "cuda:0" in an OVOFLOW_TORCH_CUDA build that found a GPU.
+  std::string DeviceName() const;
 
  private:
   GonadNet();

@@ -1,7 +1,7 @@
 // Throughput of the sexing model on this machine (not a test):
 //   build/src/inference/model_bench [--benchmark_filter=...]
 // Forward: items_per_second = scans/s. Args: {batch, LibTorch threads}.
-// Uses the committed model in models/default (OVOFLOW_MODEL_DIR overrides).
+// Uses the committed model in models/gonad-cnn/2.0.0 (OVOFLOW_MODEL_DIR overrides).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -17,7 +17,7 @@ namespace {
 
 std::string ModelDir() {
   if (const char* dir = std::getenv("OVOFLOW_MODEL_DIR")) return dir;
-  return std::string(OVOFLOW_SOURCE_DIR) + "/models/default";
+  return std::string(OVOFLOW_SOURCE_DIR) + "/models/gonad-cnn/2.0.0";
 }
 
 std::vector<v1::Volume> PhantomVolumes(int n) {
@@ -77,12 +77,13 @@ void BM_GonadNetLogits(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * batch);
   state.counters["flops_per_scan"] = static_cast<double>(FlopsPerScan(c));
+  state.SetLabel((*net)->DeviceName());
 }
 
 void ForwardArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"batch", "threads"});
   for (int threads : {1, 2})
-    for (int batch : {1, 8, 32, 64, 128, 256}) b->Args({batch, threads});
+    for (int batch : {1, 2, 4, 8, 16, 32, 64, 128, 256}) b->Args({batch, threads});
   b->UseRealTime()->MinTime(0.5);
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/progress.h"
 #include "inference/classifier.h"
+#include "inference/phantom_data.h"
 
 namespace ovoflow::inference {
 namespace {
@@ -24,44 +25,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int64_t kTrainChunk = 4096;  // scans generated at a time during training
 
 double SecondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::size_t VoxelsPerScan(const edge::PhantomOptions& o) { return std::size_t{o.dim_x} * o.dim_y * o.dim_z; }
-
-// Phantom scans [first, first + count) of stream `seed` into voxels/female
-// (count * VoxelsPerScan bytes, count labels), on `threads` threads.
-void GenerateScans(const edge::PhantomGenerator& gen, uint64_t seed, uint64_t first, int64_t count, int threads,
-                   uint8_t* voxels, uint8_t* female) {
-  const std::size_t per_scan = VoxelsPerScan(gen.options());
-  auto work = [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const auto k = static_cast<std::size_t>(i);
-      female[k] = gen.GenerateVoxels(seed, first + static_cast<uint64_t>(i), voxels + k * per_scan) ==
-                          edge::TrueSex::kFemale
-                      ? 1
-                      : 0;
-    }
-  };
-  threads = std::max(1, threads);
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work, count * t / threads, count * (t + 1) / threads);
-  work(0, count / threads);
-  for (auto& th : pool) th.join();
-}
-
-// Phantom scans [first, first + count) of one stream, in memory.
-struct ScanSet {
-  std::vector<uint8_t> voxels;  // count * VoxelsPerScan
-  std::vector<uint8_t> female;  // 1 = female
-};
-
-ScanSet GenerateScanSet(const edge::PhantomGenerator& gen, uint64_t seed, uint64_t first, int64_t count,
-                        int threads) {
-  ScanSet s;
-  s.voxels.resize(static_cast<std::size_t>(count) * VoxelsPerScan(gen.options()));
-  s.female.resize(static_cast<std::size_t>(count));
-  GenerateScans(gen, seed, first, count, threads, s.voxels.data(), s.female.data());
-  return s;
-}
 
 // Voxel mean and standard deviation of a scan set.
 std::pair<double, double> VoxelStats(const ScanSet& s) {
@@ -95,6 +58,10 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (o.eval_scans < 0) return Status::InvalidArgument("eval_scans must be >= 0");
   if (o.eval_scans > 0 && o.eval_seed == o.seed)
     return Status::InvalidArgument("eval_seed must differ from seed (held-out scans must not overlap training)");
+  if (o.eval_scans > 0 && (o.calibration_seed == o.seed || o.calibration_seed == o.eval_seed))
+    return Status::InvalidArgument("calibration_seed must differ from seed and eval_seed");
+  if (o.eval_scans > 0 && o.eval_scans < 100) return Status::InvalidArgument("eval_scans must be 0 or >= 100");
+  if (o.eval_scans > 0 && o.calibration_scans < 100) return Status::InvalidArgument("calibration_scans must be >= 100");
   return edge::ValidatePhantomOptions(o.phantom);
 }
 
@@ -105,18 +72,6 @@ std::string NowRfc3339() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-void ToProto(const BinaryMetrics& m, v1::Metrics* p) {
-  p->set_count(static_cast<int32_t>(m.count));
-  p->set_accuracy(m.accuracy);
-  p->set_roc_auc(m.roc_auc);
-  p->set_loss(m.loss);
-  p->set_true_positive(static_cast<int32_t>(m.true_positive));
-  p->set_false_positive(static_cast<int32_t>(m.false_positive));
-  p->set_true_negative(static_cast<int32_t>(m.true_negative));
-  p->set_false_negative(static_cast<int32_t>(m.false_negative));
-  p->set_scans_per_second(m.scans_per_second);
 }
 
 v1::ModelMetadata MakeMetadata(const TrainOptions& o, const NetConfig& net, double mean, double std_dev,
@@ -167,6 +122,8 @@ v1::ModelMetadata MakeMetadata(const TrainOptions& o, const NetConfig& net, doub
   ph->set_max_shift_mm(o.phantom.max_shift_mm);
   ph->set_max_rotation_deg(o.phantom.max_rotation_deg);
   ph->set_max_tilt_deg(o.phantom.max_tilt_deg);
+  ph->set_motion_probability(o.phantom.motion_probability);
+  ph->set_acquisition(o.phantom.acquisition == edge::Acquisition::kFullEgg ? "full-egg" : "region");
   m.set_flops_per_scan(FlopsPerScan(net));
   m.set_parameter_count(static_cast<int32_t>(params));
   return m;
@@ -186,127 +143,6 @@ std::string Fixed(double v, int digits) {
 }
 
 }  // namespace
-
-BinaryMetrics ComputeMetrics(const std::vector<float>& p, const std::vector<uint8_t>& female) {
-  BinaryMetrics m;
-  const std::size_t n = std::min(p.size(), female.size());
-  m.count = static_cast<int64_t>(n);
-  if (n == 0) return m;
-  double loss = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const bool called_female = p[i] >= 0.5f;
-    if (female[i]) {
-      ++(called_female ? m.true_positive : m.false_negative);
-    } else {
-      ++(called_female ? m.false_positive : m.true_negative);
-    }
-    const double q = std::clamp(static_cast<double>(p[i]), 1e-7, 1 - 1e-7);
-    loss -= female[i] ? std::log(q) : std::log(1 - q);
-  }
-  m.accuracy = static_cast<double>(m.true_positive + m.true_negative) / static_cast<double>(n);
-  m.loss = loss / static_cast<double>(n);
-  // AUC = P(score of a female > score of a male), ties count one half (Mann-Whitney U).
-  std::vector<std::size_t> order(n);
-  for (std::size_t i = 0; i < n; ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] < p[b]; });
-  double rank_sum = 0;  // of the females, ranks from 1
-  int64_t females = 0;
-  for (std::size_t i = 0; i < n;) {
-    std::size_t j = i;
-    while (j < n && p[order[j]] == p[order[i]]) ++j;
-    const double mid_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
-    for (std::size_t k = i; k < j; ++k) {
-      if (female[order[k]]) {
-        rank_sum += mid_rank;
-        ++females;
-      }
-    }
-    i = j;
-  }
-  const int64_t males = m.count - females;
-  if (females > 0 && males > 0) {
-    const double f = static_cast<double>(females);
-    m.roc_auc = (rank_sum - f * (f + 1) / 2) / (f * static_cast<double>(males));
-  }
-  return m;
-}
-
-std::string MetricsToJson(const BinaryMetrics& metrics) {
-  v1::Metrics proto;
-  ToProto(metrics, &proto);
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.always_print_primitive_fields = true;
-  opts.preserve_proto_field_names = true;
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(proto, &json, opts).ok()) return "{}";
-  return json;
-}
-
-Result<BinaryMetrics> EvaluateModel(const std::string& model_dir, const EvalOptions& o) {
-  if (o.count < 1) return Status::InvalidArgument("count must be >= 1");
-  if (o.batch < 1 || o.batch > 4096) return Status::InvalidArgument("batch must be in 1..4096");
-  OVOFLOW_RETURN_IF_ERROR(edge::ValidatePhantomOptions(o.phantom));
-  auto model = SexClassifier::Load(model_dir, o.threads);
-  if (!model.ok()) return model.status();
-  SexClassifier& clf = **model;
-  const ModelInfo& info = clf.info();
-  if (info.dim_x != o.phantom.dim_x || info.dim_y != o.phantom.dim_y || info.dim_z != o.phantom.dim_z ||
-      info.channels != 1)
-    return Status::InvalidArgument("phantom geometry does not match the model input");
-
-  edge::PhantomGenerator gen(o.phantom);
-  const std::size_t per_scan = VoxelsPerScan(o.phantom);
-  constexpr int64_t kChunk = 2048;
-  std::vector<uint8_t> voxels(static_cast<std::size_t>(kChunk) * per_scan);
-  std::vector<uint8_t> chunk_female(kChunk);
-  std::vector<float> p;
-  std::vector<uint8_t> female;
-  p.reserve(static_cast<std::size_t>(o.count));
-  female.reserve(static_cast<std::size_t>(o.count));
-  std::vector<v1::Volume> volumes(static_cast<std::size_t>(kChunk));
-  for (auto& v : volumes) {
-    v.set_dim_x(o.phantom.dim_x);
-    v.set_dim_y(o.phantom.dim_y);
-    v.set_dim_z(o.phantom.dim_z);
-    v.set_spacing_x_mm(o.phantom.spacing_mm);
-    v.set_spacing_y_mm(o.phantom.spacing_mm);
-    v.set_spacing_z_mm(o.phantom.spacing_mm);
-    v.add_channels(v1::CHANNEL_T2W);
-    v.set_dtype(v1::DTYPE_UINT8);
-    v.set_encoding(v1::ENCODING_RAW);
-  }
-  std::optional<ProgressBar> bar;
-  if (o.progress != nullptr) bar.emplace("eval", o.count, o.progress);
-  double predict_seconds = 0;
-  for (int64_t first = 0; first < o.count; first += kChunk) {
-    const int64_t n = std::min(kChunk, o.count - first);
-    GenerateScans(gen, o.seed, o.first_index + static_cast<uint64_t>(first), n, o.threads, voxels.data(),
-                  chunk_female.data());
-    for (int64_t i = 0; i < n; ++i) {
-      const auto k = static_cast<std::size_t>(i);
-      volumes[k].set_data(voxels.data() + k * per_scan, per_scan);
-    }
-    for (int64_t b = 0; b < n; b += o.batch) {
-      std::vector<const v1::Volume*> batch;
-      for (int64_t i = b; i < std::min<int64_t>(n, b + o.batch); ++i)
-        batch.push_back(&volumes[static_cast<std::size_t>(i)]);
-      const auto t0 = Clock::now();
-      auto out = clf.PredictBatch(batch);
-      predict_seconds += SecondsSince(t0);
-      if (!out.ok()) return out.status();
-      p.insert(p.end(), out->begin(), out->end());
-    }
-    female.insert(female.end(), chunk_female.begin(), chunk_female.begin() + n);
-    if (bar) {
-      const BinaryMetrics so_far = ComputeMetrics(p, female);
-      bar->Update(first + n, "acc " + Fixed(so_far.accuracy, 4));
-    }
-  }
-  BinaryMetrics m = ComputeMetrics(p, female);
-  m.scans_per_second = predict_seconds > 0 ? static_cast<double>(m.count) / predict_seconds : 0;
-  if (bar) bar->Done("acc " + Fixed(m.accuracy, 4) + " auc " + Fixed(m.roc_auc, 4));
-  return m;
-}
 
 namespace {
 
@@ -387,28 +223,41 @@ class Trainer {
   double first_loss_sum_ = 0;
 };
 
-// Scores the saved model directory through the serving path (training scans,
-// then held-out ones) into the report and the metadata.
-Status ScoreSavedModel(const TrainOptions& o, v1::ModelMetadata* meta, TrainReport* report) {
+// Calibrates the saved model directory (temperature, RECHECK band,
+// held-out metrics, all into model.json), then scores it on training scans
+// through the serving path.
+Status CalibrateAndScore(const TrainOptions& o, TrainReport* report) {
+  if (o.eval_scans > 0) {
+    CalibrateOptions cal;
+    cal.seed = o.calibration_seed;
+    cal.count = o.calibration_scans;
+    cal.held_out_seed = o.eval_seed;
+    cal.held_out_count = o.eval_scans;
+    cal.target_accuracy = o.target_accuracy;
+    cal.max_abstention = o.max_abstention;
+    cal.threads = o.threads;
+    cal.phantom = o.phantom;
+    cal.progress = o.progress;
+    auto calibrated = CalibrateModel(o.out_dir, cal);
+    if (!calibrated.ok()) return calibrated.status();
+    report->held_out = calibrated->held_out;
+    report->calibration = calibrated->calibration;
+    report->band = calibrated->band;
+  }
   EvalOptions eval;
   eval.threads = o.threads;
   eval.phantom = o.phantom;
   eval.progress = o.progress;
+  eval.progress_label = "training scans";
   eval.seed = o.seed;
   eval.count = std::min<int64_t>(o.train_scans, 5000);
   auto train_metrics = EvaluateModel(o.out_dir, eval);
   if (!train_metrics.ok()) return train_metrics.status();
   report->train = *train_metrics;
-  ToProto(report->train, meta->mutable_train_metrics());
-  if (o.eval_scans > 0) {
-    eval.seed = o.eval_seed;
-    eval.count = o.eval_scans;
-    auto held_out = EvaluateModel(o.out_dir, eval);
-    if (!held_out.ok()) return held_out.status();
-    report->held_out = *held_out;
-    ToProto(report->held_out, meta->mutable_held_out_metrics());
-  }
-  return Status::Ok();
+  auto meta = ReadModelMetadata(o.out_dir);
+  if (!meta.ok()) return meta.status();
+  MetricsToProto(report->train, meta->mutable_train_metrics());
+  return WriteModelMetadata(o.out_dir, *meta);
 }
 
 }  // namespace
@@ -443,9 +292,8 @@ Result<TrainReport> TrainModel(const TrainOptions& o) {
   v1::ModelMetadata meta = MakeMetadata(o, config, mean, std_dev, report.steps, report.parameter_count);
   meta.mutable_training()->set_wall_seconds(SecondsSince(t0));  // data generation + training
   OVOFLOW_RETURN_IF_ERROR(WriteModelMetadata(o.out_dir, meta));
-  OVOFLOW_RETURN_IF_ERROR(ScoreSavedModel(o, &meta, &report));
+  OVOFLOW_RETURN_IF_ERROR(CalibrateAndScore(o, &report));
   report.wall_seconds = SecondsSince(t0);
-  OVOFLOW_RETURN_IF_ERROR(WriteModelMetadata(o.out_dir, meta));
   return report;
 }
 
