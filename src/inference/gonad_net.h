@@ -25,7 +25,7 @@ struct NetConfig {
   int height = 32;       // dim_y, voxels
   int width = 32;        // dim_x, voxels
   int crop = 4;          // voxels cut from each side of height and width before the first conv
-  std::vector<int> conv_channels = {16, 32, 32, 32};
+  std::vector<int> conv_channels = {32, 32, 32, 32};
   std::vector<int> conv_strides = {1, 2, 2, 1};  // each 1 or 2, dividing the feature map
   int pool = 1;     // average pooling window and stride after the last conv (1 = none)
   int hidden = 64;  // units of the hidden fully connected layer

@@ -93,8 +93,8 @@ class TinyModel : public ::testing::Test {
 TEST(NetConfigTest, DefaultIsValidAndFlopsAddUp) {
   NetConfig c;
   ASSERT_TRUE(ValidateNetConfig(c).ok());
-  // 16x32x32 -> crop 4 -> 24x24, convs at stride 1, 2, 2, 1 -> 24, 12, 6, 6; no pool; 32x6x6 -> 64 -> 1.
-  const int64_t conv = 2 * 9 * (16 * 16 * 24 * 24 + 16 * 32 * 12 * 12 + 32 * 32 * 6 * 6 + 32 * 32 * 6 * 6);
+  // 16x32x32 -> crop 4 -> 24x24, 32-channel convs at stride 1, 2, 2, 1 -> 24, 12, 6, 6; no pool; 32x6x6 -> 64 -> 1.
+  const int64_t conv = 2 * 9 * (16 * 32 * 24 * 24 + 32 * 32 * 12 * 12 + 32 * 32 * 6 * 6 + 32 * 32 * 6 * 6);
   const int64_t fc = 2 * (32 * 6 * 6) * 64 + 2 * 64;
   EXPECT_EQ(FlopsPerScan(c), conv + fc);
 }
