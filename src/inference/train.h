@@ -20,7 +20,7 @@ namespace ovoflow::inference {
 struct TrainOptions {
   std::string out_dir;            // model directory to write (created if missing): model.pt + model.json
   uint64_t seed = 1;              // phantom stream of the training scans and weight initialisation
-  int64_t train_scans = 1200000;  // distinct training scans (phantom indices 0..train_scans-1)
+  int64_t train_scans = 2000000;  // distinct training scans (phantom indices 0..train_scans-1)
   int epochs = 1;                 // passes over the training scans, shuffled each epoch
   int batch = 64;                 // scans per optimiser step
   double learning_rate = 2e-3;    // peak AdamW learning rate; cosine decay to 0 after the warm-up
