@@ -22,7 +22,7 @@ build: setup web $(BUILD)/build.ninja
 
 # Trains the default model only when none is there (it is committed; `ovoflow train` rebuilds it).
 model: build
-	@test -f models/gonad-cnn/2.0.0/model.pt || $(BUILD)/src/exe/ovoflow train --out models/gonad-cnn/2.0.0
+	@test -f models/gonad-cnn/2.1.0/model.pt || $(BUILD)/src/exe/ovoflow train --out models/gonad-cnn/2.1.0
 
 up: build model
 	@scripts/up

@@ -1,6 +1,6 @@
 // `ovoflow train|eval`: fit the sexing CNN on phantom scans and score a model
 // directory on held-out phantom scans. With default flags `train` rebuilds
-// the committed models/gonad-cnn/2.0.0 exactly (seeded; see docs/model.md).
+// the committed models/gonad-cnn/2.1.0 exactly (seeded; see docs/model.md).
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -33,8 +33,9 @@ void PrintCalibration(const v1::Calibration& c, const v1::DecisionBand& b) {
   std::printf("calibration: temperature %.3f  ECE %.4f -> %.4f  loss %.4f -> %.4f  (%d scans, seed %llu)\n",
               c.temperature(), c.ece_before(), c.ece_after(), c.loss_before(), c.loss_after(), c.count(),
               static_cast<unsigned long long>(c.seed()));
-  std::printf("RECHECK band: KEEP p_female >= %.4f, DIVERT <= %.4f%s\n", b.keep_min_p_female(),
-              b.divert_max_p_female(), b.feasible() ? "" : "  (targets NOT met on the calibration scans)");
+  std::printf("RECHECK band: KEEP p_female >= %.4f, DIVERT <= %.4f  (accuracy target held at z = %.3f)%s\n",
+              b.keep_min_p_female(), b.divert_max_p_female(), b.confidence_z(),
+              b.feasible() ? "" : "  (targets NOT met on the calibration scans)");
   std::printf("  calibration scans: decided accuracy %.4f, abstention %.4f\n", b.calibration_decided_accuracy(),
               b.calibration_abstention());
   std::printf("  held-out scans:    decided accuracy %.4f, abstention %.4f  (targets >= %.4f, <= %.4f)\n",
@@ -49,7 +50,7 @@ void AddTrainCommand(CLI::App& app, const GlobalFlags& g) {
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "phantom stream and weight seed of the training scans")->capture_default_str();
   cmd->add_option("--scans", o->train_scans, "distinct training scans")
-      ->check(CLI::Range(int64_t{2}, int64_t{2'000'000}))->capture_default_str();
+      ->check(CLI::Range(int64_t{2}, inference::kMaxTrainScans))->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "passes over the training scans")->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "scans per optimiser step")->check(CLI::Range(2, 4096))->capture_default_str();
@@ -74,6 +75,9 @@ void AddTrainCommand(CLI::App& app, const GlobalFlags& g) {
       ->check(CLI::Range(0.5, 1.0))->capture_default_str();
   cmd->add_option("--max-abstention", o->max_abstention, "RECHECK band: largest fraction sent to RECHECK")
       ->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  cmd->add_option("--confidence-z", o->band_confidence_z,
+                  "RECHECK band: the accuracy target must hold at the Wilson lower bound, z standard errors (0: point estimate)")
+      ->check(CLI::Range(0.0, 9.99))->capture_default_str();
   AddPhantomFlags(cmd, &o->phantom);
   cmd->callback([&g, o] {
     InitLogging(g.log_level);
@@ -162,6 +166,9 @@ void AddCalibrateCommand(CLI::App& app, const GlobalFlags& g) {
       ->check(CLI::Range(0.5, 1.0))->capture_default_str();
   cmd->add_option("--max-abstention", o->max_abstention, "largest fraction sent to RECHECK")
       ->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  cmd->add_option("--confidence-z", o->confidence_z,
+                  "the accuracy target must hold at the Wilson lower bound, z standard errors (0: point estimate)")
+      ->check(CLI::Range(0.0, 9.99))->capture_default_str();
   cmd->add_option("--threads", o->threads, "LibTorch and data-generation threads")->check(CLI::Range(1, 256))
       ->capture_default_str();
   AddPhantomFlags(cmd, &o->phantom);

@@ -16,7 +16,7 @@ std::string DefaultModelRegistry() { return std::string(OVOFLOW_SOURCE_DIR) + "/
 std::string DefaultModelDir() {
   auto latest = inference::ModelRegistry(DefaultModelRegistry()).Latest(inference::kDefaultModelName);
   // Without a valid one, name the committed model so the error says where it should be.
-  return latest.ok() ? latest->dir : DefaultModelRegistry() + "/" + inference::kDefaultModelName + "/2.0.0";
+  return latest.ok() ? latest->dir : inference::CommittedModelDir(OVOFLOW_SOURCE_DIR);
 }
 std::string DefaultWebRoot() { return std::string(OVOFLOW_SOURCE_DIR) + "/web/dist"; }
 std::string DefaultDatabaseUrl() { return "sqlite://" + std::string(OVOFLOW_SOURCE_DIR) + "/var/ovoflow.db"; }

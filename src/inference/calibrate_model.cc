@@ -14,6 +14,7 @@ Status ValidateCalibrateOptions(const CalibrateOptions& o) {
     return Status::InvalidArgument("target_accuracy must be in (0.5, 1]");
   if (!(o.max_abstention >= 0 && o.max_abstention < 1))
     return Status::InvalidArgument("max_abstention must be in [0, 1)");
+  if (!(o.confidence_z >= 0 && o.confidence_z < 10)) return Status::InvalidArgument("confidence_z must be in [0, 10)");
   return edge::ValidatePhantomOptions(o.phantom);
 }
 
@@ -54,7 +55,7 @@ Result<CalibrateReport> CalibrateModel(const std::string& model_dir, const Calib
   c.set_loss_before(LogLoss(cal->logits, cal->female, 1.0));
   c.set_loss_after(LogLoss(cal->logits, cal->female, *temperature));
 
-  auto band = ChooseBand(cal_p, cal->female, o.target_accuracy, o.max_abstention);
+  auto band = ChooseBand(cal_p, cal->female, o.target_accuracy, o.max_abstention, o.confidence_z);
   if (!band.ok()) return band.status();
 
   eval.seed = o.held_out_seed;
@@ -79,6 +80,7 @@ Result<CalibrateReport> CalibrateModel(const std::string& model_dir, const Calib
   b.set_held_out_decided_accuracy(held_band.decided_accuracy());
   b.set_held_out_abstention(held_band.abstention());
   b.set_feasible(band->feasible);
+  b.set_confidence_z(o.confidence_z);
 
   *meta->mutable_calibration() = c;
   *meta->mutable_recommended_thresholds() = b;

@@ -18,11 +18,12 @@ namespace ovoflow::inference {
 
 struct CalibrateOptions {
   uint64_t seed = 3;               // calibration stream: neither the training (1) nor the held-out (2) seed
-  int64_t count = 20000;           // calibration scans
+  int64_t count = 50000;           // calibration scans
   uint64_t held_out_seed = 2;      // scans the temperature and band are checked on
-  int64_t held_out_count = 10000;  // held-out scans
+  int64_t held_out_count = 20000;  // held-out scans
   double target_accuracy = 0.995;  // on the eggs the band decides (KEEP or DIVERT)
   double max_abstention = 0.05;    // largest fraction sent to RECHECK
+  double confidence_z = 1.645;     // target_accuracy must hold at the Wilson lower bound (ChooseBand); 0 = point estimate
   int threads = 2;                 // LibTorch and phantom generation threads
   int batch = 256;                 // scans per forward pass
   edge::PhantomOptions phantom;    // should match the training data's settings

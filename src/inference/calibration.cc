@@ -95,11 +95,23 @@ BandOutcome ScoreBand(const std::vector<float>& p, const std::vector<uint8_t>& f
   return o;
 }
 
+double AccuracyLowerBound(int64_t correct, int64_t n, double z) {
+  if (n <= 0) return 0;
+  const double nn = static_cast<double>(n);
+  const double p = static_cast<double>(correct) / nn;
+  if (z <= 0) return p;
+  const double z2 = z * z;
+  const double centre = p + z2 / (2 * nn);
+  const double spread = z * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
+  return std::max(0.0, (centre - spread) / (1 + z2 / nn));
+}
+
 Result<BandChoice> ChooseBand(const std::vector<float>& p, const std::vector<uint8_t>& female,
-                              double target_accuracy, double max_abstention) {
+                              double target_accuracy, double max_abstention, double confidence_z) {
   OVOFLOW_RETURN_IF_ERROR(CheckInputs(p.size(), female));
   if (!(target_accuracy > 0 && target_accuracy <= 1)) return Status::InvalidArgument("target_accuracy not in (0, 1]");
   if (!(max_abstention >= 0 && max_abstention <= 1)) return Status::InvalidArgument("max_abstention not in [0, 1]");
+  if (!(confidence_z >= 0 && confidence_z < 10)) return Status::InvalidArgument("confidence_z not in [0, 10)");
   const std::size_t n = p.size();
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -139,7 +151,7 @@ Result<BandChoice> ChooseBand(const std::vector<float>& p, const std::vector<uin
       c.keep_min_p_female = j == 0 ? 1.0f : (j == n ? s[0] : 0.5f * (s[n - j - 1] + s[n - j]));
       c.keep_min_p_female = std::max(c.keep_min_p_female, std::nextafter(0.5f, 1.0f));
       c.outcome = o;
-      if (o.decided > 0 && o.decided_accuracy() >= target_accuracy) {
+      if (o.decided > 0 && AccuracyLowerBound(o.decided_correct, o.decided, confidence_z) >= target_accuracy) {
         if (!have || o.decided_accuracy() > best.outcome.decided_accuracy()) {
           best = c;
           best.feasible = a <= max_abstain;

@@ -139,10 +139,38 @@ TEST(ChooseBandTest, FallsBackToTheMostAccurateBandWithinTheLimitWhenNoBandReach
   EXPECT_LE(band->outcome.abstention(), 0.5);
 }
 
+TEST(AccuracyLowerBoundTest, IsTheWilsonLowerBound) {
+  EXPECT_DOUBLE_EQ(AccuracyLowerBound(95, 100, 0), 0.95);
+  EXPECT_NEAR(AccuracyLowerBound(95, 100, 1.96), 0.8882, 1e-4);  // the textbook 95 % Wilson interval of 95/100
+  EXPECT_NEAR(AccuracyLowerBound(100, 100, 1.96), 0.9630, 1e-4);  // all correct still leaves doubt
+  EXPECT_EQ(AccuracyLowerBound(0, 0, 1.645), 0.0);
+  EXPECT_EQ(AccuracyLowerBound(0, 10, 1.645), 0.0);
+  // The same rate on more scans is surer.
+  EXPECT_LT(AccuracyLowerBound(995, 1000, 1.645), AccuracyLowerBound(9950, 10000, 1.645));
+  EXPECT_LT(AccuracyLowerBound(9950, 10000, 1.645), 0.995);
+}
+
+TEST(ChooseBandTest, WithAConfidenceBoundTheTargetHoldsAtTheLowerEndAndNeedsMoreRechecks) {
+  const Synthetic s = Overconfident(1.0, 4000, 21);  // calibrated scores, logit spread 2.5
+  const std::vector<float> p = Probabilities(s.logits, 1.0);
+  auto point = ChooseBand(p, s.female, 0.95, 0.9);
+  auto sure = ChooseBand(p, s.female, 0.95, 0.9, 1.645);
+  ASSERT_TRUE(point.ok() && sure.ok());
+  EXPECT_TRUE(point->feasible);
+  EXPECT_TRUE(sure->feasible);
+  EXPECT_GE(point->outcome.decided_accuracy(), 0.95);
+  EXPECT_LT(AccuracyLowerBound(point->outcome.decided_correct, point->outcome.decided, 1.645), 0.95);
+  EXPECT_GE(AccuracyLowerBound(sure->outcome.decided_correct, sure->outcome.decided, 1.645), 0.95);
+  EXPECT_GT(sure->outcome.abstained, point->outcome.abstained);
+  EXPECT_GT(sure->keep_min_p_female, point->keep_min_p_female - 1e-6f);
+  EXPECT_LT(sure->divert_max_p_female, point->divert_max_p_female + 1e-6f);
+}
+
 TEST(ChooseBandTest, RejectsBadInput) {
   EXPECT_EQ(ChooseBand({}, {}, 0.99, 0.05).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ChooseBand({0.1f}, {0}, 1.5, 0.05).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ChooseBand({0.1f}, {0}, 0.99, -1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ChooseBand({0.1f}, {0}, 0.99, 0.05, -1).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Throughput of the sexing model on this machine (not a test):
 //   build/src/inference/model_bench [--benchmark_filter=...]
 // Forward: items_per_second = scans/s. Args: {batch, LibTorch threads}.
-// Uses the committed model in models/gonad-cnn/2.0.0 (OVOFLOW_MODEL_DIR overrides).
+// Uses the committed model in models/gonad-cnn/2.1.0 (OVOFLOW_MODEL_DIR overrides).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -11,13 +11,14 @@
 #include "edge/phantom.h"
 #include "inference/classifier.h"
 #include "inference/gonad_net.h"
+#include "inference/model_registry.h"
 
 namespace ovoflow::inference {
 namespace {
 
 std::string ModelDir() {
   if (const char* dir = std::getenv("OVOFLOW_MODEL_DIR")) return dir;
-  return std::string(OVOFLOW_SOURCE_DIR) + "/models/gonad-cnn/2.0.0";
+  return CommittedModelDir(OVOFLOW_SOURCE_DIR);
 }
 
 std::vector<v1::Volume> PhantomVolumes(int n) {

@@ -1,6 +1,6 @@
 // The model registry: a directory tree <root>/<name>/<version>/ whose leaves
 // are model directories (model.json + weights, see classifier.h), e.g.
-// models/gonad-cnn/2.0.0/. Which version serves is decided elsewhere (a
+// models/gonad-cnn/2.1.0/. Which version serves is decided elsewhere (a
 // ModelActivation on ovoflow.models.v1, see model_control.h); without one,
 // the highest version of kDefaultModelName does.
 #pragma once
@@ -15,6 +15,13 @@
 namespace ovoflow::inference {
 
 inline constexpr char kDefaultModelName[] = "gonad-cnn";
+// The committed default model, models/gonad-cnn/<this>/, which `ovoflow
+// train` rebuilds with its defaults (docs/model.md).
+inline constexpr char kDefaultModelVersion[] = "2.1.0";
+// "<source_dir>/models/gonad-cnn/<kDefaultModelVersion>": the committed model.
+inline std::string CommittedModelDir(const std::string& source_dir) {
+  return source_dir + "/models/" + kDefaultModelName + "/" + kDefaultModelVersion;
+}
 
 struct RegisteredModel {
   std::string name;     // directory name == metadata.name()

@@ -14,7 +14,7 @@ namespace ovoflow::inference {
 namespace {
 namespace fs = std::filesystem;
 
-std::string CommittedModel() { return std::string(std::getenv("OVOFLOW_SOURCE_DIR")) + "/models/gonad-cnn/2.0.0"; }
+std::string CommittedModel() { return CommittedModelDir(std::getenv("OVOFLOW_SOURCE_DIR")); }
 
 class ModelRegistryTest : public ::testing::Test {
  protected:

@@ -29,7 +29,7 @@ namespace ovoflow::inference {
 namespace {
 namespace fs = std::filesystem;
 
-std::string CommittedModel() { return std::string(std::getenv("OVOFLOW_SOURCE_DIR")) + "/models/gonad-cnn/2.0.0"; }
+std::string CommittedModel() { return CommittedModelDir(std::getenv("OVOFLOW_SOURCE_DIR")); }
 
 // The value of one series in the Prometheus text (0 when absent).
 double Metric(const std::string& series) {

@@ -46,8 +46,8 @@ void Shuffle(std::vector<T>& v, std::mt19937_64& rng) {  // Fisher-Yates: the sa
 
 Status ValidateTrainOptions(const TrainOptions& o) {
   if (o.out_dir.empty()) return Status::InvalidArgument("out_dir is empty");
-  if (o.train_scans < 2 || o.train_scans > 2'000'000)
-    return Status::InvalidArgument("train_scans must be in 2..2000000");
+  if (o.train_scans < 2 || o.train_scans > kMaxTrainScans)
+    return Status::InvalidArgument("train_scans must be in 2.." + std::to_string(kMaxTrainScans));
   if (o.epochs < 1) return Status::InvalidArgument("epochs must be >= 1");
   if (o.batch < 2 || o.batch > 4096) return Status::InvalidArgument("batch must be in 2..4096");
   if (o.batch > o.train_scans) return Status::InvalidArgument("batch is larger than train_scans");
@@ -235,6 +235,7 @@ Status CalibrateAndScore(const TrainOptions& o, TrainReport* report) {
     cal.held_out_count = o.eval_scans;
     cal.target_accuracy = o.target_accuracy;
     cal.max_abstention = o.max_abstention;
+    cal.confidence_z = o.band_confidence_z;
     cal.threads = o.threads;
     cal.phantom = o.phantom;
     cal.progress = o.progress;

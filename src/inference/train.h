@@ -17,10 +17,14 @@
 
 namespace ovoflow::inference {
 
+// Training scans are generated chunk by chunk, so memory does not grow with
+// their number; the cap only keeps a typo from asking for a week of training.
+inline constexpr int64_t kMaxTrainScans = 20'000'000;
+
 struct TrainOptions {
   std::string out_dir;            // model directory to write (created if missing): model.pt + model.json
   uint64_t seed = 1;              // phantom stream of the training scans and weight initialisation
-  int64_t train_scans = 2000000;  // distinct training scans (phantom indices 0..train_scans-1)
+  int64_t train_scans = 4000000;  // distinct training scans (phantom indices 0..train_scans-1)
   int epochs = 1;                 // passes over the training scans, shuffled each epoch
   int batch = 64;                 // scans per optimiser step
   double learning_rate = 2e-3;    // peak AdamW learning rate; cosine decay to 0 after the warm-up
@@ -30,13 +34,14 @@ struct TrainOptions {
   NetConfig net;                  // in_channels/height/width are set from the phantom geometry
   edge::PhantomOptions phantom;   // the scans the model learns from
   uint64_t eval_seed = 2;         // held-out phantom stream for the metrics in model.json (!= seed)
-  int64_t eval_scans = 10000;     // held-out scans scored after training; 0 skips them and the calibration
+  int64_t eval_scans = 20000;     // held-out scans scored after training; 0 skips them and the calibration
   uint64_t calibration_seed = 3;  // phantom stream the temperature and RECHECK band are fitted on
-  int64_t calibration_scans = 20000;
+  int64_t calibration_scans = 50000;
   double target_accuracy = 0.995; // RECHECK band: accuracy on the eggs it decides ...
   double max_abstention = 0.05;   // ... while sending at most this fraction to RECHECK
+  double band_confidence_z = 1.645;  // ... with the accuracy's Wilson lower bound at the target (CalibrateOptions)
   std::string name = "gonad-cnn";
-  std::string version = "2.0.0";
+  std::string version = "2.1.0";
   std::FILE* progress = stderr;   // progress bars; nullptr = quiet
 };
 

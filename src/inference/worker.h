@@ -18,6 +18,7 @@
 #include "common/volume.h"
 #include "inference/classifier.h"
 #include "inference/decision.h"
+#include "inference/model_registry.h"
 
 namespace ovoflow::inference {
 
@@ -27,7 +28,7 @@ struct WorkerOptions {
   std::string worker_id;  // recorded in each prediction, names the producer; default host-pid-n (unique)
   // Model served until an activation on ovoflow.models.v1 says otherwise
   // (the `ovoflow` binary defaults it to the newest version in the registry).
-  std::string model_dir = "models/gonad-cnn/2.0.0";
+  std::string model_dir = std::string("models/") + kDefaultModelName + "/" + kDefaultModelVersion;
   std::string registry_dir = "models";  // model registry root: <name>/<version>/ (model_registry.h)
   bool follow_activations = true;       // read ovoflow.models.v1 and hot-swap (docs/models.md)
   int activation_catch_up_ms = 10000;   // Create() reads existing activations for at most this long, ms

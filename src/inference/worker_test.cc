@@ -20,7 +20,7 @@
 namespace ovoflow::inference {
 namespace {
 
-std::string ModelDir() { return std::string(std::getenv("OVOFLOW_SOURCE_DIR")) + "/models/gonad-cnn/2.0.0"; }
+std::string ModelDir() { return CommittedModelDir(std::getenv("OVOFLOW_SOURCE_DIR")); }
 
 class WorkerTest : public ::testing::Test {
  protected:
