@@ -27,6 +27,9 @@ void PrintMetrics(const char* title, const inference::BinaryMetrics& m) {
   std::printf("  confusion (female = positive):  TP %lld  FN %lld  |  FP %lld  TN %lld\n",
               static_cast<long long>(m.true_positive), static_cast<long long>(m.false_negative),
               static_cast<long long>(m.false_positive), static_cast<long long>(m.true_negative));
+  if (m.has_band)
+    std::printf("  recommended RECHECK band:  decided accuracy %.4f  abstention %.4f\n", m.decided_accuracy,
+                m.abstention);
 }
 
 void PrintCalibration(const v1::Calibration& c, const v1::DecisionBand& b) {

@@ -69,6 +69,7 @@ Result<CalibrateReport> CalibrateModel(const std::string& model_dir, const Calib
   report.held_out.scans_per_second =
       held->predict_seconds > 0 ? static_cast<double>(held_p.size()) / held->predict_seconds : 0;
   const BandOutcome held_band = ScoreBand(held_p, held->female, band->keep_min_p_female, band->divert_max_p_female);
+  SetBand(held_band, &report.held_out);
 
   v1::DecisionBand& b = report.band;
   b.set_keep_min_p_female(band->keep_min_p_female);

@@ -94,6 +94,12 @@ std::string MetricsToJson(const BinaryMetrics& metrics) {
   return json;
 }
 
+void SetBand(const BandOutcome& band, BinaryMetrics* m) {
+  m->has_band = true;
+  m->decided_accuracy = band.decided_accuracy();
+  m->abstention = band.abstention();
+}
+
 void MetricsToProto(const BinaryMetrics& m, v1::Metrics* p) {
   p->set_count(static_cast<int32_t>(m.count));
   p->set_accuracy(m.accuracy);
@@ -105,6 +111,13 @@ void MetricsToProto(const BinaryMetrics& m, v1::Metrics* p) {
   p->set_false_negative(static_cast<int32_t>(m.false_negative));
   p->set_ece(m.ece);
   p->set_scans_per_second(m.scans_per_second);
+  if (m.has_band) {
+    p->set_decided_accuracy(m.decided_accuracy);
+    p->set_abstention(m.abstention);
+  } else {
+    p->clear_decided_accuracy();
+    p->clear_abstention();
+  }
 }
 
 
@@ -163,6 +176,12 @@ Result<BinaryMetrics> EvaluateModel(const std::string& model_dir, const EvalOpti
   if (!scored.ok()) return scored.status();
   BinaryMetrics m = ComputeMetrics(scored->p_female, scored->female);
   m.scans_per_second = scored->predict_seconds > 0 ? static_cast<double>(m.count) / scored->predict_seconds : 0;
+  auto meta = ReadModelMetadata(model_dir);
+  if (!meta.ok()) return meta.status();
+  if (meta->has_recommended_thresholds()) {
+    const v1::DecisionBand& b = meta->recommended_thresholds();
+    SetBand(ScoreBand(scored->p_female, scored->female, b.keep_min_p_female(), b.divert_max_p_female()), &m);
+  }
   if (o.progress != nullptr)
     std::fprintf(o.progress, "%s: acc %s auc %s ece %s\n", o.progress_label.c_str(), Fixed(m.accuracy, 4).c_str(),
                  Fixed(m.roc_auc, 4).c_str(), Fixed(m.ece, 4).c_str());

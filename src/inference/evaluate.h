@@ -10,6 +10,7 @@
 
 #include "common/status.h"
 #include "edge/phantom.h"
+#include "inference/calibration.h"
 #include "inference/classifier.h"
 #include "ovoflow/v1/model.pb.h"
 
@@ -27,6 +28,10 @@ struct BinaryMetrics {
   int64_t false_negative = 0;   // female called male
   double ece = 0;               // expected calibration error, 15 equal-width bins
   double scans_per_second = 0;  // SexClassifier::PredictBatch throughput (decode + normalise + forward)
+  // With the model's recommended RECHECK band (model.json), when it has one.
+  bool has_band = false;
+  double decided_accuracy = 0;  // correct KEEP + DIVERT over all KEEP + DIVERT
+  double abstention = 0;        // share sent to RECHECK
 };
 
 struct EvalOptions {
@@ -61,6 +66,8 @@ Result<BinaryMetrics> EvaluateModel(const std::string& model_dir, const EvalOpti
 BinaryMetrics ComputeMetrics(const std::vector<float>& p_female, const std::vector<uint8_t>& female);
 
 void MetricsToProto(const BinaryMetrics& metrics, v1::Metrics* proto);
+// Fills the band fields of `metrics` from a band's outcome on the same scans.
+void SetBand(const BandOutcome& band, BinaryMetrics* metrics);
 // The metrics as one JSON object (the proto3 JSON form of v1::Metrics, proto field names).
 std::string MetricsToJson(const BinaryMetrics& metrics);
 

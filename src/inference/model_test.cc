@@ -462,6 +462,30 @@ TEST_F(TinyModel, EvaluateCountsEveryScan) {
   EXPECT_EQ(m->true_positive + m->false_positive + m->true_negative + m->false_negative, 100);
   EXPECT_GT(m->scans_per_second, 0);
   EXPECT_EQ(EvaluateModel(dir_->path() + "/nope", o).status().code(), StatusCode::kNotFound);
+
+  // The model's recommended band, scored on the same scans.
+  auto meta = ReadModelMetadata(dir_->path());
+  ASSERT_TRUE(meta.ok() && meta->has_recommended_thresholds());
+  auto clf = SexClassifier::Load(dir_->path(), 1);
+  ASSERT_TRUE(clf.ok());
+  auto scored = ScorePhantomScans(**clf, o);
+  ASSERT_TRUE(scored.ok());
+  const v1::DecisionBand& b = meta->recommended_thresholds();
+  const BandOutcome band = ScoreBand(scored->p_female, scored->female, b.keep_min_p_female(), b.divert_max_p_female());
+  ASSERT_TRUE(m->has_band);
+  EXPECT_DOUBLE_EQ(m->decided_accuracy, band.decided_accuracy());
+  EXPECT_DOUBLE_EQ(m->abstention, band.abstention());
+  EXPECT_NE(MetricsToJson(*m).find("\"abstention\""), std::string::npos);
+
+  // Without a band in model.json there are no band figures, not zeros.
+  TempDir bare;
+  fs::copy_file(dir_->path() + "/model.pt", bare.path() + "/model.pt");
+  meta->clear_recommended_thresholds();
+  ASSERT_TRUE(WriteModelMetadata(bare.path(), *meta).ok());
+  auto plain = EvaluateModel(bare.path(), o);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_FALSE(plain->has_band);
+  EXPECT_EQ(MetricsToJson(*plain).find("abstention"), std::string::npos) << MetricsToJson(*plain);
 }
 
 // The committed model (models/gonad-cnn/2.1.0, rebuilt by `ovoflow train`)
