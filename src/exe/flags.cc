@@ -88,6 +88,9 @@ void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o) {
                   "per-tenant RECHECK bands, JSON {\"default\": {...}, \"tenants\": {\"id\": {\"keep_min_p_female\": "
                   "0.95, \"divert_max_p_female\": 0.05}}} (docs/models.md)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--thresholds-reload-ms", o->thresholds_reload_ms,
+                  "re-read --thresholds-file this often, between batches (0: at start-up only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--infer-group", o->group_id, "consumer group of the inference workers")->capture_default_str();
   cmd->add_option("--worker-id", o->worker_id,
                   "worker id recorded in predictions; names the transactional producer (default host-pid-n)");

@@ -255,16 +255,34 @@ TEST_F(ModelSwapTest, ThresholdsApplyPerTenant) {
   o.thresholds_file = file.string();
   o.thresholds = Thresholds{0.8f, 0.2f};
   o.thresholds_explicit = true;
+  o.thresholds_reload_ms = 1;
   auto worker = MakeWorker(o);
   ASSERT_TRUE(worker);
+  // Eggs 0-11 with the file as it was at start-up, 12-23 after an edit,
+  // 24-35 after an edit that does not parse (the edited bands stay).
+  const Thresholds first{0.99f, 0.01f}, edited{0.95f, 0.05f}, flags{0.8f, 0.2f};
   PublishScans(12);  // alternating hatchery-a / hatchery-b
   Drain(*worker);
+  const double applied = Metric(R"(ovoflow_thresholds_reloads_total{result="applied"})");
+  const double rejected = Metric(R"(ovoflow_thresholds_reloads_total{result="rejected"})");
+  std::ofstream(file, std::ios::trunc)
+      << R"({"tenants": {"hatchery-a": {"keep_min_p_female": 0.95, "divert_max_p_female": 0.05}}})";
+  PublishScans(12);
+  Drain(*worker);
+  EXPECT_EQ(Metric(R"(ovoflow_thresholds_reloads_total{result="applied"})"), applied + 1);
+  std::ofstream(file, std::ios::trunc) << R"({"tenants": {"hatchery-a": {"keep_min_p_female": 0.4)";
+  PublishScans(12);
+  Drain(*worker);
+  EXPECT_EQ(Metric(R"(ovoflow_thresholds_reloads_total{result="rejected"})"), rejected + 1);
+  EXPECT_EQ(Metric(R"(ovoflow_thresholds_reloads_total{result="applied"})"), applied + 1);
+
   auto preds = ReadPredictions();
-  ASSERT_EQ(preds.size(), 12u);
+  ASSERT_EQ(preds.size(), 36u);
   for (const auto& p : preds) {
-    const Thresholds want = p.tenant_id() == "hatchery-a" ? Thresholds{0.99f, 0.01f} : Thresholds{0.8f, 0.2f};
-    EXPECT_FLOAT_EQ(p.keep_threshold(), want.keep_min_p_female) << p.tenant_id();
-    EXPECT_FLOAT_EQ(p.divert_threshold(), want.divert_max_p_female) << p.tenant_id();
+    const int egg = std::stoi(p.egg_id().substr(4));  // "egg-N"
+    const Thresholds want = p.tenant_id() != "hatchery-a" ? flags : egg < 12 ? first : edited;
+    EXPECT_FLOAT_EQ(p.keep_threshold(), want.keep_min_p_female) << p.egg_id();
+    EXPECT_FLOAT_EQ(p.divert_threshold(), want.divert_max_p_female) << p.egg_id();
     EXPECT_EQ(p.decision(), Decide(p.p_female(), want)) << p.egg_id();
   }
 

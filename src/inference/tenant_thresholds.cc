@@ -46,12 +46,19 @@ Result<TenantThresholds> ParseTenantThresholds(std::string_view json, const std:
   return out;
 }
 
-Result<TenantThresholds> LoadTenantThresholds(const std::string& path) {
+Result<std::string> ReadThresholdsFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound("cannot read thresholds file " + path);
   std::stringstream text;
   text << in.rdbuf();
-  return ParseTenantThresholds(text.str(), path);
+  if (in.bad()) return Status::NotFound("cannot read thresholds file " + path);
+  return text.str();
+}
+
+Result<TenantThresholds> LoadTenantThresholds(const std::string& path) {
+  auto text = ReadThresholdsFile(path);
+  if (!text.ok()) return text.status();
+  return ParseTenantThresholds(*text, path);
 }
 
 Thresholds ThresholdPolicy::Fallback(const v1::ModelMetadata& model) const {

@@ -27,6 +27,8 @@ struct TenantThresholds {
 // InvalidArgument naming `source`, the tenant (or "default") and the field
 // for unknown fields, a missing field or a value out of range.
 Result<TenantThresholds> ParseTenantThresholds(std::string_view json, const std::string& source);
+// The file's text; NotFound when `path` cannot be read.
+Result<std::string> ReadThresholdsFile(const std::string& path);
 // NotFound when `path` cannot be read; otherwise as ParseTenantThresholds.
 Result<TenantThresholds> LoadTenantThresholds(const std::string& path);
 

@@ -34,6 +34,7 @@ struct WorkerMetrics {
   prometheus::Gauge& lag;
   prometheus::Family<prometheus::Counter>& transactions;
   prometheus::Counter& producer_restarts;
+  prometheus::Family<prometheus::Counter>& threshold_reloads;
 
   static WorkerMetrics& Get(const std::string& group) {
     static WorkerMetrics* m = [&] {
@@ -59,6 +60,9 @@ struct WorkerMetrics {
               .Help("Kafka transactions of inference workers, by result (committed, aborted)").Register(reg),
           prometheus::BuildCounter().Name("ovoflow_inference_producer_restarts_total")
               .Help("Transactional producers recreated after being fenced or a fatal error").Register(reg).Add({}),
+          prometheus::BuildCounter().Name("ovoflow_thresholds_reloads_total")
+              .Help("Changes of the thresholds file seen by inference workers, by result (applied, rejected)")
+              .Register(reg),
       };
     }();
     return *m;
@@ -82,6 +86,8 @@ bool Elapsed(int64_t start_ns, int64_t ns) { return SystemClock().MonotonicNanos
 struct InferenceWorker::Impl {
   WorkerOptions options;
   ThresholdPolicy thresholds;
+  std::string thresholds_text;        // the thresholds file as last read (applied or rejected)
+  int64_t thresholds_checked_ns = 0;  // monotonic time of the last look at the file
   std::unique_ptr<ModelSwitch> models;
   std::unique_ptr<ActivationFollower> follower;  // after `models`: destroyed first (its thread calls models)
   std::unique_ptr<bus::Consumer> consumer;
@@ -189,6 +195,37 @@ struct InferenceWorker::Impl {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   }
 
+  // Between batches: when the thresholds file changed, its new bands apply
+  // from the next batch on. A file that no longer reads or parses keeps the
+  // bands in force (logged and counted once per change), so a typo never
+  // stops the line.
+  void MaybeReloadThresholds() {
+    if (options.thresholds_file.empty() || options.thresholds_reload_ms <= 0) return;
+    const int64_t now = SystemClock().MonotonicNanos();
+    if (now - thresholds_checked_ns < int64_t{options.thresholds_reload_ms} * 1'000'000) return;
+    thresholds_checked_ns = now;
+    auto text = ReadThresholdsFile(options.thresholds_file);
+    const std::string seen = text.ok() ? *text : "\n<unreadable>: " + text.status().message();
+    if (seen == thresholds_text) return;
+    thresholds_text = seen;
+    auto parsed = text.ok() ? ParseTenantThresholds(*text, options.thresholds_file)
+                            : Result<TenantThresholds>(text.status());
+    if (!parsed.ok()) {
+      spdlog::error("infer: thresholds file changed but is not applied, the previous bands stay: {}",
+                    parsed.status().ToString());
+      metrics->threshold_reloads.Add({{"result", "rejected"}}).Increment();
+      return;
+    }
+    spdlog::info("infer: thresholds file {} changed: {} tenant band(s){} apply from the next batch",
+                 options.thresholds_file, parsed->tenants.size(), parsed->default_band ? " and a default" : "");
+    thresholds = ThresholdPolicy(std::move(parsed).value(), FlagThresholds());
+    metrics->threshold_reloads.Add({{"result", "applied"}}).Increment();
+  }
+
+  std::optional<Thresholds> FlagThresholds() const {
+    return options.thresholds_explicit ? std::optional(options.thresholds) : std::nullopt;
+  }
+
   Status CheckGeometry(const v1::Volume& v) const {
     const ModelInfo& mi = models->active().classifier->info();
     if (v.dim_x() != mi.dim_x || v.dim_y() != mi.dim_y || v.dim_z() != mi.dim_z ||
@@ -240,14 +277,18 @@ Result<std::unique_ptr<InferenceWorker>> InferenceWorker::Create(const WorkerOpt
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   if (impl->options.worker_id.empty()) impl->options.worker_id = DefaultWorkerId();
+  if (options.thresholds_reload_ms < 0) return Status::InvalidArgument("thresholds_reload_ms must be >= 0");
   TenantThresholds per_tenant;
   if (!options.thresholds_file.empty()) {
-    auto file = LoadTenantThresholds(options.thresholds_file);
+    auto text = ReadThresholdsFile(options.thresholds_file);
+    if (!text.ok()) return text.status();
+    auto file = ParseTenantThresholds(*text, options.thresholds_file);
     if (!file.ok()) return file.status();
     per_tenant = std::move(file).value();
+    impl->thresholds_text = std::move(text).value();
+    impl->thresholds_checked_ns = SystemClock().MonotonicNanos();
   }
-  impl->thresholds = ThresholdPolicy(std::move(per_tenant),
-                                     options.thresholds_explicit ? std::optional(options.thresholds) : std::nullopt);
+  impl->thresholds = ThresholdPolicy(std::move(per_tenant), impl->FlagThresholds());
   auto model = LoadModelDir(options.model_dir, options.torch_threads);
   if (!model.ok()) return model.status();
   impl->models = std::make_unique<ModelSwitch>(ModelRegistry(options.registry_dir), options.torch_threads,
@@ -289,6 +330,7 @@ const ModelInfo& InferenceWorker::model() const { return impl_->models->active()
 Result<int> InferenceWorker::RunOnce(int poll_timeout_ms, const std::atomic<bool>& stop) {
   Impl& d = *impl_;
   d.models->SwapPending();  // between batches: the whole batch below is scored by one model
+  d.MaybeReloadThresholds();  // likewise: one set of bands per batch
   auto polled = bus::PollBatch(*d.consumer, d.options.max_batch, poll_timeout_ms, d.options.max_wait_ms);
   if (!polled.ok()) return polled.status();
   std::vector<bus::Message>& batch = *polled;

@@ -39,6 +39,7 @@ struct WorkerOptions {
   Thresholds thresholds;            // --keep-threshold / --divert-threshold
   bool thresholds_explicit = false;  // true: `thresholds` beats the model's recommended band
   std::string thresholds_file;       // per-tenant bands (JSON); empty: none
+  int thresholds_reload_ms = 2000;   // re-read thresholds_file this often (between batches); 0: at start-up only
   ScanLimits limits;
   std::size_t max_message_bytes = 8u << 20;  // larger scan messages are dead-lettered, bytes
   bool exactly_once = true;            // Kafka transactions; transactional.id "ovoflow-infer-<worker_id>"
