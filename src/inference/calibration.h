@@ -64,12 +64,13 @@ double AccuracyLowerBound(int64_t correct, int64_t n, double z);
 // decided accuracy is at least target_accuracy; among equal abstention, the
 // most accurate. With confidence_z > 0 "at least" means the accuracy's
 // Wilson lower bound (AccuracyLowerBound) reaches the target, so the band
-// holds on new scans and not only on the ones it was chosen on. feasible says whether it also abstains on at most
-// max_abstention: when it cannot, the accuracy target wins (a RECHECK costs
-// a second scan, a wrong DIVERT an embryo). Only when no band reaches the
-// target at all is the result the most accurate band abstaining at most
-// max_abstention. Thresholds are taken between neighbouring scores, so the
-// chosen band does not sit on a scan's score.
+// holds on new scans and not only on the ones it was chosen on. feasible
+// says whether it also abstains on at most max_abstention: when it cannot,
+// the accuracy target wins (a RECHECK costs a second scan, a wrong DIVERT an
+// embryo). Only when no band reaches the target at all is the result the
+// most accurate band abstaining at most max_abstention. Thresholds are taken
+// between neighbouring scores, so the chosen band does not sit on a scan's
+// score.
 // InvalidArgument for empty or mismatched inputs, targets outside (0, 1] or
 // a negative confidence_z.
 Result<BandChoice> ChooseBand(const std::vector<float>& p_female, const std::vector<uint8_t>& female,

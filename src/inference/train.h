@@ -33,13 +33,14 @@ struct TrainOptions {
   int threads = 2;                // LibTorch intra-op threads and phantom generation threads
   NetConfig net;                  // in_channels/height/width are set from the phantom geometry
   edge::PhantomOptions phantom;   // the scans the model learns from
-  uint64_t eval_seed = 2;         // held-out phantom stream for the metrics in model.json (!= seed)
-  int64_t eval_scans = 20000;     // held-out scans scored after training; 0 skips them and the calibration
-  uint64_t calibration_seed = 3;  // phantom stream the temperature and RECHECK band are fitted on
-  int64_t calibration_scans = 50000;
-  double target_accuracy = 0.995; // RECHECK band: accuracy on the eggs it decides ...
-  double max_abstention = 0.05;   // ... while sending at most this fraction to RECHECK
-  double band_confidence_z = 1.645;  // ... with the accuracy's Wilson lower bound at the target (CalibrateOptions)
+  // Calibration after training (CalibrateModel); defaults as `ovoflow calibrate`'s.
+  uint64_t eval_seed = CalibrateOptions{}.held_out_seed;  // held-out stream for model.json's metrics (!= seed)
+  int64_t eval_scans = CalibrateOptions{}.held_out_count;  // 0 skips them and the calibration
+  uint64_t calibration_seed = CalibrateOptions{}.seed;     // stream the temperature and RECHECK band are fitted on
+  int64_t calibration_scans = CalibrateOptions{}.count;
+  double target_accuracy = CalibrateOptions{}.target_accuracy;  // RECHECK band: accuracy on the eggs it decides ...
+  double max_abstention = CalibrateOptions{}.max_abstention;    // ... while sending at most this fraction to RECHECK
+  double band_confidence_z = CalibrateOptions{}.confidence_z;   // ... at the accuracy's Wilson lower bound
   std::string name = "gonad-cnn";
   std::string version = "2.1.0";
   std::FILE* progress = stderr;   // progress bars; nullptr = quiet

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "bus/batch.h"
@@ -86,7 +88,7 @@ bool Elapsed(int64_t start_ns, int64_t ns) { return SystemClock().MonotonicNanos
 struct InferenceWorker::Impl {
   WorkerOptions options;
   ThresholdPolicy thresholds;
-  std::string thresholds_text;        // the thresholds file as last read (applied or rejected)
+  std::optional<std::string> thresholds_text;  // the thresholds file as last read (applied or rejected)
   int64_t thresholds_checked_ns = 0;  // monotonic time of the last look at the file
   std::unique_ptr<ModelSwitch> models;
   std::unique_ptr<ActivationFollower> follower;  // after `models`: destroyed first (its thread calls models)
@@ -201,25 +203,33 @@ struct InferenceWorker::Impl {
   // stops the line.
   void MaybeReloadThresholds() {
     if (options.thresholds_file.empty() || options.thresholds_reload_ms <= 0) return;
-    const int64_t now = SystemClock().MonotonicNanos();
-    if (now - thresholds_checked_ns < int64_t{options.thresholds_reload_ms} * 1'000'000) return;
-    thresholds_checked_ns = now;
+    if (SystemClock().MonotonicNanos() - thresholds_checked_ns < int64_t{options.thresholds_reload_ms} * 1'000'000)
+      return;
+    auto changed = ReadThresholds();
+    if (!changed.ok()) {
+      spdlog::error("infer: thresholds file changed but is not applied, the previous bands stay: {}",
+                    changed.status().ToString());
+      metrics->threshold_reloads.Add({{"result", "rejected"}}).Increment();
+    } else if (*changed) {
+      spdlog::info("infer: thresholds file {} changed: its bands apply from the next batch", options.thresholds_file);
+      metrics->threshold_reloads.Add({{"result", "applied"}}).Increment();
+    }
+  }
+
+  // Reads the thresholds file; when its text differs from the last read,
+  // parses it and makes its bands the policy. False when unchanged; the
+  // read or parse error otherwise (the policy in force stays).
+  Result<bool> ReadThresholds() {
+    thresholds_checked_ns = SystemClock().MonotonicNanos();
     auto text = ReadThresholdsFile(options.thresholds_file);
     const std::string seen = text.ok() ? *text : "\n<unreadable>: " + text.status().message();
-    if (seen == thresholds_text) return;
+    if (seen == thresholds_text) return false;
     thresholds_text = seen;
-    auto parsed = text.ok() ? ParseTenantThresholds(*text, options.thresholds_file)
-                            : Result<TenantThresholds>(text.status());
-    if (!parsed.ok()) {
-      spdlog::error("infer: thresholds file changed but is not applied, the previous bands stay: {}",
-                    parsed.status().ToString());
-      metrics->threshold_reloads.Add({{"result", "rejected"}}).Increment();
-      return;
-    }
-    spdlog::info("infer: thresholds file {} changed: {} tenant band(s){} apply from the next batch",
-                 options.thresholds_file, parsed->tenants.size(), parsed->default_band ? " and a default" : "");
+    if (!text.ok()) return text.status();
+    auto parsed = ParseTenantThresholds(*text, options.thresholds_file);
+    if (!parsed.ok()) return parsed.status();
     thresholds = ThresholdPolicy(std::move(parsed).value(), FlagThresholds());
-    metrics->threshold_reloads.Add({{"result", "applied"}}).Increment();
+    return true;
   }
 
   std::optional<Thresholds> FlagThresholds() const {
@@ -278,17 +288,11 @@ Result<std::unique_ptr<InferenceWorker>> InferenceWorker::Create(const WorkerOpt
   impl->options = options;
   if (impl->options.worker_id.empty()) impl->options.worker_id = DefaultWorkerId();
   if (options.thresholds_reload_ms < 0) return Status::InvalidArgument("thresholds_reload_ms must be >= 0");
-  TenantThresholds per_tenant;
+  impl->thresholds = ThresholdPolicy({}, impl->FlagThresholds());
   if (!options.thresholds_file.empty()) {
-    auto text = ReadThresholdsFile(options.thresholds_file);
-    if (!text.ok()) return text.status();
-    auto file = ParseTenantThresholds(*text, options.thresholds_file);
-    if (!file.ok()) return file.status();
-    per_tenant = std::move(file).value();
-    impl->thresholds_text = std::move(text).value();
-    impl->thresholds_checked_ns = SystemClock().MonotonicNanos();
+    auto read = impl->ReadThresholds();  // the first read always counts as a change
+    if (!read.ok()) return read.status();
   }
-  impl->thresholds = ThresholdPolicy(std::move(per_tenant), impl->FlagThresholds());
   auto model = LoadModelDir(options.model_dir, options.torch_threads);
   if (!model.ok()) return model.status();
   impl->models = std::make_unique<ModelSwitch>(ModelRegistry(options.registry_dir), options.torch_threads,
