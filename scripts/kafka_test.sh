@@ -11,6 +11,9 @@
 # node restarted and back in sync, transactions. Always stops its brokers;
 # exit 0 only if every check passes and none of its JVMs is left.
 # Data under $OVOFLOW_BINARY_DIR (CTest: the build dir), else $TMPDIR.
+# Gives up after $OVOFLOW_KAFKA_TEST_BUDGET_S seconds (default 780, under
+# CTest's 900) and still stops its brokers: a test killed by CTest would
+# leave its JVMs running and slow every test after it.
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,6 +59,7 @@ our_jvms() { pgrep -f "kafka\.Kafka $tmp/" 2>/dev/null; }
 
 cleanup() {
   local rc=$? f
+  [[ -n "${watchdog:-}" ]] && kill "$watchdog" 2>/dev/null
   "$kafka" stop "${args[@]}" >/dev/null 2>&1
   [[ -d "$cdata" ]] && "$kafka" stop --data-dir "$cdata" >/dev/null 2>&1
   if [[ $rc -ne 0 || $failures -ne 0 ]]; then
@@ -71,7 +75,19 @@ cleanup() {
   echo "kafka_test: all checks passed in $((SECONDS - t_start)) s"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'abort "interrupted (a signal, or the watchdog below)"' INT TERM
+budget="${OVOFLOW_KAFKA_TEST_BUDGET_S:-780}"
+[[ "$budget" =~ ^[1-9][0-9]*$ ]] || abort "OVOFLOW_KAFKA_TEST_BUDGET_S='$budget' is not a positive number of seconds"
+# The watchdog TERMs this shell; its trap runs once the current command
+# (each bounded by its own timeout) returns, and cleanup stops the brokers.
+# Killing the watchdog kills its sleep too, which would otherwise hold
+# CTest's output pipe open until the budget runs out.
+(
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  sleep "$budget" & sleeper=$!
+  wait "$sleeper" && echo "kafka_test: over its budget of $budget s; stopping" && kill -TERM $$
+) &
+watchdog=$!
 
 # 1. fresh start
 if out="$("$kafka" start "${args[@]}" --fresh --partitions 3 2>&1)"; then
