@@ -11,9 +11,8 @@
 # node restarted and back in sync, transactions. Always stops its brokers;
 # exit 0 only if every check passes and none of its JVMs is left.
 # Data under $OVOFLOW_BINARY_DIR (CTest: the build dir), else $TMPDIR.
-# Gives up after $OVOFLOW_KAFKA_TEST_BUDGET_S seconds (default 780, under
-# CTest's 900) and still stops its brokers: a test killed by CTest would
-# leave its JVMs running and slow every test after it.
+# Gives up after 780 s (CTest's timeout: 900 s) and still stops its brokers
+# (start_watchdog).
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,7 +58,7 @@ our_jvms() { pgrep -f "kafka\.Kafka $tmp/" 2>/dev/null; }
 
 cleanup() {
   local rc=$? f
-  [[ -n "${watchdog:-}" ]] && kill "$watchdog" 2>/dev/null
+  stop_watchdog
   "$kafka" stop "${args[@]}" >/dev/null 2>&1
   [[ -d "$cdata" ]] && "$kafka" stop --data-dir "$cdata" >/dev/null 2>&1
   if [[ $rc -ne 0 || $failures -ne 0 ]]; then
@@ -75,19 +74,8 @@ cleanup() {
   echo "kafka_test: all checks passed in $((SECONDS - t_start)) s"
 }
 trap cleanup EXIT
-trap 'abort "interrupted (a signal, or the watchdog below)"' INT TERM
-budget="${OVOFLOW_KAFKA_TEST_BUDGET_S:-780}"
-[[ "$budget" =~ ^[1-9][0-9]*$ ]] || abort "OVOFLOW_KAFKA_TEST_BUDGET_S='$budget' is not a positive number of seconds"
-# The watchdog TERMs this shell; its trap runs once the current command
-# (each bounded by its own timeout) returns, and cleanup stops the brokers.
-# Killing the watchdog kills its sleep too, which would otherwise hold
-# CTest's output pipe open until the budget runs out.
-(
-  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-  sleep "$budget" & sleeper=$!
-  wait "$sleeper" && echo "kafka_test: over its budget of $budget s; stopping" && kill -TERM $$
-) &
-watchdog=$!
+trap 'abort "interrupted (a signal, or over the budget)"' INT TERM
+start_watchdog 780
 
 # 1. fresh start
 if out="$("$kafka" start "${args[@]}" --fresh --partitions 3 2>&1)"; then

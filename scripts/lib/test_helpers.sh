@@ -1,9 +1,31 @@
 # Shared by the script tests (scripts/*_test.sh): sourced, not run.
 # pass/fail count checks, abort stops the test, indent shows captured output,
-# tcp_open tells whether something listens on 127.0.0.1:PORT.
+# tcp_open tells whether something listens on 127.0.0.1:PORT, start_watchdog
+# and stop_watchdog bound the test's run time.
 failures=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 abort() { fail "$*"; exit 1; }
 indent() { local l; while IFS= read -r l; do echo "  $l"; done <<<"$1"; }
 tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_watchdog DEFAULT_S: after $OVOFLOW_TEST_BUDGET_S seconds (else
+# DEFAULT_S; keep it under the CTest timeout) send this shell TERM, so that its
+# TERM trap fails the test and its EXIT trap stops the servers it started.
+# They run detached: a test killed by CTest would leave them running and slow
+# every test after it. The trap runs once the current command (each bounded
+# by a timeout of its own) returns. Call stop_watchdog from the EXIT trap.
+start_watchdog() {
+  local budget="${OVOFLOW_TEST_BUDGET_S:-$1}"
+  [[ "$budget" =~ ^[1-9][0-9]*$ ]] \
+    || abort "OVOFLOW_TEST_BUDGET_S='$budget' is not a positive number of seconds"
+  # Killing the watchdog kills its sleep too, which would otherwise hold
+  # CTest's output pipe open until the budget runs out.
+  (
+    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+    sleep "$budget" & sleeper=$!
+    wait "$sleeper" && echo "over the test's budget of $budget s; stopping" && kill -TERM $$
+  ) &
+  watchdog_pid=$!
+}
+stop_watchdog() { [[ -n "${watchdog_pid:-}" ]] && kill "$watchdog_pid" 2>/dev/null; }
