@@ -10,6 +10,7 @@
 #include "api/handlers.h"
 #include "api/json.h"
 #include "api/query.h"
+#include "common/validation.h"
 #include "common/volume.h"
 
 namespace ovoflow::api {

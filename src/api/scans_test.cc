@@ -6,6 +6,7 @@
 #include "api/testing/api_fixture.h"
 #include "api/testing/test_client.h"
 #include "common/metrics.h"
+#include "common/validation.h"
 #include "common/volume.h"
 
 namespace ovoflow::api::testing {

@@ -176,14 +176,14 @@ TEST_F(BusTest, PublishAllGivesUpWhenBrokersAreDown) {
 TEST_F(BusTest, DeadLetterCarriesOriginalAndReason) {
   ASSERT_TRUE(cluster_->CreateTopic("ovoflow.deadletter.v1", 1).ok());
   auto producer = MakeProducer();
-  DeadLetterSink sink(producer.get(), "infer");
   Message bad;
   bad.topic = "ovoflow.scans.v1";
   bad.partition = 2;
   bad.offset = 41;
   bad.key = "egg-x";
   bad.value = std::string("\xff\x00garbage", 9);
-  ASSERT_TRUE(sink.Send(bad, "parse", "not an EggScan").ok());
+  OutgoingMessage out = DeadLetterFor(bad, "infer", "parse", "not an EggScan");
+  ASSERT_TRUE(producer->Send(out.topic, out.key, out.value, out.headers).ok());
   ASSERT_TRUE(producer->Flush(10000).ok());
   ConsumerOptions o;
   o.brokers = cluster_->bootstrap();
@@ -196,13 +196,51 @@ TEST_F(BusTest, DeadLetterCarriesOriginalAndReason) {
   v1::DeadLetter dl;
   ASSERT_TRUE(dl.ParseFromString(msgs[0].value));
   EXPECT_EQ(dl.original(), bad.value);
+  EXPECT_EQ(dl.original_size(), 9u);
+  EXPECT_FALSE(dl.original_truncated());
+  EXPECT_EQ(dl.original_sha256().size(), 32u);
   EXPECT_EQ(dl.topic(), "ovoflow.scans.v1");
   EXPECT_EQ(dl.partition(), 2);
   EXPECT_EQ(dl.offset(), 41);
   EXPECT_EQ(dl.reason(), "not an EggScan");
+  EXPECT_EQ(dl.reason_kind(), "parse");
   EXPECT_EQ(dl.stage(), "infer");
+  EXPECT_EQ(dl.original_key(), "egg-x");
   EXPECT_EQ(msgs[0].key, "egg-x");
   EXPECT_TRUE(msgs[0].Header("traceparent").has_value());
+  EXPECT_EQ(msgs[0].Header("ovoflow-reason"), "parse");
+}
+
+// A 16 MiB value and an 8.5 MiB key make a dead letter the broker takes:
+// both cut to their bounds, their sizes and the value's hash recorded.
+TEST_F(BusTest, DeadLetterOfAHugeMessageStaysWithinItsBounds) {
+  Message huge;
+  huge.topic = "ovoflow.predictions.v1";
+  huge.partition = 1;
+  huge.offset = 7;
+  huge.key = std::string(8'500'000, 'k');
+  huge.value = std::string(16'777'000, '\x07');
+  const std::string reason = "message of 16777000 bytes exceeds 65536 \xff\xfe" + std::string(10'000, 'r');
+  OutgoingMessage out = DeadLetterFor(huge, "store", "oversized", reason);
+  const DeadLetterLimits limits;
+  EXPECT_LT(out.value.size() + out.key.size(), std::size_t{1} << 20) << "must fit Kafka's default message.max.bytes";
+  EXPECT_EQ(out.key.size(), limits.max_key_bytes);
+  v1::DeadLetter dl;
+  ASSERT_TRUE(dl.ParseFromString(out.value));
+  EXPECT_TRUE(dl.original_truncated());
+  EXPECT_EQ(dl.original().size(), limits.max_original_bytes);
+  EXPECT_EQ(dl.original_size(), 16'777'000u);
+  EXPECT_TRUE(dl.key_truncated());
+  EXPECT_EQ(dl.key_size(), 8'500'000u);
+  EXPECT_TRUE(dl.key().empty());
+  EXPECT_LE(dl.reason().size(), limits.max_reason_bytes);
+  EXPECT_NE(dl.reason().find("\xEF\xBF\xBD"), std::string::npos) << "invalid UTF-8 replaced";
+  EXPECT_EQ(dl.offset(), 7);
+
+  // And the mock broker (1 MB message.max.bytes) takes it.
+  ASSERT_TRUE(cluster_->CreateTopic("ovoflow.deadletter.v1", 1).ok());
+  auto producer = MakeProducer();
+  ASSERT_TRUE(PublishAll(*producer, {out}, [] { return false; }).ok());
 }
 
 TEST_F(BusTest, TopicReaderReadsEveryPartitionFromTheBeginningWithoutAGroup) {

@@ -35,40 +35,21 @@ class KafkaConsumer final : public Consumer {
   }
 
   Result<std::vector<Message>> Poll(int max_messages, int timeout_ms) override {
-    std::vector<Message> out;
     if (closed_) return Status::FailedPrecondition("consumer is closed");
-    int wait = timeout_ms;
-    while (static_cast<int>(out.size()) < max_messages) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait);
-      if (m == nullptr) break;
-      wait = 0;  // after the first message, take only what is already here
-      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-          spdlog::warn("consumer: {}", rd_kafka_message_errstr(m));
-        rd_kafka_message_destroy(m);
-        continue;
-      }
-      out.push_back(internal::ConvertMessage(m));
-      rd_kafka_message_destroy(m);
-    }
-    return out;
+    return internal::PollMessages(rk_, max_messages, timeout_ms, {});
   }
 
   Status Commit(const std::vector<Message>& messages) override {
-    std::map<PartitionKey, int64_t> next;
-    for (const auto& m : messages) {
-      auto& off = next[{m.topic, m.partition}];
-      off = std::max(off, m.offset + 1);
-    }
+    const std::vector<TopicPartitionOffset> next = NextOffsets(messages);
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [tp, off] : next) {
-        if (!assigned_.count(tp)) {
-          spdlog::info("consumer: not committing {}[{}]: partition no longer assigned", tp.first, tp.second);
+      for (const auto& o : next) {
+        if (!assigned_.count({o.topic, o.partition})) {
+          spdlog::info("consumer: not committing {}[{}]: partition no longer assigned", o.topic, o.partition);
           continue;
         }
-        rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = off;
+        rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
       }
     }
     if (list->cnt == 0) {
@@ -85,26 +66,7 @@ class KafkaConsumer final : public Consumer {
     return Status::Unavailable(msg);
   }
 
-  int64_t Lag() override {
-    rd_kafka_topic_partition_list_t* list = nullptr;
-    if (rd_kafka_assignment(rk_, &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
-    int64_t lag = 0;
-    bool known = list->cnt > 0;
-    if (rd_kafka_position(rk_, list) != RD_KAFKA_RESP_ERR_NO_ERROR) known = false;
-    for (int i = 0; known && i < list->cnt; ++i) {
-      auto& tp = list->elems[i];
-      int64_t lo = 0, hi = 0;
-      if (rd_kafka_get_watermark_offsets(rk_, tp.topic, tp.partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-          hi < 0) {
-        known = false;
-        break;
-      }
-      int64_t pos = tp.offset >= 0 ? tp.offset : lo;
-      lag += std::max<int64_t>(0, hi - pos);
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-    return known ? lag : -1;
-  }
+  int64_t Lag() override { return closed_ ? -1 : internal::AssignedLag(rk_); }
 
   void Close() override {
     if (closed_ || rk_ == nullptr) return;
@@ -124,36 +86,31 @@ class KafkaConsumer final : public Consumer {
   }
 
   Status Rewind(const std::vector<Message>& messages) override {
-    std::map<PartitionKey, int64_t> first;
-    for (const auto& m : messages) {
-      auto [it, inserted] = first.try_emplace({m.topic, m.partition}, m.offset);
-      if (!inserted) it->second = std::min(it->second, m.offset);
-    }
-    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(first.size()));
+    std::vector<TopicPartitionOffset> first = FirstOffsets(messages);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [tp, off] : first)
-        if (assigned_.count(tp)) rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = off;
+      std::erase_if(first, [&](const TopicPartitionOffset& o) { return !assigned_.count({o.topic, o.partition}); });
     }
-    Status result = Status::Ok();
-    if (list->cnt > 0) {
-      rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list, 10000);
-      if (error != nullptr) {
-        result = Status::Unavailable(std::string("seek: ") + rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-      }
-      for (int i = 0; result.ok() && i < list->cnt; ++i) {
-        if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
-          result = Status::Unavailable(std::string("seek ") + list->elems[i].topic + "[" +
-                                       std::to_string(list->elems[i].partition) +
-                                       "]: " + rd_kafka_err2str(list->elems[i].err));
-      }
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-    return result;
+    return internal::SeekTo(rk_, first);
   }
 
-  rd_kafka_s* native_handle() override { return rk_; }
+  Result<std::string> GroupMetadata() override {
+    if (closed_) return Status::FailedPrecondition("consumer is closed");
+    rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(rk_);
+    if (group == nullptr) return Status::FailedPrecondition("consumer has no group metadata");
+    void* buffer = nullptr;
+    size_t size = 0;
+    rd_kafka_error_t* error = rd_kafka_consumer_group_metadata_write(group, &buffer, &size);
+    rd_kafka_consumer_group_metadata_destroy(group);
+    if (error != nullptr) {
+      std::string msg = std::string("group metadata: ") + rd_kafka_error_string(error);
+      rd_kafka_error_destroy(error);
+      return Status::Internal(msg);
+    }
+    std::string out(static_cast<const char*>(buffer), size);
+    rd_kafka_mem_free(nullptr, buffer);
+    return out;
+  }
 
   // Rebalance: track the assignment so Commit() skips lost partitions.
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {

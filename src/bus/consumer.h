@@ -10,13 +10,12 @@
 
 #include "bus/message.h"
 #include "common/status.h"
-
-struct rd_kafka_s;  // librdkafka's handle, for the transactional producer
+#include "common/topics.h"
 
 namespace ovoflow::bus {
 
 struct ConsumerOptions {
-  std::string brokers = "127.0.0.1:9092";
+  std::string brokers = kDefaultBrokers;
   std::string group_id;                 // required
   std::string client_id = "ovoflow";
   std::vector<std::string> topics;      // required
@@ -52,8 +51,11 @@ class Consumer {
   // offset there, so that they are polled again (after an aborted
   // transaction or a failed publish).
   virtual Status Rewind(const std::vector<Message>& messages) = 0;
-  // librdkafka's handle; for src/bus internals (transactions) only.
-  virtual rd_kafka_s* native_handle() = 0;
+  // This member's place in its group (group id, generation, member id),
+  // serialized and opaque: what Producer::SendOffsetsToTransaction needs so
+  // that the broker refuses offsets from a member whose partitions moved.
+  // FailedPrecondition for a reader outside any group.
+  virtual Result<std::string> GroupMetadata() = 0;
 };
 
 // Creates the topics if missing (partitions, replication factor). Used by

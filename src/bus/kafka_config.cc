@@ -70,6 +70,67 @@ Message ConvertMessage(const rd_kafka_message_t* m) {
   return out;
 }
 
+std::vector<Message> PollMessages(rd_kafka_t* rk, int max_messages, int timeout_ms,
+                                  const std::function<void(int32_t partition)>& on_eof) {
+  std::vector<Message> out;
+  int wait = timeout_ms;
+  while (static_cast<int>(out.size()) < max_messages) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, wait);
+    if (m == nullptr) break;
+    wait = 0;  // after the first message, take only what is already here
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (on_eof) on_eof(m->partition);
+    } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("[{}] consumer: {}", rd_kafka_name(rk), rd_kafka_message_errstr(m));
+    } else {
+      out.push_back(ConvertMessage(m));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  return out;
+}
+
+int64_t AssignedLag(rd_kafka_t* rk) {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
+  int64_t lag = 0;
+  bool known = list->cnt > 0;
+  if (rd_kafka_position(rk, list) != RD_KAFKA_RESP_ERR_NO_ERROR) known = false;
+  for (int i = 0; known && i < list->cnt; ++i) {
+    auto& tp = list->elems[i];
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(rk, tp.topic, tp.partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0) {
+      known = false;
+      break;
+    }
+    int64_t pos = tp.offset >= 0 ? tp.offset : lo;
+    lag += std::max<int64_t>(0, hi - pos);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return known ? lag : -1;
+}
+
+Status SeekTo(rd_kafka_t* rk, const std::vector<TopicPartitionOffset>& offsets) {
+  if (offsets.empty()) return Status::Ok();
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& o : offsets) rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
+  Status result = Status::Ok();
+  rd_kafka_error_t* error = rd_kafka_seek_partitions(rk, list, 10000);
+  if (error != nullptr) {
+    result = Status::Unavailable(std::string("seek: ") + rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+  }
+  for (int i = 0; result.ok() && i < list->cnt; ++i) {
+    if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      result = Status::Unavailable(std::string("seek ") + list->elems[i].topic + "[" +
+                                   std::to_string(list->elems[i].partition) +
+                                   "]: " + rd_kafka_err2str(list->elems[i].err));
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return result;
+}
+
 ConfigPairs EnvOverrides() {
   ConfigPairs out;
   static constexpr const char* kPrefix = "OVOFLOW_RDKAFKA_";

@@ -3,6 +3,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,5 +29,17 @@ ConfigPairs EnvOverrides();
 
 // Copies a fetched message (key, value, headers, timestamp) out of librdkafka.
 Message ConvertMessage(const rd_kafka_message_t* m);
+
+// Up to `max_messages` from a consumer handle, waiting at most `timeout_ms`
+// for the first and returning as soon as no more are immediately available.
+// Partition ends go to `on_eof` (may be empty); other errors are logged.
+std::vector<Message> PollMessages(rd_kafka_t* rk, int max_messages, int timeout_ms,
+                                  const std::function<void(int32_t partition)>& on_eof);
+// Sum over the handle's assigned partitions of (high watermark - position),
+// or -1 when unknown.
+int64_t AssignedLag(rd_kafka_t* rk);
+// Seeks each partition of `offsets` (topic, partition, offset) there.
+// Unavailable naming the partition when a seek fails.
+Status SeekTo(rd_kafka_t* rk, const std::vector<TopicPartitionOffset>& offsets);
 
 }  // namespace ovoflow::bus::internal

@@ -34,6 +34,24 @@ struct TopicPartitionOffset {
   std::string topic;
   int32_t partition = -1;
   int64_t offset = -1;
+  bool operator==(const TopicPartitionOffset&) const = default;
+};
+
+// For each topic/partition in `messages`, the offset after its highest
+// message: what to commit once they are all processed. Sorted by topic, partition.
+std::vector<TopicPartitionOffset> NextOffsets(const std::vector<Message>& messages);
+// For each topic/partition in `messages`, its lowest offset: where to seek
+// to read them again. Sorted by topic, partition.
+std::vector<TopicPartitionOffset> FirstOffsets(const std::vector<Message>& messages);
+// "topic[partition]@offset, ..." for logs.
+std::string DescribeOffsets(const std::vector<TopicPartitionOffset>& offsets);
+
+// A message to produce.
+struct OutgoingMessage {
+  std::string topic;
+  std::string key;
+  std::string value;
+  Headers headers;
 };
 
 }  // namespace ovoflow::bus

@@ -5,11 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <map>
 #include <thread>
 #include <utility>
 
-#include "bus/consumer.h"
 #include "bus/kafka_config.h"
 
 namespace ovoflow::bus {
@@ -106,17 +104,18 @@ class KafkaProducer final : public Producer {
     return FromTxnError("begin transaction", rd_kafka_begin_transaction(rk_));
   }
 
-  Status SendOffsetsToTransaction(Consumer& consumer, const std::vector<Message>& consumed,
+  Status SendOffsetsToTransaction(const std::vector<TopicPartitionOffset>& offsets, const std::string& group_metadata,
                                   int timeout_ms) override {
-    std::map<std::pair<std::string, int32_t>, int64_t> next;
-    for (const auto& m : consumed) {
-      auto& off = next[{m.topic, m.partition}];
-      off = std::max(off, m.offset + 1);
+    if (offsets.empty()) return Status::Ok();
+    rd_kafka_consumer_group_metadata_t* group = nullptr;
+    rd_kafka_error_t* read = rd_kafka_consumer_group_metadata_read(&group, group_metadata.data(), group_metadata.size());
+    if (read != nullptr) {
+      std::string msg = std::string("group metadata: ") + rd_kafka_error_string(read);
+      rd_kafka_error_destroy(read);
+      return Status::InvalidArgument(msg);
     }
-    if (next.empty()) return Status::Ok();
-    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
-    for (const auto& [tp, off] : next) rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = off;
-    rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer.native_handle());
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+    for (const auto& o : offsets) rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
     rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(rk_, list, group, timeout_ms);
     rd_kafka_consumer_group_metadata_destroy(group);
     rd_kafka_topic_partition_list_destroy(list);

@@ -11,13 +11,12 @@
 
 #include "bus/message.h"
 #include "common/status.h"
+#include "common/topics.h"
 
 namespace ovoflow::bus {
 
-class Consumer;
-
 struct ProducerOptions {
-  std::string brokers = "127.0.0.1:9092";  // bootstrap.servers
+  std::string brokers = kDefaultBrokers;  // bootstrap.servers
   std::string client_id = "ovoflow";
   bool idempotent = true;          // enable.idempotence
   int linger_ms = 5;               // batching delay, ms
@@ -69,12 +68,13 @@ class Producer {
   // instances and aborting their open transaction. Once, before Begin.
   virtual Status InitTransactions(int timeout_ms) = 0;
   virtual Status BeginTransaction() = 0;
-  // Adds to the open transaction, for each partition in `consumed`, the
-  // offset after its highest message, for `consumer`'s group. The broker
-  // refuses them (FailedPrecondition) when the consumer's group generation is
-  // stale, i.e. its partitions may have moved to another member.
-  virtual Status SendOffsetsToTransaction(Consumer& consumer, const std::vector<Message>& consumed,
-                                          int timeout_ms) = 0;
+  // Adds `offsets` (NextOffsets of the consumed messages) to the open
+  // transaction, for the group member that `group_metadata`
+  // (Consumer::GroupMetadata) describes. The broker refuses them
+  // (FailedPrecondition) when that member's generation is stale, i.e. its
+  // partitions may have moved to another member.
+  virtual Status SendOffsetsToTransaction(const std::vector<TopicPartitionOffset>& offsets,
+                                          const std::string& group_metadata, int timeout_ms) = 0;
   // Flushes and commits: the messages and the offsets become visible together.
   virtual Status CommitTransaction(int timeout_ms) = 0;
   // Discards the open transaction's messages and offsets.

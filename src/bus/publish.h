@@ -11,13 +11,6 @@
 
 namespace ovoflow::bus {
 
-struct OutgoingMessage {
-  std::string topic;
-  std::string key;
-  std::string value;
-  Headers headers;
-};
-
 // Sends `messages` on `producer` and blocks until all are acknowledged.
 // Failed deliveries and a full local queue are retried with backoff
 // (100 ms doubling to 2 s) until acknowledged or `give_up()` returns true,

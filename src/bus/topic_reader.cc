@@ -13,10 +13,7 @@ namespace {
 class KafkaTopicReader final : public TopicReader {
  public:
   explicit KafkaTopicReader(rd_kafka_t* rk) : rk_(rk) {}
-  ~KafkaTopicReader() override {
-    rd_kafka_consumer_close(rk_);
-    rd_kafka_destroy(rk_);
-  }
+  ~KafkaTopicReader() override { Close(); }
 
   // Assigns partitions 0..count-1 of `topic` at their beginning.
   Status Assign(const std::string& topic, int count) {
@@ -31,22 +28,25 @@ class KafkaTopicReader final : public TopicReader {
   }
 
   Result<std::vector<Message>> Poll(int max_messages, int timeout_ms) override {
-    std::vector<Message> out;
-    int wait = timeout_ms;
-    while (static_cast<int>(out.size()) < max_messages) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait);
-      if (m == nullptr) break;
-      wait = 0;
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        at_end_.insert(m->partition);
-      } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        spdlog::warn("topic reader: {}", rd_kafka_message_errstr(m));
-      } else {
-        out.push_back(internal::ConvertMessage(m));
-      }
-      rd_kafka_message_destroy(m);
-    }
-    return out;
+    if (rk_ == nullptr) return Status::FailedPrecondition("topic reader is closed");
+    return internal::PollMessages(rk_, max_messages, timeout_ms, [this](int32_t p) { at_end_.insert(p); });
+  }
+
+  Status Commit(const std::vector<Message>&) override { return Status::Ok(); }
+  int64_t Lag() override { return rk_ == nullptr ? -1 : internal::AssignedLag(rk_); }
+  void Close() override {
+    if (rk_ == nullptr) return;
+    rd_kafka_consumer_close(rk_);
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+  std::size_t DropUnassigned(std::vector<Message>*) override { return 0; }
+  Status Rewind(const std::vector<Message>& messages) override {
+    if (rk_ == nullptr) return Status::FailedPrecondition("topic reader is closed");
+    return internal::SeekTo(rk_, FirstOffsets(messages));
+  }
+  Result<std::string> GroupMetadata() override {
+    return Status::FailedPrecondition("a topic reader belongs to no consumer group");
   }
 
   bool caught_up() const override { return static_cast<int>(at_end_.size()) >= partitions_; }

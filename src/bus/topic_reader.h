@@ -7,30 +7,31 @@
 #include <string>
 #include <vector>
 
+#include "bus/consumer.h"
 #include "bus/message.h"
 #include "common/status.h"
+#include "common/topics.h"
 
 namespace ovoflow::bus {
 
 struct TopicReaderOptions {
-  std::string brokers = "127.0.0.1:9092";
+  std::string brokers = kDefaultBrokers;
   std::string topic;                 // required
   std::string client_id = "ovoflow-reader";
   int metadata_timeout_ms = 10000;   // Create() waits this long for the topic's partitions, ms
 };
 
-// Not thread-safe: one thread polls.
-class TopicReader {
+// A Consumer outside any group, so that a stage runtime can run on it:
+// Commit does nothing (there is no group to commit to), DropUnassigned drops
+// nothing (every partition stays assigned), GroupMetadata is
+// FailedPrecondition. Not thread-safe: one thread polls.
+class TopicReader : public Consumer {
  public:
-  virtual ~TopicReader() = default;
   // Looks up the topic's partitions and assigns them all at their first
   // offset. NotFound when the topic does not exist, Unavailable when the
   // cluster does not answer within metadata_timeout_ms.
   static Result<std::unique_ptr<TopicReader>> Create(const TopicReaderOptions& options);
 
-  // Up to `max_messages` in offset order per partition, waiting at most
-  // `timeout_ms` for the first. Transient broker errors give an empty result.
-  virtual Result<std::vector<Message>> Poll(int max_messages, int timeout_ms) = 0;
   // True once every partition has been read to its end at least once (the
   // records that existed when the reader started have all been returned).
   virtual bool caught_up() const = 0;

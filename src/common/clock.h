@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <thread>
 
 #include <google/protobuf/timestamp.pb.h>
 
@@ -15,6 +17,11 @@ class Clock {
   virtual ~Clock() = default;
   virtual int64_t NowUnixNanos() const = 0;
   virtual int64_t MonotonicNanos() const = 0;
+  // Waits `nanos` of this clock's monotonic time (a fake clock advances
+  // itself instead of waiting). Thread-safe.
+  virtual void SleepFor(int64_t nanos) const {
+    if (nanos > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(nanos));
+  }
 };
 
 // The real clock. Process-wide singleton, never destroyed.

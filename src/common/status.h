@@ -88,6 +88,21 @@ class [[nodiscard]] Result {
     if (!_st.ok()) return _st;                 \
   } while (0)
 
+#define OVOFLOW_CONCAT_INNER_(a, b) a##b
+#define OVOFLOW_CONCAT_(a, b) OVOFLOW_CONCAT_INNER_(a, b)
+
+// OVOFLOW_ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (a Result<T>); on
+// error returns its Status from the enclosing function, else moves the value
+// into `lhs`, which may be a declaration (`auto x`, `const Foo& y` is not
+// allowed: the value is moved) or an existing variable. Not for use inside
+// an unbraced if/else.
+#define OVOFLOW_ASSIGN_OR_RETURN(lhs, expr) \
+  OVOFLOW_ASSIGN_OR_RETURN_IMPL_(OVOFLOW_CONCAT_(_ovoflow_result_, __LINE__), lhs, expr)
+#define OVOFLOW_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
+  auto result = (expr);                                   \
+  if (!result.ok()) return result.status();               \
+  lhs = std::move(result).value()
+
 // Stops the process with a message saying what to fix. For broken
 // invariants and unusable start-up configuration only.
 [[noreturn]] void Fatal(const std::string& message);

@@ -1,5 +1,6 @@
 #include "common/volume.h"
 
+#include <cmath>
 #include <cstring>
 #include <zstd.h>
 
@@ -70,23 +71,35 @@ Result<std::string> PlainVoxels(const v1::Volume& v, const ScanLimits& limits) {
   }
 }
 
-Status ValidateScan(const v1::EggScan& scan, const ScanLimits& limits) {
-  if (scan.egg_id().empty()) return Status::InvalidArgument("egg_id is empty");
-  if (scan.egg_id().size() > 128) return Status::InvalidArgument("egg_id is longer than 128 bytes");
-  if (scan.tenant_id().empty()) return Status::InvalidArgument("tenant_id is empty");
-  if (scan.tenant_id().size() > 64) return Status::InvalidArgument("tenant_id is longer than 64 bytes");
-  if (!scan.has_captured_at()) return Status::InvalidArgument("captured_at is missing");
-  if (!scan.has_volume()) return Status::InvalidArgument("volume is missing");
-  Result<uint64_t> expected = ExpectedPlainBytes(scan.volume(), limits);
-  if (!expected.ok()) return expected.status();
-  if (scan.volume().encoding() == v1::ENCODING_RAW) {
-    if (scan.volume().data().size() != *expected)
-      return Status::InvalidArgument("volume data has " + std::to_string(scan.volume().data().size()) +
-                                     " bytes, geometry needs " + std::to_string(*expected));
-    return Status::Ok();
+namespace {
+
+// InvalidArgument naming the first NaN or infinite voxel of plain float32 data.
+Status CheckFiniteFloats(const std::string& plain) {
+  const std::size_t n = plain.size() / 4;
+  for (std::size_t i = 0; i < n; ++i) {
+    float x;
+    std::memcpy(&x, plain.data() + 4 * i, 4);
+    if (!std::isfinite(x))
+      return Status::InvalidArgument("volume voxel " + std::to_string(i) + " is " + (std::isnan(x) ? "NaN" : "infinite") +
+                                     "; float volumes must be finite");
   }
-  Result<std::string> plain = PlainVoxels(scan.volume(), limits);
-  return plain.ok() ? Status::Ok() : plain.status();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckVolume(const v1::Volume& v, const ScanLimits& limits) {
+  Result<uint64_t> expected = ExpectedPlainBytes(v, limits);
+  if (!expected.ok()) return expected.status();
+  if (v.encoding() == v1::ENCODING_RAW) {
+    if (v.data().size() != *expected)
+      return Status::InvalidArgument("volume data has " + std::to_string(v.data().size()) +
+                                     " bytes, geometry needs " + std::to_string(*expected));
+    return v.dtype() == v1::DTYPE_FLOAT32 ? CheckFiniteFloats(v.data()) : Status::Ok();
+  }
+  Result<std::string> plain = PlainVoxels(v, limits);
+  if (!plain.ok()) return plain.status();
+  return v.dtype() == v1::DTYPE_FLOAT32 ? CheckFiniteFloats(*plain) : Status::Ok();
 }
 
 Result<std::vector<float>> VolumeToFloat(const v1::Volume& v, const ScanLimits& limits) {

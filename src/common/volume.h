@@ -1,6 +1,5 @@
-// Validation and decoding of scans as they arrive from the wire.
-// Shared by the HTTP ingestion path (reject early with 4xx) and the
-// inference worker (dead-letter with a reason).
+// Decoding and checking of scan volumes as they arrive from the wire. The
+// whole-scan rules are in common/validation.h.
 #pragma once
 
 #include <cstdint>
@@ -20,9 +19,11 @@ struct ScanLimits {
 
 std::size_t DTypeSize(v1::DType dtype);  // 0 for UNSPECIFIED/unknown
 
-// Checks identity fields, geometry, channels, dtype, encoding and that the
-// (decoded) data size matches the geometry. InvalidArgument says what is wrong.
-Status ValidateScan(const v1::EggScan& scan, const ScanLimits& limits = {});
+// Checks geometry, channels, dtype, encoding, that the (decoded) data size
+// matches the geometry and, for float volumes, that every voxel is finite
+// (NaN or infinity would reach the model and the store as p_female).
+// InvalidArgument says what is wrong.
+Status CheckVolume(const v1::Volume& volume, const ScanLimits& limits = {});
 
 // Decoded voxel bytes (zstd frames are decompressed). Assumes nothing:
 // returns InvalidArgument for a bad frame or a size that does not match.

@@ -1,4 +1,5 @@
 #include "common/volume.h"
+#include "common/validation.h"
 
 #include <gtest/gtest.h>
 

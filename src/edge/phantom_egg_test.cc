@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/validation.h"
 #include "common/volume.h"
 #include "edge/embryo_locator.h"
 #include "edge/phantom.h"

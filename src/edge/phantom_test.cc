@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/validation.h"
 #include "common/volume.h"
 
 namespace ovoflow::edge {

@@ -6,7 +6,6 @@
 #include <future>
 #include <utility>
 
-#include "bus/topic_reader.h"
 #include "inference/model_registry.h"
 
 namespace ovoflow::inference {
@@ -42,8 +41,40 @@ Status PublishActivation(bus::Producer& producer, const v1::ModelActivation& act
   return st;
 }
 
-struct ActivationFollower::Reader {
-  std::unique_ptr<bus::TopicReader> reader;
+// Keeps the newest valid record of each role in a batch and hands it to the
+// follower; with notify off (catching up), only the state is updated.
+class ActivationFollower::ActivationStage final : public bus::Stage {
+ public:
+  explicit ActivationStage(ActivationFollower* follower) : follower_(follower) {}
+  bool notify = false;
+
+  Result<bus::BatchOutcome> Process(std::span<const bus::Message> batch) override {
+    bus::BatchOutcome out;
+    std::optional<v1::ModelActivation> newest[2];  // [0] active, [1] shadow
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      v1::ModelActivation a;
+      if (!a.ParseFromString(batch[i].value)) {
+        out.rejections.push_back({i, "parse", "value is not a valid ovoflow.v1.ModelActivation protobuf"});
+        continue;
+      }
+      if (Status valid = ValidateActivation(a); !valid.ok()) {
+        out.rejections.push_back({i, "invalid", valid.message()});
+        continue;
+      }
+      newest[a.role() == v1::MODEL_ROLE_ACTIVE ? 0 : 1] = std::move(a);
+    }
+    out.on_delivered.push_back([this, newest0 = newest[0], newest1 = newest[1]] {
+      for (const auto* a : {&newest0, &newest1}) {
+        if (!*a) continue;
+        follower_->Observe(**a);
+        if (notify && follower_->on_activation_) follower_->on_activation_(**a);
+      }
+    });
+    return out;
+  }
+
+ private:
+  ActivationFollower* follower_;
 };
 
 std::unique_ptr<ActivationFollower> ActivationFollower::Start(const FollowerOptions& options,
@@ -51,10 +82,14 @@ std::unique_ptr<ActivationFollower> ActivationFollower::Start(const FollowerOpti
   std::unique_ptr<ActivationFollower> f(new ActivationFollower());
   f->options_ = options;
   f->on_activation_ = std::move(on_activation);
+  f->stage_ = std::make_unique<ActivationStage>(f.get());
   if (f->Connect()) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.catch_up_timeout_ms);
-    while (!f->reader_->reader->caught_up() && std::chrono::steady_clock::now() < deadline) f->ReadOnce(200, false);
-    if (!f->reader_->reader->caught_up())
+    std::atomic<bool> no_stop{false};
+    while (!f->reader_->caught_up() && std::chrono::steady_clock::now() < deadline) {
+      if (!f->runtime_->RunOnce(no_stop).ok()) break;
+    }
+    if (!f->reader_->caught_up())
       spdlog::warn("models: {} not read to its end within {} ms; later records apply when they arrive",
                    options.topic, options.catch_up_timeout_ms);
   }
@@ -65,6 +100,7 @@ std::unique_ptr<ActivationFollower> ActivationFollower::Start(const FollowerOpti
     if (caught_up.active) f->on_activation_(*caught_up.active);
     if (caught_up.shadow) f->on_activation_(*caught_up.shadow);
   }
+  f->stage_->notify = true;
   f->thread_ = std::thread([p = f.get()] { p->Loop(); });
   return f;
 }
@@ -97,40 +133,31 @@ bool ActivationFollower::Connect() {
                    options_.topic, r.status().ToString(), options_.retry_ms);
     return false;
   }
-  reader_ = std::make_unique<Reader>();
-  reader_->reader = std::move(r).value();
+  reader_ = r->get();
+  bus::StageRuntimeOptions so;
+  so.stage = "models";
+  so.instance = options_.client_id;
+  so.delivery = bus::Delivery::kObserve;
+  so.max_batch = 64;
+  so.max_wait_ms = 0;
+  so.poll_timeout_ms = 200;
+  auto runtime = bus::StageRuntime::Create(so, std::move(r).value(), {}, stage_.get());
+  if (!runtime.ok()) {  // options are fixed above: a broken invariant
+    Fatal("models: " + runtime.status().ToString());
+  }
+  runtime_ = std::move(runtime).value();
   return true;
-}
-
-void ActivationFollower::ReadOnce(int timeout_ms, bool notify) {
-  auto polled = reader_->reader->Poll(64, timeout_ms);
-  if (!polled.ok() || polled->empty()) return;
-  std::optional<v1::ModelActivation> newest[2];  // [0] active, [1] shadow
-  for (const auto& m : *polled) {
-    v1::ModelActivation a;
-    Status valid =
-        a.ParseFromString(m.value) ? ValidateActivation(a) : Status::InvalidArgument("not a ModelActivation");
-    if (!valid.ok()) {
-      spdlog::warn("models: ignoring {}[{}]@{}: {}", m.topic, m.partition, m.offset, valid.message());
-      continue;
-    }
-    newest[a.role() == v1::MODEL_ROLE_ACTIVE ? 0 : 1] = a;
-  }
-  for (const auto& a : newest) {
-    if (!a) continue;
-    Observe(*a);
-    if (notify && on_activation_) on_activation_(*a);
-  }
 }
 
 void ActivationFollower::Loop() {
   while (!stop_.load()) {
-    if (!reader_ && !Connect()) {
+    if (!runtime_ && !Connect()) {
       for (int waited = 0; waited < options_.retry_ms && !stop_.load(); waited += 100)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    ReadOnce(200, true);
+    Result<int> n = runtime_->RunOnce(stop_);
+    if (!n.ok()) spdlog::warn("models: {}", n.status().ToString());
   }
 }
 

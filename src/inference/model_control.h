@@ -12,7 +12,10 @@
 #include <thread>
 
 #include "bus/producer.h"
+#include "bus/stage_runtime.h"
+#include "bus/topic_reader.h"
 #include "common/status.h"
+#include "common/topics.h"
 #include "ovoflow/v1/model_control.pb.h"
 
 namespace ovoflow::inference {
@@ -38,16 +41,17 @@ struct ActivationState {
 };
 
 struct FollowerOptions {
-  std::string brokers = "127.0.0.1:9092";
+  std::string brokers = kDefaultBrokers;
   std::string topic = "ovoflow.models.v1";
   std::string client_id = "ovoflow-models";
   int catch_up_timeout_ms = 10000;  // Start() reads the existing records for at most this long, ms
   int retry_ms = 2000;              // while the topic is missing or the cluster away, retry after this, ms
 };
 
-// Reads the control topic from the beginning on a thread of its own.
-// Thread-safe. Records that do not parse or fail ValidateActivation are
-// logged and ignored.
+// Reads the control topic from the beginning on a thread of its own, on the
+// stage runtime (observe only: it commits and produces nothing). Thread-safe.
+// Records that do not parse or fail ValidateActivation are logged and
+// counted (ovoflow_stage_skipped_total{stage="models"}) and ignored.
 class ActivationFollower {
  public:
   // Called on the follower's thread with the newest record of a role after
@@ -70,15 +74,17 @@ class ActivationFollower {
 
  private:
   ActivationFollower() = default;
-  struct Reader;
+  class ActivationStage;
   bool Connect();                   // creates the reader; false while the topic is missing
-  void ReadOnce(int timeout_ms, bool notify);
   void Loop();
 
   FollowerOptions options_;
   OnActivation on_activation_;
-  std::unique_ptr<Reader> reader_;  // used by the starting thread, then by thread_ only
-  bool warned_missing_ = false;     // likewise
+  // Used by the starting thread, then by thread_ only:
+  std::unique_ptr<ActivationStage> stage_;
+  std::unique_ptr<bus::StageRuntime> runtime_;  // destroyed before stage_
+  bus::TopicReader* reader_ = nullptr;          // owned by runtime_
+  bool warned_missing_ = false;
   mutable std::mutex mu_;
   ActivationState state_;           // GUARDED_BY(mu_)
   std::atomic<bool> stop_{false};

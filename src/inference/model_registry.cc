@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "common/validation.h"
 #include "inference/classifier.h"
 
 namespace ovoflow::inference {
@@ -40,15 +41,7 @@ int CompareVersions(std::string_view a, std::string_view b) {
   return 0;
 }
 
-Status ValidateRegistryName(std::string_view what, std::string_view value) {
-  bool ok = !value.empty() && value.size() <= 64 && value.front() != '.' &&
-            std::all_of(value.begin(), value.end(), [](unsigned char c) {
-              return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-            });
-  if (ok) return Status::Ok();
-  return Status::InvalidArgument(std::string(what) + " '" + std::string(value) +
-                                 "' must be 1-64 characters of A-Z a-z 0-9 . _ - and not start with '.'");
-}
+Status ValidateRegistryName(std::string_view what, std::string_view value) { return CheckRegistryName(what, value); }
 
 Result<RegisteredModel> ModelRegistry::Find(const std::string& name, const std::string& version) const {
   OVOFLOW_RETURN_IF_ERROR(ValidateRegistryName("model name", name));

@@ -118,7 +118,7 @@ class ModelSwapTest : public ::testing::Test {
   void Drain(InferenceWorker& w) {
     std::atomic<bool> stop{false};
     for (int i = 0; i < 400 && handled_ < published_; ++i) {
-      auto n = w.RunOnce(100, stop);
+      auto n = w.RunOnce(stop);
       ASSERT_TRUE(n.ok()) << n.status().ToString();
       handled_ += *n;
     }

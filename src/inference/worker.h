@@ -1,12 +1,13 @@
 // Inference worker: a member of the scans consumer group that micro-batches
-// scans through the model and publishes one Prediction per scan.
+// scans through the model and publishes one Prediction per scan. It is a
+// stage on the stage runtime (bus/stage_runtime.h), which does the polling,
+// delivery and dead letters; the worker decodes, scores and predicts.
 //
 // Delivery, exactly once (default): each batch's predictions, dead letters
 // and scan offsets are one Kafka transaction (consume-transform-produce), so
 // a read_committed reader sees each scan's outcome once, whatever crashes.
-// An aborted transaction rewinds the consumer to re-read the batch; a fenced
-// or broken producer is recreated. With exactly_once off: at least once
-// (outputs acknowledged, then offsets committed; the store de-duplicates).
+// With exactly_once off: at least once (outputs acknowledged, then offsets
+// committed; the store de-duplicates).
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,8 @@
 #include <string>
 
 #include "common/status.h"
+#include "common/topics.h"
+#include "common/validation.h"
 #include "common/volume.h"
 #include "inference/classifier.h"
 #include "inference/decision.h"
@@ -23,7 +26,7 @@
 namespace ovoflow::inference {
 
 struct WorkerOptions {
-  std::string brokers = "127.0.0.1:9092";
+  std::string brokers = kDefaultBrokers;
   std::string group_id = "ovoflow-infer";  // workers sharing it split the partitions
   std::string worker_id;  // recorded in each prediction, names the producer; default host-pid-n (unique)
   // Model served until an activation on ovoflow.models.v1 says otherwise
@@ -34,6 +37,7 @@ struct WorkerOptions {
   int activation_catch_up_ms = 10000;   // Create() reads existing activations for at most this long, ms
   int max_batch = 64;      // scans per forward pass, 1..1024
   int max_wait_ms = 10;    // longest a batch waits to fill after its first scan, ms
+  int poll_timeout_ms = 100;  // longest RunOnce waits for a first scan, ms
   int torch_threads = 1;   // LibTorch intra-op threads
   // RECHECK band: see ThresholdPolicy (tenant_thresholds.h) for the order.
   Thresholds thresholds;            // --keep-threshold / --divert-threshold
@@ -41,7 +45,7 @@ struct WorkerOptions {
   std::string thresholds_file;       // per-tenant bands (JSON); empty: none
   int thresholds_reload_ms = 2000;   // re-read thresholds_file this often (between batches); 0: at start-up only
   ScanLimits limits;
-  std::size_t max_message_bytes = 8u << 20;  // larger scan messages are dead-lettered, bytes
+  std::size_t max_message_bytes = kMaxScanMessageBytes;  // larger scan messages are dead-lettered, bytes
   bool exactly_once = true;            // Kafka transactions; transactional.id "ovoflow-infer-<worker_id>"
   int transaction_timeout_ms = 10000;  // a crashed worker's open transaction is aborted after this, ms
 };
@@ -59,9 +63,11 @@ class InferenceWorker {
   // cannot go on (then offsets of unfinished work stay uncommitted).
   Status Run(const std::atomic<bool>& stop);
 
-  // One poll-infer-publish-commit cycle waiting up to `poll_timeout_ms` for
-  // the first scan. Returns the number of scan messages handled.
-  Result<int> RunOnce(int poll_timeout_ms, const std::atomic<bool>& stop);
+  // One poll-infer-publish-commit cycle waiting up to poll_timeout_ms for
+  // the first scan. Returns the number of scan messages delivered.
+  Result<int> RunOnce(const std::atomic<bool>& stop);
+  // True while the worker cannot deliver its batch (see bus::StageRuntime).
+  bool stalled() const;
 
   // The model that scored the last batch. Changes only inside RunOnce,
   // between batches; the reference is valid until the next RunOnce.

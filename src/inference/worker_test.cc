@@ -71,6 +71,7 @@ class WorkerTest : public ::testing::Test {
     o.model_dir = ModelDir();
     o.max_batch = 8;
     o.max_wait_ms = 50;
+    o.poll_timeout_ms = 200;
     o.worker_id = "w-test";
     auto w = InferenceWorker::Create(o);
     EXPECT_TRUE(w.ok()) << w.status().ToString();
@@ -99,7 +100,7 @@ TEST_P(WorkerDeliveryTest, PredictsValidScansAndDeadLettersTheRest) {
   std::atomic<bool> stop{false};
   int handled = 0;
   for (int i = 0; i < 100 && handled < 8; ++i) {
-    auto n = worker->RunOnce(200, stop);
+    auto n = worker->RunOnce(stop);
     ASSERT_TRUE(n.ok()) << n.status().ToString();
     handled += *n;
   }
@@ -147,7 +148,7 @@ TEST_P(WorkerDeliveryTest, PredictsValidScansAndDeadLettersTheRest) {
   worker.reset();
   auto again = MakeWorker(GetParam());
   int more = 0;
-  for (int i = 0; i < 10; ++i) more += *again->RunOnce(200, stop);
+  for (int i = 0; i < 10; ++i) more += *again->RunOnce(stop);
   EXPECT_EQ(more, 0);
 }
 
@@ -175,7 +176,7 @@ class WorkerTransactionTest : public WorkerTest {
     std::atomic<bool> stop{false};
     int handled = 0;
     for (int idle = 0, i = 0; idle < 5 && i < 200; ++i) {
-      auto n = worker.RunOnce(200, stop);
+      auto n = worker.RunOnce(stop);
       EXPECT_TRUE(n.ok()) << n.status().ToString();
       if (n.ok()) handled += *n;
       idle = (handled >= want && n.ok() && *n == 0) ? idle + 1 : 0;

@@ -38,42 +38,6 @@ std::string Join(const std::vector<std::string>& parts, const std::string& prefi
   return out;
 }
 
-// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-std::size_t Utf8SequenceLength(std::string_view s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = byte(i);
-  if (b0 < 0x80) return 1;
-  std::size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) n = 2;
-  else if (b0 == 0xE0) n = 3, lo = 0xA0;
-  else if (b0 >= 0xE1 && b0 <= 0xEC) n = 3;
-  else if (b0 == 0xED) n = 3, hi = 0x9F;
-  else if (b0 >= 0xEE && b0 <= 0xEF) n = 3;
-  else if (b0 == 0xF0) n = 4, lo = 0x90;
-  else if (b0 >= 0xF1 && b0 <= 0xF3) n = 4;
-  else if (b0 == 0xF4) n = 4, hi = 0x8F;
-  else return 0;
-  if (i + n > s.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < n; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  }
-  return n;
-}
-
-// Empty when PostgreSQL can store `s` as text, else what is wrong.
-std::string TextProblem(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    if (s[i] == '\0') return "contains a NUL byte at offset " + std::to_string(i);
-    const std::size_t n = Utf8SequenceLength(s, i);
-    if (n == 0) return "is not valid UTF-8 at offset " + std::to_string(i);
-    i += n;
-  }
-  return {};
-}
-
 std::chrono::sys_days DayPoint(int64_t utc_day) {
   return std::chrono::sys_days(std::chrono::days(static_cast<std::chrono::days::rep>(utc_day)));
 }
@@ -125,26 +89,6 @@ std::vector<SqlValue> PgInsertBatchParams(const std::vector<v1::Prediction>& bat
     else params.emplace_back(PgArrayLiteral(columns[static_cast<std::size_t>(c)]));
   }
   return params;
-}
-
-Status CheckPgText(const std::vector<v1::Prediction>& batch) {
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const v1::Prediction& p = batch[i];
-    const std::pair<const char*, const std::string*> fields[] = {
-        {"tenant_id", &p.tenant_id()},   {"egg_id", &p.egg_id()},
-        {"scanner_id", &p.scanner_id()}, {"tray_id", &p.tray_id()},
-        {"model_name", &p.model_name()}, {"model_version", &p.model_version()},
-        {"worker_id", &p.worker_id()},
-    };
-    for (const auto& [name, value] : fields) {
-      if (std::string problem = TextProblem(*value); !problem.empty()) {
-        return Status::InvalidArgument("prediction #" + std::to_string(i) + " (egg_id '" + p.egg_id() + "'): " +
-                                       name + " " + problem +
-                                       ", which PostgreSQL cannot store as text; the batch was not stored");
-      }
-    }
-  }
-  return Status::Ok();
 }
 
 std::string PgText(const SqlValue& value) {

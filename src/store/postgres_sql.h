@@ -1,7 +1,7 @@
 // The statements only the PostgreSQL backend runs, and what they need from
 // the data: the one-round-trip batch insert (arrays of columns), the daily
-// partitions, GetEgg through egg_keys, and the checks PostgreSQL text is
-// stricter about than SQLite. No database library: unit-tested without a
+// partitions and GetEgg through egg_keys. (What may be stored at all is
+// common/validation.h, the same for both backends.) No database library: unit-tested without a
 // server. The queries both backends share are in prediction_sql.h.
 #pragma once
 
@@ -29,11 +29,6 @@ const std::string& PgInsertBatchSql();
 // The 19 parameters of PgInsertBatchSql for a non-empty, checked batch:
 // PostgreSQL array literals ("{...}") and stored_at_unix_nanos.
 std::vector<SqlValue> PgInsertBatchParams(const std::vector<v1::Prediction>& batch, int64_t stored_at_unix_nanos);
-
-// InvalidArgument naming the first prediction with a string PostgreSQL
-// cannot store as text: a NUL byte or invalid UTF-8. (SQLite stores any
-// bytes; protobuf's parser already refuses invalid UTF-8 in string fields.)
-Status CheckPgText(const std::vector<v1::Prediction>& batch);
 
 // Text form of a value as PostgreSQL parses it: integers in decimal,
 // doubles in the shortest form that reads back to the same double

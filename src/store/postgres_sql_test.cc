@@ -94,30 +94,6 @@ TEST(PostgresSqlTest, InsertBatchIsOneStatementOverColumnArrays) {
   EXPECT_EQ(std::get<int64_t>(params[kColStoredAtNs]), 99);
 }
 
-TEST(PostgresSqlTest, TextPostgresCannotStoreIsInvalidArgument) {
-  auto good = test_util::MakePrediction("h-a", "egg-é", v1::SEX_FEMALE, v1::DECISION_KEEP, 0.75f, kT0);
-  EXPECT_TRUE(CheckPgText({good}).ok());
-  auto nul = good;
-  nul.set_scanner_id(std::string("scan\0ner", 8));
-  auto bad_utf8 = good;
-  bad_utf8.set_worker_id("w\xC3");
-  auto surrogate = good;
-  surrogate.set_model_name("\xED\xA0\x80");
-  auto overlong = good;
-  overlong.set_tray_id("\xC0\xAF");
-  const std::pair<v1::Prediction, std::string> cases[] = {
-      {nul, "scanner_id contains a NUL byte at offset 4"},
-      {bad_utf8, "worker_id is not valid UTF-8 at offset 1"},
-      {surrogate, "model_name is not valid UTF-8"},
-      {overlong, "tray_id is not valid UTF-8"},
-  };
-  for (const auto& [p, want] : cases) {
-    Status st = CheckPgText({good, p});
-    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
-    EXPECT_NE(st.message().find("prediction #1 (egg_id 'egg-é'): " + want), std::string::npos) << st.message();
-  }
-}
-
 TEST(PostgresSqlTest, GetEggGoesThroughEggKeys) {
   SqlQuery any = BuildPgGetEggQuery("", "egg-1");
   ASSERT_EQ(any.params.size(), 1u);

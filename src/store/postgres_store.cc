@@ -162,7 +162,6 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
 
 Result<int64_t> PostgresStore::InsertBatch(const std::vector<v1::Prediction>& batch, int64_t stored_at_unix_nanos) {
   OVOFLOW_RETURN_IF_ERROR(CheckInsertBatch(batch));
-  OVOFLOW_RETURN_IF_ERROR(CheckPgText(batch));
   if (batch.empty()) return int64_t{0};
   std::map<int64_t, int64_t> rows_per_day;
   for (const v1::Prediction& p : batch) {

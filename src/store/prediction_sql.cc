@@ -1,6 +1,7 @@
 #include "store/prediction_sql.h"
 
 #include "common/clock.h"
+#include "common/validation.h"
 
 namespace ovoflow::store {
 namespace {
@@ -243,10 +244,10 @@ Status CheckStatsQuery(const StatsQuery& query) {
 Status CheckInsertBatch(const std::vector<v1::Prediction>& batch) {
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const v1::Prediction& p = batch[i];
-    if (p.tenant_id().empty() || p.egg_id().empty())
-      return Status::InvalidArgument("prediction #" + std::to_string(i) + " (egg_id '" + p.egg_id() +
-                                     "', tenant_id '" + p.tenant_id() +
-                                     "') has an empty id; the batch was not stored");
+    if (Status st = ValidatePrediction(p); !st.ok())
+      return Status::InvalidArgument("prediction #" + std::to_string(i) + " (egg_id '" +
+                                     SanitizeUtf8(p.egg_id().substr(0, kMaxEggIdBytes)) + "'): " + st.message() +
+                                     "; the batch was not stored");
   }
   return Status::Ok();
 }

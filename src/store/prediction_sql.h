@@ -98,7 +98,8 @@ Stats StatsFromSums(const std::vector<TenantSums>& sums);
 // Shared argument checks; the same rules for every backend.
 Status CheckEggQuery(const EggQuery& query);
 Status CheckStatsQuery(const StatsQuery& query);
-// InvalidArgument naming the first prediction without tenant_id or egg_id.
+// InvalidArgument naming the first prediction that ValidatePrediction
+// (common/validation.h) refuses: both backends store exactly the same records.
 Status CheckInsertBatch(const std::vector<v1::Prediction>& batch);
 
 inline constexpr int kMaxListLimit = 1000;

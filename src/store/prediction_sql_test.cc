@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <google/protobuf/util/message_differencer.h>
 
 #include "store/store_test_util.h"
@@ -124,13 +126,33 @@ TEST(PredictionSqlTest, ArgumentChecks) {
   q.to_unix_nanos = 10;  // empty range, allowed
   EXPECT_TRUE(CheckEggQuery(q).ok());
 
-  std::vector<v1::Prediction> batch(2);
-  batch[0].set_tenant_id("t");
-  batch[0].set_egg_id("e");
-  batch[1].set_tenant_id("t");
-  Status st = CheckInsertBatch(batch);
-  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(st.message().find("prediction #1"), std::string::npos) << st.message();
+}
+
+// Both backends refuse exactly what common/validation.h refuses, with the
+// record's position in the batch (the rules themselves: validation_test.cc).
+TEST(PredictionSqlTest, CheckInsertBatchNamesTheFirstRecordNeitherBackendStores) {
+  auto good = test_util::MakePrediction("h-a", "egg-é", v1::SEX_FEMALE, v1::DECISION_KEEP, 0.75f, 1'700'000'000'000'000'000);
+  EXPECT_TRUE(CheckInsertBatch({good, good}).ok());
+  auto nul = good;
+  nul.set_scanner_id(std::string("scan\0ner", 8));
+  auto bad_utf8 = good;
+  bad_utf8.set_worker_id("w\xC3");
+  auto no_egg = good;
+  no_egg.clear_egg_id();
+  auto nan = good;
+  nan.set_p_female(std::nanf(""));
+  const std::pair<v1::Prediction, std::string> cases[] = {
+      {nul, "scanner_id contains a NUL byte at offset 4"},
+      {bad_utf8, "worker_id is not valid UTF-8 at offset 1"},
+      {no_egg, "egg_id is empty"},
+      {nan, "p_female must be a finite number in [0, 1]"},
+  };
+  for (const auto& [p, want] : cases) {
+    Status st = CheckInsertBatch({good, p});
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(st.message().find("prediction #1 (egg_id '" + p.egg_id() + "'): " + want), std::string::npos)
+        << st.message();
+  }
 }
 
 }  // namespace

@@ -1,19 +1,10 @@
 #include "store/writer.h"
 
-#include <spdlog/spdlog.h>
-
-#include <chrono>
-#include <cmath>
-#include <thread>
-
-#include "bus/batch.h"
 #include "bus/consumer.h"
-#include "bus/dead_letter.h"
 #include "bus/producer.h"
-#include "bus/publish.h"
-#include "common/clock.h"
+#include "bus/stage_runtime.h"
 #include "common/metrics.h"
-#include "common/topics.h"
+#include "common/validation.h"
 
 namespace ovoflow::store {
 namespace {
@@ -23,11 +14,9 @@ struct WriterMetrics {
   prometheus::Counter& duplicates;
   prometheus::Histogram& end_to_end_seconds;
   prometheus::Histogram& transaction_seconds;
-  prometheus::Counter& retries;
-  prometheus::Gauge& lag;
 
-  static WriterMetrics& Get(const std::string& group) {
-    static WriterMetrics* m = [&] {
+  static WriterMetrics& Get() {
+    static WriterMetrics* m = [] {
       auto& reg = MetricsRegistry();
       return new WriterMetrics{
           prometheus::BuildCounter().Name("ovoflow_predictions_stored_total")
@@ -39,146 +28,118 @@ struct WriterMetrics {
               .Add({}, LatencyBucketsSeconds()),
           prometheus::BuildHistogram().Name("ovoflow_store_transaction_seconds")
               .Help("Database time per stored batch").Register(reg).Add({}, LatencyBucketsSeconds()),
-          prometheus::BuildCounter().Name("ovoflow_store_retries_total")
-              .Help("Batches retried because the database was busy or away").Register(reg).Add({}),
-          prometheus::BuildGauge().Name("ovoflow_consumer_lag")
-              .Help("Messages not yet consumed on assigned partitions, by consumer group").Register(reg)
-              .Add({{"group", group}}),
       };
     }();
     return *m;
   }
 };
 
-// Why a prediction cannot be stored, or empty when it can.
-std::string Invalid(const v1::Prediction& p) {
-  if (p.egg_id().empty()) return "egg_id is empty";
-  if (p.tenant_id().empty()) return "tenant_id is empty";
-  if (!(p.p_female() >= 0.0f && p.p_female() <= 1.0f)) return "p_female is outside [0, 1]";
-  if (p.decision() == v1::DECISION_UNSPECIFIED || !v1::Decision_IsValid(p.decision())) return "decision is unspecified";
-  if (p.sex() == v1::SEX_UNSPECIFIED || !v1::Sex_IsValid(p.sex())) return "sex is unspecified";
-  return {};
-}
+// Parses and checks each prediction, stores the good ones in one database
+// transaction. A database error that is not retryable fails the batch, and
+// the runtime narrows it down to the records the database refuses.
+class PredictionStage final : public bus::Stage {
+ public:
+  PredictionStage(PredictionStore* store, StoredCallback on_stored, ModelCheck known_model)
+      : store_(store), on_stored_(std::move(on_stored)), known_model_(std::move(known_model)) {}
+
+  Result<bus::BatchOutcome> Process(std::span<const bus::Message> batch) override {
+    bus::BatchOutcome out;
+    std::vector<v1::Prediction> preds;
+    preds.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const bus::Message& m = batch[i];
+      auto reject = [&](const char* kind, std::string reason) { out.rejections.push_back({i, kind, std::move(reason)}); };
+      if (m.value.size() > kMaxPredictionMessageBytes) {
+        reject("oversized", "message of " + std::to_string(m.value.size()) + " bytes exceeds " +
+                                std::to_string(kMaxPredictionMessageBytes));
+        continue;
+      }
+      if (Status st = CheckKey(m.key); !st.ok()) {
+        reject("oversized", st.message());
+        continue;
+      }
+      v1::Prediction p;
+      if (!p.ParseFromString(m.value)) {
+        reject("parse", "value is not a valid ovoflow.v1.Prediction protobuf");
+        continue;
+      }
+      if (Status st = ValidatePrediction(p); !st.ok()) {
+        reject("invalid", st.message());
+        continue;
+      }
+      if (known_model_ && !known_model_(p.model_name(), p.model_version())) {
+        reject("unknown_model", "model " + p.model_name() + " " + p.model_version() + " is not in the model registry");
+        continue;
+      }
+      preds.push_back(std::move(p));
+    }
+    if (preds.empty()) return out;
+
+    WriterMetrics& metrics = WriterMetrics::Get();
+    const int64_t stored_ns = SystemClock().NowUnixNanos();
+    const int64_t t0 = SystemClock().MonotonicNanos();
+    Result<int64_t> inserted = store_->InsertBatch(preds, stored_ns);
+    if (!inserted.ok()) return inserted.status();  // retryable: held and retried; else: narrowed down
+    metrics.transaction_seconds.Observe(static_cast<double>(SystemClock().MonotonicNanos() - t0) / 1e9);
+    metrics.stored.Increment(static_cast<double>(*inserted));
+    metrics.duplicates.Increment(static_cast<double>(static_cast<int64_t>(preds.size()) - *inserted));
+    for (const auto& p : preds)
+      metrics.end_to_end_seconds.Observe(static_cast<double>(stored_ns - FromTimestamp(p.times().captured_at())) / 1e9);
+    if (on_stored_)
+      out.on_delivered.push_back([this, stored = std::move(preds)] { on_stored_(stored); });
+    return out;
+  }
+
+ private:
+  PredictionStore* store_;
+  StoredCallback on_stored_;
+  ModelCheck known_model_;
+};
 
 }  // namespace
 
 struct StoreWriter::Impl {
-  WriterOptions options;
-  PredictionStore* store = nullptr;
-  StoredCallback on_stored;
-  std::unique_ptr<bus::Consumer> consumer;
-  std::unique_ptr<bus::Producer> producer;  // dead letters only
-  WriterMetrics* metrics = nullptr;
+  std::unique_ptr<PredictionStage> stage;
+  std::unique_ptr<bus::StageRuntime> runtime;  // after `stage`: destroyed first
 };
 
 StoreWriter::~StoreWriter() = default;
 
 Result<std::unique_ptr<StoreWriter>> StoreWriter::Create(const WriterOptions& options, PredictionStore* store,
-                                                         StoredCallback on_stored) {
+                                                         StoredCallback on_stored, ModelCheck known_model) {
   if (store == nullptr) return Status::InvalidArgument("store writer needs a store");
-  if (options.max_batch < 1) return Status::InvalidArgument("max_batch must be >= 1");
   auto impl = std::make_unique<Impl>();
-  impl->options = options;
-  impl->store = store;
-  impl->on_stored = std::move(on_stored);
+  impl->stage = std::make_unique<PredictionStage>(store, std::move(on_stored), std::move(known_model));
   bus::ConsumerOptions co;
   co.brokers = options.brokers;
   co.group_id = options.group_id;
   co.client_id = "ovoflow-store";
   co.topics = {kPredictionsTopic};
   co.read_committed = true;
-  auto consumer = bus::Consumer::Create(co);
-  if (!consumer.ok()) return consumer.status();
-  impl->consumer = std::move(consumer).value();
-  bus::ProducerOptions po;
+  OVOFLOW_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus::Consumer::Create(co));
+  bus::ProducerOptions po;  // dead letters only
   po.brokers = options.brokers;
   po.client_id = "ovoflow-store";
-  auto producer = bus::Producer::Create(po);
-  if (!producer.ok()) return producer.status();
-  impl->producer = std::move(producer).value();
-  impl->metrics = &WriterMetrics::Get(options.group_id);
+  bus::StageRuntimeOptions ro;
+  ro.stage = "store";
+  ro.group_id = options.group_id;
+  ro.delivery = bus::Delivery::kAtLeastOnce;
+  ro.max_batch = options.max_batch;
+  ro.max_wait_ms = options.max_wait_ms;
+  ro.poll_timeout_ms = options.poll_timeout_ms;
+  ro.stall_after_attempts = options.stall_after_attempts;
+  OVOFLOW_ASSIGN_OR_RETURN(impl->runtime,
+                           bus::StageRuntime::Create(ro, std::move(consumer),
+                                                     [po] { return bus::Producer::Create(po); }, impl->stage.get()));
   std::unique_ptr<StoreWriter> w(new StoreWriter());
   w->impl_ = std::move(impl);
   return w;
 }
 
-Result<int> StoreWriter::RunOnce(int poll_timeout_ms, const std::atomic<bool>& stop) {
-  Impl& d = *impl_;
-  auto polled = bus::PollBatch(*d.consumer, d.options.max_batch, poll_timeout_ms, d.options.max_wait_ms);
-  if (!polled.ok()) return polled.status();
-  const std::vector<bus::Message>& batch = *polled;
-  if (batch.empty()) return 0;
+Result<int> StoreWriter::RunOnce(const std::atomic<bool>& stop) { return impl_->runtime->RunOnce(stop); }
 
-  std::vector<v1::Prediction> preds;
-  std::vector<bus::OutgoingMessage> dead;
-  preds.reserve(batch.size());
-  for (const bus::Message& m : batch) {
-    v1::Prediction p;
-    std::string reason;
-    if (!p.ParseFromString(m.value)) reason = "value is not a valid ovoflow.v1.Prediction protobuf";
-    else reason = Invalid(p);
-    if (!reason.empty()) {
-      spdlog::warn("store: dead-lettering {}[{}]@{}: {}", m.topic, m.partition, m.offset, reason);
-      bus::CountDeadLetter("store", "invalid");
-      dead.push_back({kDeadLetterTopic, m.key, bus::EncodeDeadLetter(m, "store", reason), bus::ChildTraceHeaders(m)});
-      continue;
-    }
-    preds.push_back(std::move(p));
-  }
+Status StoreWriter::Run(const std::atomic<bool>& stop) { return impl_->runtime->Run(stop); }
 
-  // The database is the source of truth: retry a busy or absent database
-  // until it answers; give up only on a stop request.
-  int64_t stored_ns = 0;
-  auto backoff = std::chrono::milliseconds(50);
-  while (!preds.empty()) {
-    stored_ns = SystemClock().NowUnixNanos();
-    const int64_t t0 = SystemClock().MonotonicNanos();
-    auto inserted = d.store->InsertBatch(preds, stored_ns);
-    if (inserted.ok()) {
-      d.metrics->transaction_seconds.Observe(static_cast<double>(SystemClock().MonotonicNanos() - t0) / 1e9);
-      d.metrics->stored.Increment(static_cast<double>(*inserted));
-      d.metrics->duplicates.Increment(static_cast<double>(static_cast<int64_t>(preds.size()) - *inserted));
-      break;
-    }
-    if (!inserted.status().retryable()) {
-      return Status::Internal("store: batch of " + std::to_string(preds.size()) +
-                              " rejected: " + inserted.status().ToString());
-    }
-    d.metrics->retries.Increment();
-    if (stop.load()) return inserted.status();
-    spdlog::warn("store: {} (retrying in {} ms)", inserted.status().ToString(), backoff.count());
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-  }
-  for (const auto& p : preds)
-    d.metrics->end_to_end_seconds.Observe(static_cast<double>(stored_ns - FromTimestamp(p.times().captured_at())) / 1e9);
-
-  if (!dead.empty()) {
-    const int64_t start = SystemClock().MonotonicNanos();
-    Status st = bus::PublishAll(*d.producer, dead, [&] {
-      return stop.load() && SystemClock().MonotonicNanos() - start > int64_t{30'000'000'000};
-    });
-    if (!st.ok()) return st;
-  }
-  Status commit = d.consumer->Commit(batch);
-  if (!commit.ok()) spdlog::warn("store: {} (the batch will be re-read and de-duplicated)", commit.ToString());
-  int64_t lag = d.consumer->Lag();
-  if (lag >= 0) d.metrics->lag.Set(static_cast<double>(lag));
-  if (d.on_stored && !preds.empty()) d.on_stored(preds);
-  return static_cast<int>(batch.size());
-}
-
-Status StoreWriter::Run(const std::atomic<bool>& stop) {
-  while (!stop.load()) {
-    auto n = RunOnce(100, stop);
-    if (!n.ok()) {
-      impl_->consumer->Close();
-      return n.status();
-    }
-  }
-  impl_->consumer->Close();
-  spdlog::info("store: writer stopped");
-  return impl_->producer->Flush(30000);
-}
+bool StoreWriter::stalled() const { return impl_->runtime->stalled(); }
 
 }  // namespace ovoflow::store

@@ -24,6 +24,7 @@ v1::Prediction Pred(const std::string& tenant, const std::string& egg, float p) 
   pr.set_p_female(p);
   pr.set_sex(p >= 0.5f ? v1::SEX_FEMALE : v1::SEX_MALE);
   pr.set_decision(p >= 0.9f ? v1::DECISION_KEEP : p <= 0.1f ? v1::DECISION_DIVERT : v1::DECISION_RECHECK);
+  pr.set_model_name("gonad-cnn");
   pr.set_model_version("1.0.0");
   *pr.mutable_times()->mutable_captured_at() = ToTimestamp(SystemClock().NowUnixNanos() - 5'000'000);
   return pr;
@@ -59,12 +60,13 @@ TEST(StoreWriterTest, StoresEachEggOnceAndDeadLettersInvalidPredictions) {
   WriterOptions o;
   o.brokers = cluster->bootstrap();
   o.max_batch = 7;
+  o.poll_timeout_ms = 200;
   std::size_t live = 0;
   auto writer = StoreWriter::Create(o, store->get(), [&](const std::vector<v1::Prediction>& b) { live += b.size(); });
   ASSERT_TRUE(writer.ok()) << writer.status().ToString();
   std::atomic<bool> stop{false};
   int handled = 0;
-  for (int i = 0; i < 100 && handled < 27; ++i) handled += *(*writer)->RunOnce(200, stop);
+  for (int i = 0; i < 100 && handled < 27; ++i) handled += *(*writer)->RunOnce(stop);
   EXPECT_EQ(handled, 27);
 
   EXPECT_EQ(*(*store)->Count(""), 20);
