@@ -10,10 +10,15 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/validation.h"
 
 namespace ovoflow::api {
 
-std::string JsonQuote(std::string_view s) {
+std::string JsonQuote(std::string_view raw) {
+  // Invalid UTF-8 (from a request path or body echoed in a problem) would
+  // make the whole document invalid JSON: replace it.
+  const std::string valid = IsValidUtf8(raw) ? std::string() : SanitizeUtf8(raw);
+  const std::string_view s = valid.empty() ? raw : std::string_view(valid);
   std::string out;
   out.reserve(s.size() + 2);
   out.push_back('"');

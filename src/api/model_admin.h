@@ -54,6 +54,9 @@ class ModelAdmin {
                                                        const std::string& model_version,
                                                        const std::string& activated_by,
                                                        const std::string& reason) = 0;
+  // The input the workers' active model takes (POST /v1/scans refuses scans
+  // it could not score). NotFound when the registry has no such model.
+  virtual Result<v1::InputSpec> ServingInput() = 0;
 };
 
 }  // namespace ovoflow::api

@@ -1,5 +1,7 @@
-// POST /v1/scans: decodes an EggScan (protobuf or JSON), validates it like
-// the inference worker would, and hands it to the ScanSink (Kafka).
+// POST /v1/scans: decodes an EggScan (protobuf or JSON), validates it with
+// the rules the inference worker applies (common/validation.h, and the
+// active model's input geometry), and hands it to the ScanSink (Kafka). A
+// scan answered 202 is one the worker will score.
 #include <algorithm>
 #include <cctype>
 #include <string>
@@ -9,6 +11,7 @@
 #include "api/api_metrics.h"
 #include "api/handlers.h"
 #include "api/json.h"
+#include "api/model_admin.h"
 #include "api/query.h"
 #include "common/validation.h"
 #include "common/volume.h"
@@ -41,6 +44,12 @@ Response HandlePostScan(const RequestContext& ctx) {
   std::string type = MediaType(Sv(ctx.request[http::field::content_type]));
   v1::EggScan scan;
   if (type == "application/x-protobuf" || type == "application/protobuf") {
+    if (ctx.request.body().size() > kMaxScanMessageBytes)
+      return Reject("too_large", Problem(kPayloadTooLarge,
+                                         "a scan of " + std::to_string(ctx.request.body().size()) +
+                                             " bytes exceeds the largest the pipeline takes (" +
+                                             std::to_string(kMaxScanMessageBytes) + " bytes)",
+                                         instance));
     if (!scan.ParseFromString(ctx.request.body()))
       return Reject("unparsable",
                     Problem(kBadRequest, "the body is not a valid ovoflow.v1.EggScan protobuf", instance));
@@ -59,8 +68,25 @@ Response HandlePostScan(const RequestContext& ctx) {
                               "' is not accepted; use application/x-protobuf, application/protobuf or application/json",
                           instance));
   }
+  // Unknown fields would travel to Kafka unchecked (and padded a scan to 16 MiB).
+  if (Status st = CheckNoUnknownFields(scan); !st.ok())
+    return Reject("unparsable", Problem(kBadRequest, "the body is not a valid ovoflow.v1.EggScan: " + st.message(),
+                                        instance));
+  if (const std::size_t size = scan.ByteSizeLong(); size > kMaxScanMessageBytes)
+    return Reject("too_large", Problem(kPayloadTooLarge,
+                                       "a scan of " + std::to_string(size) +
+                                           " bytes exceeds the largest the pipeline takes (" +
+                                           std::to_string(kMaxScanMessageBytes) + " bytes)",
+                                       instance));
   if (Status st = ValidateScan(scan); !st.ok())
     return Reject("invalid", Problem(kInvalidScan, st.message(), instance));
+  if (ctx.deps.models) {  // the workers refuse scans their model cannot take
+    Result<v1::InputSpec> input = ctx.deps.models->ServingInput();
+    if (input.ok()) {
+      if (Status st = CheckModelInput(scan.volume(), *input); !st.ok())
+        return Reject("invalid", Problem(kInvalidScan, st.message(), instance));
+    }
+  }
   if (!ctx.deps.scans)
     return Reject("no_sink", Problem(kUnavailable, "this process does not ingest scans", instance));
   if (Status st = ctx.deps.scans->Submit(scan); !st.ok()) {

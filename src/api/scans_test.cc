@@ -1,6 +1,9 @@
 // POST /v1/scans: protobuf and JSON bodies into a recording ScanSink, and
 // every refusal (400, 413, 415, 422, 503) as problem+json.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
 #include <google/protobuf/util/json_util.h>
 
 #include "api/testing/api_fixture.h"
@@ -15,7 +18,7 @@ namespace {
 class ScansTest : public ::testing::Test {
  protected:
   void Start(ApiOptions o = ApiHarness::DefaultOptions(), bool with_sink = true) {
-    auto h = ApiHarness::Start(o, true, with_sink ? &sink_ : nullptr);
+    auto h = ApiHarness::Start(o, true, with_sink ? &sink_ : nullptr, &models_);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     harness_ = std::move(h).value();
   }
@@ -25,7 +28,19 @@ class ScansTest : public ::testing::Test {
     EXPECT_EQ(r.ContentType(), "application/problem+json");
   }
 
+  // POSTs `scan` as protobuf and expects a problem with `status` whose
+  // detail contains `needle`; nothing reaches the sink.
+  void ExpectRefused(const v1::EggScan& scan, int status, const std::string& needle) {
+    HttpResult r = Fetch(port(), "POST", "/v1/scans", scan.SerializeAsString(), "application/x-protobuf");
+    ExpectProblem(r, status);
+    if (r.status == status) {
+      EXPECT_NE(Field(ParseJson(r.body), "detail").string_value().find(needle), std::string::npos) << r.body;
+    }
+    EXPECT_TRUE(sink_.scans().empty());
+  }
+
   RecordingSink sink_;
+  FakeModelAdmin models_;  // the active model takes 8x8x4, one channel (what MakeScan builds)
   std::unique_ptr<ApiHarness> harness_;
 };
 
@@ -83,6 +98,80 @@ TEST_F(ScansTest, InvalidScansGet422WithTheReason) {
   ASSERT_FALSE(why.ok());
   EXPECT_EQ(Field(ParseJson(r.body), "detail").string_value(), why.message());
   ExpectProblem(Fetch(port(), "POST", "/v1/scans", MakeScan("").SerializeAsString(), "application/x-protobuf"), 422);
+  EXPECT_TRUE(sink_.scans().empty());
+}
+
+// Whatever the worker would dead-letter is refused before the 202, so a 202's
+// Location always comes to hold the egg.
+TEST_F(ScansTest, RefusesEveryScanTheWorkerWouldDeadLetter) {
+  Start();
+  v1::EggScan s = MakeScan("egg-x");
+  s.mutable_volume()->set_dim_z(2);  // the wrong size for the model
+  s.mutable_volume()->set_data(s.volume().data().substr(0, 8 * 8 * 2));
+  ExpectRefused(s, 422, "volume 8x8x2x1ch does not match model input 8x8x4x1ch");
+  s = MakeScan("egg-x");  // two channels
+  s.mutable_volume()->add_channels(v1::CHANNEL_T1W);
+  s.mutable_volume()->set_data(s.volume().data() + s.volume().data());
+  ExpectRefused(s, 422, "does not match model input 8x8x4x1ch");
+  s = MakeScan("egg-x");  // NaN voxels
+  s.mutable_volume()->set_dtype(v1::DTYPE_FLOAT32);
+  std::string floats(8 * 8 * 4 * 4, '\0');
+  const float nan = std::nanf("");
+  std::memcpy(floats.data() + 4 * 9, &nan, 4);
+  s.mutable_volume()->set_data(floats);
+  ExpectRefused(s, 422, "volume voxel 9 is NaN");
+  s = MakeScan(std::string("nul-\0-0", 7));
+  ExpectRefused(s, 422, "egg_id contains a NUL byte at offset 4");
+  s = MakeScan("egg-x", "hatch%ry-a");
+  ExpectRefused(s, 422, "tenant_id has a character outside");
+  s = MakeScan("egg-x");
+  s.mutable_captured_at()->set_seconds(int64_t{1} << 40);
+  ExpectRefused(s, 422, "captured_at at");
+  models_.input.set_dim_x(512);  // a 9 MiB scan is over the pipeline's limit whatever the model
+  models_.input.set_dim_y(512);
+  models_.input.set_dim_z(36);
+  s = MakeScan("egg-x");
+  s.mutable_volume()->set_dim_x(512);
+  s.mutable_volume()->set_dim_y(512);
+  s.mutable_volume()->set_dim_z(36);
+  s.mutable_volume()->set_data(std::string(512 * 512 * 36, '\x01'));
+  ExpectRefused(s, 413, "exceeds the largest the pipeline takes");
+}
+
+// A valid scan padded with a field EggScan does not define is refused, not
+// forwarded: at 16,776,900 bytes it once stopped a partition for good.
+TEST_F(ScansTest, RefusesUnknownFieldsAndPaddedScans) {
+  Start();
+  const std::string valid = MakeScan("egg-pad").SerializeAsString();
+  std::string padded = valid + std::string("\xA2\x06\x03" "pad", 6);  // field 100, "pad"
+  HttpResult r = Fetch(port(), "POST", "/v1/scans", padded, "application/x-protobuf");
+  ExpectProblem(r, 400);
+  EXPECT_NE(r.body.find("field number 100"), std::string::npos) << r.body;
+  // 16,776,900 bytes: the padding as one length-delimited field 100.
+  const std::size_t pad = 16'776'900 - valid.size() - 2 - 4;
+  std::string huge = valid + "\xA2\x06";
+  for (std::size_t v = pad; v >= 0x80; v >>= 7) huge.push_back(static_cast<char>((v & 0x7F) | 0x80));
+  huge.push_back(static_cast<char>(pad >> 21));
+  huge.append(pad, 'p');
+  ASSERT_EQ(huge.size(), 16'776'900u);
+  ApiOptions o = ApiHarness::DefaultOptions();
+  o.max_body_bytes = 17u << 20;  // past the body limit too: the scan limit still holds
+  harness_.reset();
+  Start(o);
+  r = Fetch(port(), "POST", "/v1/scans", huge, "application/x-protobuf");
+  ExpectProblem(r, 413);
+  EXPECT_TRUE(sink_.scans().empty());
+}
+
+// Problem documents stay JSON whatever bytes the request carried.
+TEST_F(ScansTest, ProblemsAreValidJsonWhateverTheInput) {
+  Start();
+  HttpResult r = Fetch(port(), "POST", "/v1/scans", "{\"egg_id\":\"\xff\xfe\"}", "application/json");
+  ExpectProblem(r, 400);
+  EXPECT_NO_THROW(ParseJson(r.body)) << r.body;
+  r = Fetch(port(), "GET", "/v1/eggs/%FF%FE?tenant_id=\xff", "");
+  EXPECT_GE(r.status, 400);
+  EXPECT_NO_THROW(ParseJson(r.body)) << r.body;
   EXPECT_TRUE(sink_.scans().empty());
 }
 

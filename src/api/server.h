@@ -23,7 +23,9 @@ struct ApiOptions {
   int ingest_threads = 4;               // pool for POST /v1/scans (decode, validate, wait for the bus); >= 1
   int read_timeout_ms = 30000;          // a request (or an idle keep-alive gap) taking longer is closed
   std::string web_root;                 // dashboard files (index.html, app.js); empty: no dashboard
-  std::size_t max_body_bytes = 16u << 20;  // larger request bodies get 413
+  // Larger request bodies get 413: a scan of the largest size the pipeline
+  // takes (common/validation.h, 8 MiB of voxels) fits in JSON (base64).
+  std::size_t max_body_bytes = 12u << 20;
   std::size_t max_ws_clients = 1000;    // further upgrades get 503
   std::size_t ws_queue_limit = 1024;    // messages buffered per slow client before it is dropped
   // Bearer token for the admin routes (model activation); empty: those

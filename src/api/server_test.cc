@@ -11,6 +11,7 @@
 
 #include "api/testing/api_fixture.h"
 #include "api/testing/test_client.h"
+#include "common/readiness.h"
 #include "common/metrics.h"
 
 namespace ovoflow::api::testing {
@@ -77,6 +78,21 @@ TEST(ServerTest, ReadinessFollowsTheCallback) {
   EXPECT_EQ(r.ContentType(), "application/problem+json");
   ready = true;
   EXPECT_EQ(Fetch((*server)->port(), "GET", "/readyz").status, 200);
+}
+
+// A stage stalled on a batch makes the process not ready, naming it.
+TEST(ServerTest, ReadinessFailsWhileAComponentReportsAProblem) {
+  auto server = ApiServer::Start(ApiHarness::DefaultOptions(), ApiDeps{});
+  ASSERT_TRUE(server.ok());
+  Readiness::Report("stage store", "stalled at ovoflow.predictions.v1[2]@17 after 5 failed attempts: db away");
+  HttpResult r = Fetch((*server)->port(), "GET", "/readyz");
+  Readiness::Clear("stage store");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.ContentType(), "application/problem+json");
+  EXPECT_EQ(Field(ParseJson(r.body), "detail").string_value(),
+            "stage store: stalled at ovoflow.predictions.v1[2]@17 after 5 failed attempts: db away");
+  EXPECT_EQ(Fetch((*server)->port(), "GET", "/readyz").status, 200);
+  EXPECT_EQ(Fetch((*server)->port(), "GET", "/healthz").status, 200);  // alive all along
 }
 
 TEST(ServerTest, ManyConcurrentKeepAliveClients) {

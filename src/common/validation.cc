@@ -189,6 +189,17 @@ Status ValidateScan(const v1::EggScan& scan, const ScanLimits& limits) {
   return CheckVolume(scan.volume(), limits);
 }
 
+Status CheckModelInput(const v1::Volume& v, const v1::InputSpec& in) {
+  if (v.dim_x() == in.dim_x() && v.dim_y() == in.dim_y() && v.dim_z() == in.dim_z() &&
+      static_cast<uint32_t>(v.channels_size()) == in.channels())
+    return Status::Ok();
+  return Status::InvalidArgument("volume " + std::to_string(v.dim_x()) + "x" + std::to_string(v.dim_y()) + "x" +
+                                 std::to_string(v.dim_z()) + "x" + std::to_string(v.channels_size()) +
+                                 "ch does not match model input " + std::to_string(in.dim_x()) + "x" +
+                                 std::to_string(in.dim_y()) + "x" + std::to_string(in.dim_z()) + "x" +
+                                 std::to_string(in.channels()) + "ch");
+}
+
 Status ValidatePrediction(const v1::Prediction& p) {
   OVOFLOW_RETURN_IF_ERROR(CheckIdentity(p));
   OVOFLOW_RETURN_IF_ERROR(CheckText("worker_id", p.worker_id(), kMaxNameBytes, false));

@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "common/volume.h"
 #include "ovoflow/v1/egg_scan.pb.h"
+#include "ovoflow/v1/model.pb.h"
 #include "ovoflow/v1/prediction.pb.h"
 
 namespace ovoflow {
@@ -71,6 +72,9 @@ Status CheckNoUnknownFields(const google::protobuf::Message& message);
 // geometry, channels, dtype, encoding, the (decoded) data size, and for
 // float volumes that every voxel is finite.
 Status ValidateScan(const v1::EggScan& scan, const ScanLimits& limits = {});
+// A volume the model with this input spec can score: the same dimensions
+// and number of channels (other dtypes are converted).
+Status CheckModelInput(const v1::Volume& volume, const v1::InputSpec& input);
 // A Prediction as the store writes it: the ids as for scans, model name and
 // version registry names, sex and decision specified, p_female and both
 // thresholds finite and in [0, 1], incubation_day <= 21, captured_at present

@@ -31,13 +31,8 @@ Result<api::ModelCatalog> ModelAdminService::List() {
   ActivationState state = follower_->state();
   catalog.active = state.active;
   catalog.shadow = state.shadow;
-  // Without an activation the workers serve the newest default model.
-  std::string active_key, shadow_key;
-  if (state.active) {
-    active_key = state.active->model_name() + "@" + state.active->model_version();
-  } else if (auto latest = registry_.Latest(kDefaultModelName); latest.ok()) {
-    active_key = latest->name + "@" + latest->version;
-  }
+  const std::string active_key = ActiveKey();
+  std::string shadow_key;
   if (state.shadow && !state.shadow->model_version().empty())
     shadow_key = state.shadow->model_name() + "@" + state.shadow->model_version();
   for (auto& m : *models) {
@@ -45,6 +40,27 @@ Result<api::ModelCatalog> ModelAdminService::List() {
     catalog.models.push_back({std::move(m.metadata), key == active_key, key == shadow_key});
   }
   return catalog;
+}
+
+std::string ModelAdminService::ActiveKey() {
+  // Without an activation the workers serve the newest default model.
+  ActivationState state = follower_->state();
+  if (state.active) return state.active->model_name() + "@" + state.active->model_version();
+  if (auto latest = registry_.Latest(kDefaultModelName); latest.ok()) return latest->name + "@" + latest->version;
+  return {};
+}
+
+Result<v1::InputSpec> ModelAdminService::ServingInput() {
+  const std::string key = ActiveKey();
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = inputs_.find(key); it != inputs_.end()) return it->second;
+  }
+  const std::size_t at = key.find('@');
+  if (at == std::string::npos) return Status::NotFound("no model in the registry " + options_.registry_dir);
+  OVOFLOW_ASSIGN_OR_RETURN(RegisteredModel model, registry_.Find(key.substr(0, at), key.substr(at + 1)));
+  std::lock_guard lock(mu_);
+  return inputs_[key] = model.metadata.input();
 }
 
 Result<v1::ModelActivation> ModelAdminService::Activate(const api::ActivationRequest& r) {

@@ -2,18 +2,21 @@
 // API process uses to list models and publish activations.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "api/model_admin.h"
 #include "bus/producer.h"
+#include "common/topics.h"
 #include "inference/model_control.h"
 #include "inference/model_registry.h"
 
 namespace ovoflow::inference {
 
 struct ModelAdminOptions {
-  std::string brokers = "127.0.0.1:9092";
+  std::string brokers = kDefaultBrokers;
   std::string registry_dir = "models";  // model registry root
   std::string topic = "ovoflow.models.v1";
   int publish_timeout_ms = 10000;       // wait for the broker's acknowledgement, ms
@@ -31,16 +34,21 @@ class ModelAdminService final : public api::ModelAdmin {
   Result<v1::ModelActivation> Activate(const api::ActivationRequest& request) override;
   Result<v1::ModelActivation> DeactivateShadow(const std::string& model_name, const std::string& model_version,
                                                const std::string& activated_by, const std::string& reason) override;
+  Result<v1::InputSpec> ServingInput() override;
 
  private:
   explicit ModelAdminService(ModelAdminOptions options)
       : options_(std::move(options)), registry_(options_.registry_dir) {}
   Result<v1::ModelActivation> Publish(v1::ModelActivation activation);
+  // "name@version" of the model the workers score with now.
+  std::string ActiveKey();
 
   ModelAdminOptions options_;
   ModelRegistry registry_;
   std::unique_ptr<bus::Producer> producer_;
   std::unique_ptr<ActivationFollower> follower_;
+  std::mutex mu_;
+  std::map<std::string, v1::InputSpec> inputs_;  // GUARDED_BY(mu_): by ActiveKey(), read once from the registry
 };
 
 }  // namespace ovoflow::inference

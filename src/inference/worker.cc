@@ -123,7 +123,7 @@ class ScoringStage final : public bus::Stage {
         continue;
       }
       Status st = ValidateScan(scan, options_.limits);
-      if (st.ok()) st = CheckGeometry(scan.volume());
+      if (st.ok()) st = CheckModelInput(scan.volume(), models_->active().metadata.input());
       if (!st.ok()) {
         reject("invalid", st.message());
         continue;
@@ -192,19 +192,6 @@ class ScoringStage final : public bus::Stage {
       spdlog::info("infer: thresholds file {} changed: its bands apply from the next batch", options_.thresholds_file);
       metrics_.threshold_reloads.Add({{"result", "applied"}}).Increment();
     }
-  }
-
-  Status CheckGeometry(const v1::Volume& v) const {
-    const ModelInfo& mi = models_->active().classifier->info();
-    if (v.dim_x() != mi.dim_x || v.dim_y() != mi.dim_y || v.dim_z() != mi.dim_z ||
-        static_cast<uint32_t>(v.channels_size()) != mi.channels) {
-      return Status::InvalidArgument("volume " + std::to_string(v.dim_x()) + "x" + std::to_string(v.dim_y()) + "x" +
-                                     std::to_string(v.dim_z()) + "x" + std::to_string(v.channels_size()) +
-                                     "ch does not match model input " + std::to_string(mi.dim_x) + "x" +
-                                     std::to_string(mi.dim_y) + "x" + std::to_string(mi.dim_z) + "x" +
-                                     std::to_string(mi.channels) + "ch");
-    }
-    return Status::Ok();
   }
 
   v1::Prediction MakePrediction(const v1::EggScan& scan, const bus::Message& msg, float p, int64_t consumed_ns,

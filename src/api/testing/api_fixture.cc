@@ -111,3 +111,58 @@ void ApiHarness::Insert(const std::vector<v1::Prediction>& predictions) {
 }
 
 }  // namespace ovoflow::api::testing
+
+namespace ovoflow::api::testing {
+
+FakeModelAdmin::FakeModelAdmin() {
+  input.set_dim_x(8);
+  input.set_dim_y(8);
+  input.set_dim_z(4);
+  input.set_channels(1);
+}
+
+Result<ModelCatalog> FakeModelAdmin::List() {
+  ModelCatalog c;
+  for (const char* v : {"1.0.0", "1.1.0"}) {
+    ModelEntry e;
+    e.metadata.set_name("gonad-cnn");
+    e.metadata.set_version(v);
+    e.metadata.set_created_at("2026-11-25T10:50:08Z");
+    e.metadata.mutable_held_out_metrics()->set_accuracy(0.9768);
+    e.active = std::string(v) == "1.1.0";
+    e.shadow = std::string(v) == "1.0.0";
+    c.models.push_back(e);
+  }
+  v1::ModelActivation a;
+  a.set_model_name("gonad-cnn");
+  a.set_model_version("1.1.0");
+  a.set_role(v1::MODEL_ROLE_ACTIVE);
+  c.active = a;
+  return c;
+}
+
+Result<v1::ModelActivation> FakeModelAdmin::Activate(const ActivationRequest& r) {
+  std::lock_guard lock(mu_);
+  requests.push_back(r);
+  if (!activate_error.ok()) return activate_error;
+  v1::ModelActivation a;
+  a.set_model_name(r.model_name.empty() ? "gonad-cnn" : r.model_name);
+  a.set_model_version(r.model_version);
+  a.set_role(r.role);
+  a.set_activated_by(r.activated_by);
+  a.set_reason(r.reason);
+  return a;
+}
+
+Result<v1::ModelActivation> FakeModelAdmin::DeactivateShadow(const std::string&, const std::string& version,
+                                                             const std::string&, const std::string&) {
+  if (version != "1.0.0") return Status::FailedPrecondition(version + " is not the shadow model");
+  v1::ModelActivation a;
+  a.set_model_name("gonad-cnn");
+  a.set_role(v1::MODEL_ROLE_SHADOW);
+  return a;
+}
+
+Result<v1::InputSpec> FakeModelAdmin::ServingInput() { return input; }
+
+}  // namespace ovoflow::api::testing

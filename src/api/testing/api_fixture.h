@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/model_admin.h"
 #include "api/server.h"
 #include "common/status.h"
 #include "store/prediction_store.h"
@@ -38,6 +39,25 @@ class RecordingSink final : public ScanSink {
   std::mutex mu_;
   std::vector<v1::EggScan> scans_;  // GUARDED_BY(mu_)
   Status result_;                   // GUARDED_BY(mu_)
+};
+
+// ModelAdmin that answers from a fixed catalogue (gonad-cnn 1.0.0 shadow,
+// 1.1.0 active); Activate records each request and fails with
+// `activate_error` when set; ServingInput answers `input` (8x8x4, one channel:
+// what MakeScan builds).
+class FakeModelAdmin final : public ModelAdmin {
+ public:
+  FakeModelAdmin();
+  Result<ModelCatalog> List() override;
+  Result<v1::ModelActivation> Activate(const ActivationRequest& r) override;
+  Result<v1::ModelActivation> DeactivateShadow(const std::string& model_name, const std::string& version,
+                                               const std::string& activated_by, const std::string& reason) override;
+  Result<v1::InputSpec> ServingInput() override;
+
+  std::mutex mu_;
+  std::vector<ActivationRequest> requests;  // GUARDED_BY(mu_)
+  Status activate_error;
+  v1::InputSpec input;
 };
 
 // Owns the store (unless without one) and the server; stops the server first.
