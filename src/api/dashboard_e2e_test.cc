@@ -4,7 +4,6 @@
 // pure state, runs in the same node). CTest label "browser"; needs `make web`.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 
 #include <atomic>
 #include <cstdio>
@@ -13,7 +12,8 @@
 #include <thread>
 
 #include "api/testing/api_fixture.h"
-#include "api/testing/test_client.h"
+#include "api/client/http_client.h"
+#include "common/child_process.h"
 #include "common/metrics.h"
 
 namespace ovoflow::api::testing {
@@ -24,22 +24,6 @@ namespace fs = std::filesystem;
 std::string Env(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
-}
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-CommandResult RunShell(const std::string& command) {
-  CommandResult r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof(buf), pipe)) r.output.append(buf, n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
 }
 
 const char* const kTenants[] = {"hatchery-a", "hatchery-b", "hatchery-c"};
@@ -80,7 +64,7 @@ TEST(DashboardE2eTest, BrowserShowsLiveCountsMatchingTheStore) {
   std::atomic<bool> browser_done{false};
   CommandResult node;
   std::thread browser([&] {
-    node = RunShell("cd '" + web + "' && OVOFLOW_URL='" + url + "' OVOFLOW_SCREENSHOT='" + screenshot +
+    node = RunCommand("cd '" + web + "' && OVOFLOW_URL='" + url + "' OVOFLOW_SCREENSHOT='" + screenshot +
                     "' node --test --test-reporter=spec test/model.test.mjs test/dashboard.test.mjs");
     browser_done = true;
   });

@@ -8,7 +8,7 @@
 
 #include "api/model_admin.h"
 #include "api/testing/api_fixture.h"
-#include "api/testing/test_client.h"
+#include "api/client/http_client.h"
 
 namespace ovoflow::api::testing {
 namespace {

@@ -9,7 +9,7 @@
 #include "api/openapi.h"
 #include "api/routes.h"
 #include "api/testing/api_fixture.h"
-#include "api/testing/test_client.h"
+#include "api/client/http_client.h"
 
 namespace ovoflow::api {
 namespace {

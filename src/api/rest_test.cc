@@ -5,7 +5,7 @@
 #include <set>
 
 #include "api/testing/api_fixture.h"
-#include "api/testing/test_client.h"
+#include "api/client/http_client.h"
 
 namespace ovoflow::api::testing {
 namespace {

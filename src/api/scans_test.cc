@@ -7,7 +7,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "api/testing/api_fixture.h"
-#include "api/testing/test_client.h"
+#include "api/client/http_client.h"
 #include "common/metrics.h"
 #include "common/validation.h"
 #include "common/volume.h"

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "api/testing/api_fixture.h"
-#include "api/testing/test_client.h"
+#include "api/client/http_client.h"
 #include "common/readiness.h"
 #include "common/metrics.h"
 

@@ -26,9 +26,10 @@ std::size_t FirstControl(std::string_view s) {
   return std::string_view::npos;
 }
 
-// The int64 nanosecond range, in whole seconds: the last second whose every
-// nanosecond still fits.
+// The int64 nanosecond range, in whole seconds: the last (first) second
+// whose every nanosecond still fits.
 constexpr int64_t kMaxTimestampSeconds = 9'223'372'035;
+constexpr int64_t kMinTimestampSeconds = -9'223'372'036;
 
 Status CheckUnknown(const google::protobuf::Message& m, const std::string& path) {
   const google::protobuf::Reflection* r = m.GetReflection();
@@ -166,9 +167,9 @@ Status CheckRegistryName(std::string_view field, std::string_view value) {
 
 Status CheckTimestamp(std::string_view field, const google::protobuf::Timestamp& ts) {
   if (ts.nanos() < 0 || ts.nanos() > 999'999'999) return Bad(field, "has nanos outside 0..999999999");
-  if (ts.seconds() < 0 || ts.seconds() > kMaxTimestampSeconds)
+  if (ts.seconds() < kMinTimestampSeconds || ts.seconds() > kMaxTimestampSeconds)
     return Bad(field, "at " + std::to_string(ts.seconds()) +
-                          " s is outside what the store holds (1970-01-01 to 2262-04-11 UTC)");
+                          " s is outside what the store holds (1677-09-21 to 2262-04-11 UTC)");
   return Status::Ok();
 }
 

@@ -57,7 +57,7 @@ Status CheckTenantId(std::string_view field, std::string_view value);
 // not starting with '.' (it is also a directory name).
 Status CheckRegistryName(std::string_view field, std::string_view value);
 // A time both stores can hold as int64 nanoseconds since the Unix epoch:
-// 1970-01-01T00:00:00Z to 2262-04-11T23:47:15Z, nanos in 0..999,999,999.
+// 1677-09-21T00:12:44Z to 2262-04-11T23:47:15Z, nanos in 0..999,999,999.
 Status CheckTimestamp(std::string_view field, const google::protobuf::Timestamp& ts);
 // A Kafka key of the pipeline's topics: at most kMaxKeyBytes.
 Status CheckKey(std::string_view key);

@@ -81,7 +81,10 @@ TEST(ValidationTest, Timestamps) {
   EXPECT_GT(FromTimestamp(ts), 0);
   ts.set_seconds(9'223'372'036);
   ExpectInvalid(CheckTimestamp("t", ts), "outside what the store holds");
-  ts.set_seconds(-1);
+  ts.set_seconds(-9'223'372'036);  // 1677: still int64 nanoseconds
+  EXPECT_TRUE(CheckTimestamp("t", ts).ok());
+  EXPECT_LT(FromTimestamp(ts), 0);
+  ts.set_seconds(-9'223'372'037);
   ExpectInvalid(CheckTimestamp("t", ts), "outside what the store holds");
   ts.set_seconds(1);
   ts.set_nanos(-1);
@@ -115,7 +118,7 @@ TEST(ValidationTest, PredictionEveryField) {
   bad([](auto& p) { p.mutable_times()->clear_captured_at(); }, "times.captured_at is missing");
   bad([](auto& p) { p.mutable_times()->mutable_captured_at()->set_seconds(int64_t{1} << 40); },
       "times.captured_at at");
-  bad([](auto& p) { p.mutable_times()->mutable_consumed_at()->set_seconds(-5); }, "times.consumed_at");
+  bad([](auto& p) { p.mutable_times()->mutable_consumed_at()->set_nanos(-5); }, "times.consumed_at");
 }
 
 TEST(ValidationTest, ScanIdentityAndVoxels) {

@@ -14,6 +14,7 @@
 #include "common/metrics.h"
 #include "common/topics.h"
 #include "common/trace.h"
+#include "common/validation.h"
 #include "common/volume.h"
 
 namespace ovoflow::edge {
@@ -50,13 +51,15 @@ struct ScannerAgent::Impl {
   ScannerOptions options;
   PhantomGenerator generator{PhantomOptions{}};
   std::unique_ptr<bus::Producer> producer;
-  std::FILE* labels = nullptr;  // owned
+  std::FILE* labels = nullptr;  // owned; written by the delivery thread under labels_mu
+  std::mutex labels_mu;
   std::mutex mu;
   std::deque<Pending> retry;  // GUARDED_BY(mu)
   std::atomic<int64_t> acked{0};
 
   explicit Impl(const ScannerOptions& o) : options(o), generator(o.phantom) {}
   ~Impl() {
+    producer.reset();  // its last delivery reports may still write labels
     if (labels) std::fclose(labels);
   }
 
@@ -66,8 +69,9 @@ struct ScannerAgent::Impl {
     return options.run_id + "-" + buf;
   }
 
-  // Builds scan number i (phantom index first_index + i) captured at `captured_ns`.
-  v1::EggScan MakeScan(uint64_t i, int64_t captured_ns, TrueSex* sex) const {
+  // Builds scan number i (phantom index first_index + i) captured at
+  // `captured_ns`, checked by the pipeline's rules (common/validation.h).
+  Result<v1::EggScan> MakeScan(uint64_t i, int64_t captured_ns, TrueSex* sex) const {
     const std::size_t tenants = options.tenants.size();
     const std::size_t scanners = static_cast<std::size_t>(options.scanners_per_tenant);
     const std::string& tenant = options.tenants[i % tenants];
@@ -84,23 +88,27 @@ struct ScannerAgent::Impl {
     *scan.mutable_captured_at() = ToTimestamp(captured_ns);
     scan.set_incubation_day(options.phantom.incubation_day);
     *scan.mutable_volume() = std::move(ph.volume);
-    if (options.compress) {
-      Status st = CompressVolume(scan.mutable_volume());
-      if (!st.ok()) Fatal("compress volume: " + st.ToString());
-    }
+    if (options.compress) OVOFLOW_RETURN_IF_ERROR(CompressVolume(scan.mutable_volume()));
+    OVOFLOW_RETURN_IF_ERROR(ValidateScan(scan));
     return scan;
   }
 
-  // Queues scan i; on a full local queue waits for room. Returns false on stop.
-  bool Publish(uint64_t i, int64_t captured_ns, bool first_time, const std::atomic<bool>& stop) {
+  // Queues scan i; on a full local queue waits for room. False on stop; an
+  // error when the scan cannot be built or the producer refuses it. Its
+  // label is written once the broker acknowledged it (a kill never leaves a
+  // published egg without its label).
+  Result<bool> Publish(uint64_t i, int64_t captured_ns, const std::atomic<bool>& stop) {
     TrueSex sex;
-    v1::EggScan scan = MakeScan(i, captured_ns, &sex);
+    OVOFLOW_ASSIGN_OR_RETURN(v1::EggScan scan, MakeScan(i, captured_ns, &sex));
     std::string value = scan.SerializeAsString();
     bus::Headers headers = {{std::string(kTraceparentHeader), FormatTraceparent(NewTrace())}};
-    auto on_delivery = [this, i, captured_ns](const Status& st) {
+    std::string label = scan.egg_id() + "," + scan.tenant_id() + "," + scan.scanner_id() + "," +
+                        (sex == TrueSex::kFemale ? "F" : "M") + "\n";
+    auto on_delivery = [this, i, captured_ns, label = std::move(label)](const Status& st) {
       if (st.ok()) {
         ++acked;
         ScannerMetrics::Get().produced.Increment();
+        WriteLabel(label);
         return;
       }
       spdlog::warn("scanner: delivery of scan {} failed ({}); will resend", i, st.ToString());
@@ -111,25 +119,32 @@ struct ScannerAgent::Impl {
     while (true) {
       Status st = producer->Send(kScansTopic, scan.egg_id(), value, headers, on_delivery);
       if (st.ok()) break;
-      if (!st.retryable()) Fatal("scanner: cannot publish scan: " + st.ToString());
+      if (!st.retryable()) return Status(st.code(), "cannot publish scan " + scan.egg_id() + ": " + st.message());
       if (stop.load()) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    if (first_time && labels) {
-      std::fprintf(labels, "%s,%s,%s,%s\n", scan.egg_id().c_str(), scan.tenant_id().c_str(),
-                   scan.scanner_id().c_str(), sex == TrueSex::kFemale ? "F" : "M");
     }
     return true;
   }
 
-  void ResendFailed(const std::atomic<bool>& stop) {
+  // On the producer's delivery thread: one line per acknowledged scan,
+  // written through (a line-buffered stream flushes at each newline).
+  void WriteLabel(const std::string& line) {
+    if (!labels) return;
+    std::lock_guard<std::mutex> lock(labels_mu);
+    std::fputs(line.c_str(), labels);
+  }
+
+  Result<bool> ResendFailed(const std::atomic<bool>& stop) {
     std::deque<Pending> todo;
     {
       std::lock_guard<std::mutex> lock(mu);
       todo.swap(retry);
     }
-    for (const Pending& p : todo)
-      if (!Publish(p.index, p.captured_ns, false, stop)) return;
+    for (const Pending& p : todo) {
+      OVOFLOW_ASSIGN_OR_RETURN(const bool sent, Publish(p.index, p.captured_ns, stop));
+      if (!sent) return false;
+    }
+    return true;
   }
 };
 
@@ -137,8 +152,7 @@ ScannerAgent::~ScannerAgent() = default;
 
 Result<std::unique_ptr<ScannerAgent>> ScannerAgent::Create(const ScannerOptions& options) {
   if (options.tenants.empty()) return Status::InvalidArgument("scanner needs at least one tenant");
-  for (const auto& t : options.tenants)
-    if (t.empty()) return Status::InvalidArgument("tenant ids must not be empty");
+  for (const auto& t : options.tenants) OVOFLOW_RETURN_IF_ERROR(CheckTenantId("tenant id", t));
   if (options.scanners_per_tenant < 1) return Status::InvalidArgument("scanners_per_tenant must be >= 1");
   if (options.rate_per_s < 0) return Status::InvalidArgument("rate must be >= 0 scans/s");
   if (options.count < 0) return Status::InvalidArgument("count must be >= 0");
@@ -153,6 +167,7 @@ Result<std::unique_ptr<ScannerAgent>> ScannerAgent::Create(const ScannerOptions&
   if (!options.labels_path.empty()) {
     impl->labels = std::fopen(options.labels_path.c_str(), "w");
     if (!impl->labels) return Status::InvalidArgument("cannot write labels file " + options.labels_path);
+    std::setvbuf(impl->labels, nullptr, _IOLBF, 1 << 16);
     std::fprintf(impl->labels, "egg_id,tenant_id,scanner_id,sex\n");
   }
   bus::ProducerOptions po;
@@ -184,6 +199,7 @@ Result<ScannerReport> ScannerAgent::Run(const std::atomic<bool>& stop) {
                o.phantom.incubation_day, o.phantom.snr, o.phantom.motion_probability,
                o.phantom.quantitative_maps ? ", T1/T2 maps (uint16)" : "");
   uint64_t i = 0;
+  Status failure;
   for (; !stop.load() && (o.count == 0 || static_cast<int64_t>(i) < o.count); ++i) {
     if (interval_ns > 0) {
       const int64_t due = start + static_cast<int64_t>(static_cast<double>(i) * interval_ns);
@@ -191,17 +207,24 @@ Result<ScannerReport> ScannerAgent::Run(const std::atomic<bool>& stop) {
       if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
       else if ((i & 255) == 0) ScannerMetrics::Get().behind_seconds.Set(static_cast<double>(now - due) / 1e9);
     }
-    if (!d.Publish(i, clock.NowUnixNanos(), true, stop)) break;
-    if ((i & 63) == 0) d.ResendFailed(stop);
+    Result<bool> sent = d.Publish(i, clock.NowUnixNanos(), stop);
+    if (sent.ok() && (i & 63) == 0) sent = d.ResendFailed(stop);
+    if (!sent.ok()) failure = sent.status();
+    if (!sent.ok() || !*sent) break;
   }
   // Drain: wait for every acknowledgement, re-sending failures, until done or stopped.
-  while (d.acked.load() < static_cast<int64_t>(i)) {
-    d.ResendFailed(stop);
+  while (failure.ok() && d.acked.load() < static_cast<int64_t>(i)) {
+    Result<bool> resent = d.ResendFailed(stop);
+    if (!resent.ok()) failure = resent.status();
     Status st = d.producer->Flush(500);
     (void)st;  // progress is measured by acked
     if (stop.load() && d.producer->Outstanding() == 0) break;
   }
-  if (d.labels) std::fflush(d.labels);
+  if (!failure.ok()) {
+    Status flushed = d.producer->Flush(10000);  // what was queued still gets its label
+    (void)flushed;
+    return Status(failure.code(), "scanner: " + failure.message());
+  }
   ScannerReport report;
   report.published = d.acked.load();
   report.failed = static_cast<int64_t>(i) - report.published;

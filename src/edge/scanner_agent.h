@@ -10,12 +10,13 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/topics.h"
 #include "edge/phantom.h"
 
 namespace ovoflow::edge {
 
 struct ScannerOptions {
-  std::string brokers = "127.0.0.1:9092";
+  std::string brokers = kDefaultBrokers;
   std::vector<std::string> tenants = {"hatchery-a", "hatchery-b"};  // hatcheries simulated
   int scanners_per_tenant = 2;
   double rate_per_s = 100;    // scans/s over all scanners; 0 = as fast as the producer takes them
@@ -23,7 +24,7 @@ struct ScannerOptions {
   uint64_t seed = 42;         // phantom stream seed (scan i is phantom (seed, first_index + i))
   uint64_t first_index = 0;
   std::string run_id;         // egg_id prefix; default: derived from the start time
-  std::string labels_path;    // CSV egg_id,tenant_id,scanner_id,sex; empty = none
+  std::string labels_path;    // CSV egg_id,tenant_id,scanner_id,sex, a line per acknowledged scan; empty = none
   int tray_size = 150;        // eggs per tray
   bool compress = false;      // zstd the volume
   PhantomOptions phantom;
@@ -41,7 +42,8 @@ class ScannerAgent {
   ~ScannerAgent();
   static Result<std::unique_ptr<ScannerAgent>> Create(const ScannerOptions& options);
   // Publishes until `count` scans are acknowledged or `stop` is true; then
-  // flushes. Failed deliveries are re-sent with the same egg_id.
+  // flushes. Failed deliveries are re-sent with the same egg_id. An error
+  // when a scan cannot be built or the producer refuses it for good.
   Result<ScannerReport> Run(const std::atomic<bool>& stop);
   const std::string& run_id() const;
 

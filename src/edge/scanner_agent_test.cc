@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "bus/consumer.h"
 #include "bus/mock_cluster.h"
@@ -86,12 +87,48 @@ TEST(ScannerAgentTest, PublishesValidUniqueScansAndSeparateLabels) {
   EXPECT_LT(female, 90);
 }
 
+// A label is written once the broker acknowledged its scan, and reaches the
+// file at once: a kill never leaves a published egg without its label, nor
+// a label for an egg that was never published.
+TEST(ScannerAgentTest, LabelsFollowAcknowledgements) {
+  auto cluster = std::move(bus::MockCluster::Create(1)).value();
+  ASSERT_TRUE(cluster->CreateTopic(kScansTopic, 1).ok());
+  ScannerOptions o;
+  o.brokers = cluster->bootstrap();
+  o.count = 5;
+  o.rate_per_s = 0;
+  o.run_id = "t3";
+  o.labels_path = ::testing::TempDir() + "/labels-acked.csv";
+  auto agent = ScannerAgent::Create(o);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  auto lines = [&] {
+    std::ifstream f(o.labels_path);
+    int n = 0;
+    for (std::string line; std::getline(f, line);) ++n;
+    return n - 1;  // the header
+  };
+  cluster->SetBrokerDown(1, true);
+  std::atomic<bool> stop{false};
+  Result<ScannerReport> report = Status::Internal("not run");
+  std::thread run([&] { report = (*agent)->Run(stop); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(lines(), 0) << "nothing acknowledged yet";
+  cluster->SetBrokerDown(1, false);
+  run.join();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->published, 5);
+  EXPECT_EQ(lines(), 5) << "on disk while the agent still lives";
+}
+
 TEST(ScannerAgentTest, RejectsBadOptions) {
   ScannerOptions o;
   o.tenants = {};
   EXPECT_EQ(ScannerAgent::Create(o).status().code(), StatusCode::kInvalidArgument);
   o = ScannerOptions{};
   o.rate_per_s = -1;
+  EXPECT_EQ(ScannerAgent::Create(o).status().code(), StatusCode::kInvalidArgument);
+  o = ScannerOptions{};
+  o.tenants = {"hatch%ry-a"};
   EXPECT_EQ(ScannerAgent::Create(o).status().code(), StatusCode::kInvalidArgument);
   o = ScannerOptions{};
   o.labels_path = "/nonexistent-dir/labels.csv";

@@ -70,7 +70,10 @@ std::vector<std::string> BenchPipeline::CommonArgs(const std::string& command, i
 }
 
 Result<MeteredChild> BenchPipeline::Spawn(const std::string& name, const std::vector<std::string>& args, int port) {
-  auto child = ChildProcess::Start(name, args, work_dir_ + "/" + name + ".log");
+  OVOFLOW_ASSIGN_OR_RETURN(std::string self, SelfExecutable());
+  std::vector<std::string> argv = {self};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = ChildProcess::Start(argv, {name, work_dir_ + "/" + name + ".log"});
   if (!child.ok()) return child.status();
   MeteredChild c;
   c.process = std::move(child).value();

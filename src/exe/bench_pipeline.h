@@ -11,7 +11,7 @@
 
 #include "common/status.h"
 #include "exe/bench_options.h"
-#include "exe/bench_process.h"
+#include "common/child_process.h"
 #include "exe/bench_stats.h"
 #include "store/prediction_store.h"
 

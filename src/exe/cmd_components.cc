@@ -11,11 +11,11 @@
 #include "common/log.h"
 #include "common/topics.h"
 #include "exe/commands.h"
-#include "exe/kafka_scan_sink.h"
+#include "exe/api_process.h"
 #include "exe/live_relay.h"
 #include "exe/metrics_endpoint.h"
 #include "exe/signals.h"
-#include "inference/model_admin.h"
+#include "inference/model_registry.h"
 #include "store/prediction_store.h"
 
 namespace ovoflow::exe {
@@ -71,18 +71,23 @@ void AddStoreCommand(CLI::App& app, const GlobalFlags& g) {
   auto o = std::make_shared<store::WriterOptions>();
   auto db = std::make_shared<std::string>(DefaultDatabaseUrl());
   auto m = std::make_shared<MetricsFlags>();
+  auto models_dir = std::make_shared<std::string>(DefaultModelRegistry());
   CLI::App* cmd = app.add_subcommand("store", "Run the store writer (predictions topic -> database)");
   cmd->add_option("--db", *db, "database URL: sqlite://path (embedded) or postgresql://user@host:port/db")->capture_default_str();
+  cmd->add_option("--models-dir", *models_dir,
+                  "model registry: predictions of models it does not hold are dead-lettered (empty: no check)")
+      ->capture_default_str();
   AddWriterFlags(cmd, o.get());
   AddMetricsFlags(cmd, m.get(), 0);
-  cmd->callback([&g, o, db, m] {
+  cmd->callback([&g, o, db, m, models_dir] {
     InitLogging(g.log_level);
     auto& stop = InstallStopSignals();
     o->brokers = g.brokers;
     auto metrics = StartMetricsEndpoint(*m);
     auto store = store::OpenStore(*db);
     if (!store.ok()) Fatal(store.status().ToString());
-    auto writer = store::StoreWriter::Create(*o, store->get());
+    auto known = KnownModelCheck(*models_dir);
+    auto writer = store::StoreWriter::Create(*o, store->get(), {}, known);
     if (!writer.ok()) Fatal(writer.status().ToString());
     Status st = (*writer)->Run(stop);
     if (!st.ok()) {
@@ -130,28 +135,12 @@ void AddApiCommand(CLI::App& app, const GlobalFlags& g) {
     auto& stop = InstallStopSignals();
     auto store = store::OpenStore(*db);
     if (!store.ok()) Fatal(store.status().ToString());
-    bus::ProducerOptions po;
-    po.brokers = g.brokers;
-    po.client_id = "ovoflow-api";
-    auto producer = bus::Producer::Create(po);
-    if (!producer.ok()) Fatal(producer.status().ToString());
-    KafkaScanSink sink(producer->get());
-    inference::ModelAdminOptions mo;
-    mo.brokers = g.brokers;
-    mo.registry_dir = *models_dir;
-    auto models = inference::ModelAdminService::Create(mo);
-    if (!models.ok()) Fatal(models.status().ToString());
-    api::ApiDeps deps;
-    deps.store = store->get();
-    deps.scans = &sink;
-    deps.models = models->get();
-    auto server = api::ApiServer::Start(*o, deps);
-    if (!server.ok()) Fatal(server.status().ToString());
-    std::printf("ovoflow api: http://%s:%u\n", o->listen_address.c_str(), (*server)->port());
+    auto api = ApiProcess::Start(g.brokers, *o, store->get(), *models_dir);
+    std::printf("ovoflow api: http://%s:%u\n", o->listen_address.c_str(), api->server().port());
     std::fflush(stdout);
     // The live feed follows the predictions topic from "now" in a group of its own.
-    Status st = RunLiveRelay(g.brokers, **server, stop);
-    (*server)->Stop();
+    Status st = RunLiveRelay(g.brokers, api->server(), stop);
+    api->Stop();
     if (!st.ok()) {
       spdlog::error("api: {}", st.ToString());
       throw CLI::RuntimeError(kExitFailure);

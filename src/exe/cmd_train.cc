@@ -8,8 +8,8 @@
 
 #include "common/log.h"
 #include "exe/commands.h"
-#include "inference/eval_grid.h"
-#include "inference/train.h"
+#include "training/eval_grid.h"
+#include "training/train.h"
 
 namespace ovoflow::exe {
 namespace {
@@ -21,7 +21,7 @@ constexpr int kExitUsage = 2;
   throw CLI::RuntimeError(st.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure);
 }
 
-void PrintMetrics(const char* title, const inference::BinaryMetrics& m) {
+void PrintMetrics(const char* title, const training::BinaryMetrics& m) {
   std::printf("%s: %lld scans  accuracy %.4f  roc_auc %.4f  loss %.4f  ECE %.4f  %.0f scans/s\n", title,
               static_cast<long long>(m.count), m.accuracy, m.roc_auc, m.loss, m.ece, m.scans_per_second);
   std::printf("  confusion (female = positive):  TP %lld  FN %lld  |  FP %lld  TN %lld\n",
@@ -46,14 +46,14 @@ void PrintCalibration(const v1::Calibration& c, const v1::DecisionBand& b) {
 }
 
 void AddTrainCommand(CLI::App& app, const GlobalFlags& g) {
-  auto o = std::make_shared<inference::TrainOptions>();
+  auto o = std::make_shared<training::TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train the sexing CNN on phantom scans; writes model.pt + model.json");
   cmd->add_option("--out", o->out_dir, "model directory to write (default: the registry's <name>/<version>)");
   cmd->add_option("--model-version", o->version, "version recorded in model.json (and the registry directory)")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "phantom stream and weight seed of the training scans")->capture_default_str();
   cmd->add_option("--scans", o->train_scans, "distinct training scans")
-      ->check(CLI::Range(int64_t{2}, inference::kMaxTrainScans))->capture_default_str();
+      ->check(CLI::Range(int64_t{2}, training::kMaxTrainScans))->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "passes over the training scans")->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "scans per optimiser step")->check(CLI::Range(2, 4096))->capture_default_str();
@@ -85,7 +85,7 @@ void AddTrainCommand(CLI::App& app, const GlobalFlags& g) {
   cmd->callback([&g, o] {
     InitLogging(g.log_level);
     if (o->out_dir.empty()) o->out_dir = DefaultModelRegistry() + "/" + o->name + "/" + o->version;
-    auto report = inference::TrainModel(*o);
+    auto report = training::TrainModel(*o);
     if (!report.ok()) Fail("train", report.status());
     std::printf("model: %s  (%lld parameters, %.2f MFLOP/scan)\n", report->model_dir.c_str(),
                 static_cast<long long>(report->parameter_count), static_cast<double>(report->flops_per_scan) / 1e6);
@@ -101,7 +101,7 @@ void AddTrainCommand(CLI::App& app, const GlobalFlags& g) {
 }
 
 void AddEvalCommand(CLI::App& app, const GlobalFlags& g) {
-  auto o = std::make_shared<inference::EvalOptions>();
+  auto o = std::make_shared<training::EvalOptions>();
   auto model_dir = std::make_shared<std::string>(DefaultModelDir());
   auto json = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("eval", "Score a model directory on held-out phantom scans");
@@ -123,13 +123,13 @@ void AddEvalCommand(CLI::App& app, const GlobalFlags& g) {
   cmd->callback([&g, o, model_dir, json, grid_dir, grid_scans] {
     InitLogging(g.log_level);
     if (!grid_dir->empty()) {
-      inference::GridOptions grid;
+      training::GridOptions grid;
       grid.base = o->phantom;
       grid.threads = o->threads;
       grid.scans_per_cell = *grid_scans;
-      auto report = inference::EvaluateGrid(*model_dir, grid);
+      auto report = training::EvaluateGrid(*model_dir, grid);
       if (!report.ok()) Fail("eval --grid", report.status());
-      const Status written = inference::WriteGridReport(*report, *grid_dir);
+      const Status written = training::WriteGridReport(*report, *grid_dir);
       if (!written.ok()) Fail("eval --grid", written);
       std::printf("%-6s %-5s %-9s %-8s %-8s %-7s %-9s %s\n", "day", "SNR", "variation", "accuracy", "roc_auc", "ECE",
                   "decided", "abstention");
@@ -142,10 +142,10 @@ void AddEvalCommand(CLI::App& app, const GlobalFlags& g) {
       return;
     }
     if (*json) o->progress = nullptr;
-    auto m = inference::EvaluateModel(*model_dir, *o);
+    auto m = training::EvaluateModel(*model_dir, *o);
     if (!m.ok()) Fail("eval", m.status());
     if (*json) {
-      std::printf("%s\n", inference::MetricsToJson(*m).c_str());
+      std::printf("%s\n", training::MetricsToJson(*m).c_str());
     } else {
       std::printf("model %s, phantom seed %llu\n", model_dir->c_str(), static_cast<unsigned long long>(o->seed));
       PrintMetrics("held-out", *m);
@@ -154,7 +154,7 @@ void AddEvalCommand(CLI::App& app, const GlobalFlags& g) {
 }
 
 void AddCalibrateCommand(CLI::App& app, const GlobalFlags& g) {
-  auto o = std::make_shared<inference::CalibrateOptions>();
+  auto o = std::make_shared<training::CalibrateOptions>();
   auto model_dir = std::make_shared<std::string>(DefaultModelDir());
   CLI::App* cmd = app.add_subcommand(
       "calibrate", "Fit the temperature and the RECHECK band of a model directory on phantom scans (rewrites model.json)");
@@ -177,7 +177,7 @@ void AddCalibrateCommand(CLI::App& app, const GlobalFlags& g) {
   AddPhantomFlags(cmd, &o->phantom);
   cmd->callback([&g, o, model_dir] {
     InitLogging(g.log_level);
-    auto report = inference::CalibrateModel(*model_dir, *o);
+    auto report = training::CalibrateModel(*model_dir, *o);
     if (!report.ok()) Fail("calibrate", report.status());
     std::printf("model %s\n", model_dir->c_str());
     PrintMetrics("held-out", report->held_out);

@@ -5,17 +5,17 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "bus/consumer.h"
-#include "bus/producer.h"
 #include "common/log.h"
 #include "common/topics.h"
+#include "exe/api_process.h"
 #include "exe/commands.h"
-#include "exe/kafka_scan_sink.h"
 #include "exe/signals.h"
-#include "inference/model_admin.h"
 #include "store/prediction_store.h"
 
 namespace ovoflow::exe {
@@ -35,11 +35,33 @@ struct UpOptions {
   store::WriterOptions writer;
   api::ApiOptions api;
   bool no_scanner = false;
-  bool exit_when_done = false;  // with --scans N: stop once N more predictions are stored
+  bool exit_when_done = false;  // with --scans N: stop once the store writer has seen all N of this run's eggs
   int workers = 1;
   int drain_timeout_ms = 10000;
   int partitions = 4;
   int replication_factor = -1;  // -1: the broker's default.replication.factor
+};
+
+// The eggs of this run's scanner that reached the store writer (stored now
+// or already there from an earlier run with the same --run-id), so that
+// --exit-when-done and the drain on stop count this run's scans, not rows.
+class RunProgress {
+ public:
+  explicit RunProgress(std::string run_prefix) : prefix_(std::move(run_prefix)) {}
+  void Saw(const std::vector<v1::Prediction>& preds) {
+    std::lock_guard lock(mu_);
+    for (const auto& p : preds)
+      if (p.egg_id().starts_with(prefix_)) eggs_.insert(p.egg_id());
+  }
+  int64_t eggs() const {
+    std::lock_guard lock(mu_);
+    return static_cast<int64_t>(eggs_.size());
+  }
+
+ private:
+  const std::string prefix_;
+  mutable std::mutex mu_;
+  std::unordered_set<std::string> eggs_;  // GUARDED_BY(mu_)
 };
 
 int RunUp(const GlobalFlags& g, UpOptions& o) {
@@ -56,31 +78,24 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
   auto store = store::OpenStore(o.db);
   if (!store.ok()) Fatal(store.status().ToString());
 
-  bus::ProducerOptions po;
-  po.brokers = g.brokers;
-  po.client_id = "ovoflow-api";
-  auto api_producer = bus::Producer::Create(po);
-  if (!api_producer.ok()) Fatal(api_producer.status().ToString());
-  KafkaScanSink sink(api_producer->get());
-  inference::ModelAdminOptions mo;
-  mo.brokers = g.brokers;
-  mo.registry_dir = o.worker.registry_dir;
-  auto models = inference::ModelAdminService::Create(mo);
-  if (!models.ok()) Fatal(models.status().ToString());
-
   std::atomic<bool> ready{false};
-  api::ApiDeps deps;
-  deps.store = store->get();
-  deps.scans = &sink;
-  deps.models = models->get();
-  deps.ready = [&ready] { return ready.load(); };
-  auto server = api::ApiServer::Start(o.api, deps);
-  if (!server.ok()) Fatal(server.status().ToString() + " (choose another --port)");
-  api::ApiServer* srv = server->get();
+  auto api = ApiProcess::Start(g.brokers, o.api, store->get(), o.worker.registry_dir, [&ready] { return ready.load(); });
+  api::ApiServer* srv = &api->server();
 
-  auto writer = store::StoreWriter::Create(o.writer, store->get(), [srv](const std::vector<v1::Prediction>& preds) {
-    for (const auto& p : preds) srv->PublishLive(p);
-  });
+  std::unique_ptr<edge::ScannerAgent> scanner;
+  if (!o.no_scanner) {
+    auto s = edge::ScannerAgent::Create(o.scanner);
+    if (!s.ok()) Fatal(s.status().ToString());
+    scanner = std::move(s).value();
+  }
+  RunProgress progress(scanner ? scanner->run_id() + "-" : std::string("\x01none"));
+  auto writer = store::StoreWriter::Create(
+      o.writer, store->get(),
+      [srv, &progress](const std::vector<v1::Prediction>& preds) {
+        for (const auto& p : preds) srv->PublishLive(p);
+        progress.Saw(preds);
+      },
+      KnownModelCheck(o.worker.registry_dir));
   if (!writer.ok()) Fatal(writer.status().ToString());
   std::vector<std::unique_ptr<inference::InferenceWorker>> workers;
   for (int i = 0; i < o.workers; ++i) {
@@ -90,35 +105,39 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
     if (!w.ok()) Fatal(w.status().ToString());
     workers.push_back(std::move(w).value());
   }
-  std::unique_ptr<edge::ScannerAgent> scanner;
-  if (!o.no_scanner) {
-    auto s = edge::ScannerAgent::Create(o.scanner);
-    if (!s.ok()) Fatal(s.status().ToString());
-    scanner = std::move(s).value();
-  }
   auto stored_before = (*store)->Count("");
   if (!stored_before.ok()) Fatal(stored_before.status().ToString());
 
+  // The first stage that stops on an error stops the whole process, and the
+  // error is what `up` reports at the end.
   std::atomic<bool> stop_scanner{false}, stop_pipeline{false}, failed{false};
+  std::mutex failure_mu;
+  std::string failure;  // GUARDED_BY(failure_mu): the first stage error
+  auto fail = [&](const std::string& what, const Status& st) {
+    spdlog::error("{}: {}", what, st.ToString());
+    std::lock_guard lock(failure_mu);
+    if (failure.empty()) failure = what + ": " + st.ToString();
+    failed = true;
+  };
   std::vector<std::thread> threads;
   threads.emplace_back([&] {
     Status st = (*writer)->Run(stop_pipeline);
-    if (!st.ok()) { spdlog::error("store writer: {}", st.ToString()); failed = true; }
+    if (!st.ok()) fail("store writer", st);
   });
   for (auto& w : workers) {
     threads.emplace_back([&, wp = w.get()] {
       Status st = wp->Run(stop_pipeline);
-      if (!st.ok()) { spdlog::error("inference worker: {}", st.ToString()); failed = true; }
+      if (!st.ok()) fail("inference worker", st);
     });
   }
   std::atomic<bool> scanner_done{false};
-  int64_t published = 0;
+  std::atomic<int64_t> published{0};
   std::thread scanner_thread;
   if (scanner) {
     scanner_thread = std::thread([&] {
       auto r = scanner->Run(stop_scanner);
       if (r.ok()) published = r->published;
-      else { spdlog::error("scanner: {}", r.status().ToString()); failed = true; }
+      else fail("scanner", r.status());
       scanner_done = true;
     });
   }
@@ -132,10 +151,7 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
 
   while (!signal_stop.load() && !failed.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (o.exit_when_done && scanner_done.load()) {
-      auto n = (*store)->Count("");
-      if (n.ok() && *n - *stored_before >= published) break;
-    }
+    if (o.exit_when_done && scanner_done.load() && progress.eggs() >= published.load()) break;
   }
   spdlog::info("up: shutting down");
   ready = false;
@@ -145,22 +161,23 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
   // before they stop (what is left stays uncommitted in Kafka for next time).
   if (scanner && !failed.load()) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.drain_timeout_ms);
-    while (std::chrono::steady_clock::now() < deadline && !failed.load()) {
-      auto n = (*store)->Count("");
-      if (n.ok() && *n - *stored_before >= published) break;
+    while (std::chrono::steady_clock::now() < deadline && !failed.load() && progress.eggs() < published.load())
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
   }
   stop_pipeline = true;
   for (auto& t : threads) t.join();
-  srv->Stop();
-  Status flushed = (*api_producer)->Flush(10000);
-  if (!flushed.ok()) spdlog::warn("api producer: {}", flushed.ToString());
+  api->Stop();
   auto stored_after = (*store)->Count("");
+  const long long added = stored_after.ok() ? static_cast<long long>(*stored_after - *stored_before) : -1;
+  if (failed.load()) {
+    std::lock_guard lock(failure_mu);
+    std::printf("ovoflow up: stopped after an error (%s); %lld scans published, %lld predictions stored this run\n",
+                failure.c_str(), static_cast<long long>(published.load()), added);
+    return kExitFailure;
+  }
   std::printf("ovoflow up: stopped cleanly; %lld scans published, %lld predictions stored this run\n",
-              static_cast<long long>(published),
-              static_cast<long long>(stored_after.ok() ? *stored_after - *stored_before : -1));
-  return failed.load() ? kExitFailure : 0;
+              static_cast<long long>(published.load()), added);
+  return 0;
 }
 
 }  // namespace

@@ -4,8 +4,12 @@
 #error "OVOFLOW_SOURCE_DIR must be defined by the build"
 #endif
 
+#include <spdlog/spdlog.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <map>
+#include <memory>
 
 #include "inference/model_registry.h"
 
@@ -20,6 +24,17 @@ std::string DefaultModelDir() {
 }
 std::string DefaultWebRoot() { return std::string(OVOFLOW_SOURCE_DIR) + "/web/dist"; }
 std::string DefaultDatabaseUrl() { return "sqlite://" + std::string(OVOFLOW_SOURCE_DIR) + "/var/ovoflow.db"; }
+
+store::ModelCheck KnownModelCheck(const std::string& registry_dir) {
+  if (registry_dir.empty()) return {};
+  std::error_code ec;
+  if (!std::filesystem::is_directory(registry_dir, ec)) {
+    spdlog::warn("store: no model registry at {}: predictions of any model are stored", registry_dir);
+    return {};
+  }
+  auto known = std::make_shared<inference::KnownModels>(inference::ModelRegistry(registry_dir));
+  return [known](const std::string& name, const std::string& version) { return known->Contains(name, version); };
+}
 
 void AddGlobalFlags(CLI::App& app, GlobalFlags* g) {
   app.add_option("--brokers", g->brokers, "Kafka bootstrap servers (host:port,...)")

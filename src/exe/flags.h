@@ -7,6 +7,7 @@
 #include <string>
 
 #include "api/server.h"
+#include "common/topics.h"
 #include "edge/scanner_agent.h"
 #include "inference/worker.h"
 #include "store/writer.h"
@@ -14,7 +15,7 @@
 namespace ovoflow::exe {
 
 struct GlobalFlags {
-  std::string brokers = "127.0.0.1:9092";
+  std::string brokers = kDefaultBrokers;
   std::string log_level = "info";
 };
 
@@ -24,6 +25,11 @@ std::string DefaultModelRegistry();  // <source>/models: <name>/<version>/ (infe
 std::string DefaultModelDir();
 std::string DefaultWebRoot();
 std::string DefaultDatabaseUrl();
+
+// The store writer's model check over the registry at `registry_dir`
+// (inference::KnownModels): empty (no check) when `registry_dir` is empty or
+// is not a directory, which is logged.
+store::ModelCheck KnownModelCheck(const std::string& registry_dir);
 
 void AddGlobalFlags(CLI::App& app, GlobalFlags* g);
 void AddPhantomFlags(CLI::App* cmd, edge::PhantomOptions* o);

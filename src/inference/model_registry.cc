@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "common/clock.h"
 #include "common/validation.h"
 #include "inference/classifier.h"
 
@@ -95,6 +96,19 @@ Result<RegisteredModel> ModelRegistry::Latest(const std::string& name) const {
     if (m.name == name) best = &m;  // ascending: the last one is the highest
   if (best == nullptr) return Status::NotFound("no valid version of model " + name + " in " + root_);
   return *best;
+}
+
+bool KnownModels::Contains(const std::string& name, const std::string& version) {
+  std::lock_guard lock(mu_);
+  if (known_.count({name, version})) return true;
+  const int64_t now = SystemClock().MonotonicNanos();
+  if (listed_ && now - listed_ns_ < int64_t{refresh_ms_} * 1'000'000) return false;
+  listed_ = true;
+  listed_ns_ = now;
+  auto models = registry_.List();
+  if (!models.ok()) return false;
+  for (const auto& m : *models) known_.insert({m.name, m.version});
+  return known_.count({name, version}) > 0;
 }
 
 }  // namespace ovoflow::inference

@@ -5,8 +5,12 @@
 // the highest version of kDefaultModelName does.
 #pragma once
 
+#include <cstdint>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -63,6 +67,26 @@ class ModelRegistry {
 
  private:
   std::string root_;
+};
+
+// Which (name, version) pairs the registry holds, for the store writer's
+// "unknown model" check. Thread-safe. Lists the registry at most once per
+// `refresh_ms` when asked about a pair it has not seen, so a model added to
+// the registry is known within that time without a disk read per record.
+class KnownModels {
+ public:
+  explicit KnownModels(ModelRegistry registry, int refresh_ms = 5000)
+      : registry_(std::move(registry)), refresh_ms_(refresh_ms) {}
+  // True when the registry holds name/version.
+  bool Contains(const std::string& name, const std::string& version);
+
+ private:
+  ModelRegistry registry_;
+  const int refresh_ms_;
+  std::mutex mu_;
+  std::set<std::pair<std::string, std::string>> known_;  // GUARDED_BY(mu_)
+  int64_t listed_ns_ = 0;                               // GUARDED_BY(mu_): monotonic time of the last listing
+  bool listed_ = false;                                 // GUARDED_BY(mu_)
 };
 
 }  // namespace ovoflow::inference

@@ -120,6 +120,20 @@ TEST_F(ModelRegistryTest, MissingRootIsNotFound) {
   EXPECT_EQ(registry.List().status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(ModelRegistryTest, KnownModelsSeesAModelAddedLater) {
+  AddModel("gonad-cnn", "1.0.0");
+  KnownModels known(ModelRegistry(root_.string()), /*refresh_ms=*/0);
+  EXPECT_TRUE(known.Contains("gonad-cnn", "1.0.0"));
+  EXPECT_FALSE(known.Contains("gonad-cnn", "1.1.0"));
+  EXPECT_FALSE(known.Contains("..", "x"));
+  AddModel("gonad-cnn", "1.1.0");
+  EXPECT_TRUE(known.Contains("gonad-cnn", "1.1.0"));  // listed again on a miss
+  KnownModels slow(ModelRegistry(root_.string()), /*refresh_ms=*/3'600'000);
+  EXPECT_TRUE(slow.Contains("gonad-cnn", "1.0.0"));
+  AddModel("other-net", "0.1.0");
+  EXPECT_FALSE(slow.Contains("other-net", "0.1.0"));  // not listed again within refresh_ms
+}
+
 TEST(CommittedRegistryTest, HoldsTheDefaultModel) {
   ModelRegistry registry(std::string(std::getenv("OVOFLOW_SOURCE_DIR")) + "/models");
   auto latest = registry.Latest(kDefaultModelName);

@@ -13,11 +13,17 @@
 #include "exe/bench_metrics.h"
 #include "exe/bench_report.h"
 #include "exe/bench_stats.h"
-#include "support/http_client.h"
+#include "api/client/http_client.h"
 #include "support/process.h"
 
 namespace ovoflow::testing {
 namespace {
+
+using api::client::Fetch;
+using api::client::Field;
+using api::client::HttpResult;
+using api::client::ParseJson;
+using api::client::WsReader;
 
 std::string Brokers() {
   const char* b = std::getenv("OVOFLOW_TEST_BROKERS");

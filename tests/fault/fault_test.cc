@@ -33,11 +33,17 @@
 #include <vector>
 
 #include "store/prediction_store.h"
-#include "support/http_client.h"
+#include "api/client/http_client.h"
 #include "support/process.h"
 
 namespace ovoflow::testing {
 namespace {
+
+using api::client::Fetch;
+using api::client::Field;
+using api::client::HttpResult;
+using api::client::ParseJson;
+using api::client::WsReader;
 
 using Clock = std::chrono::steady_clock;
 
@@ -73,7 +79,7 @@ std::string MustRun(const std::string& cmd) {
 // on a /metrics page; -1 when absent or unreachable.
 double Metric(int port, const std::string& name) {
   if (port <= 0) return -1;
-  HttpResponse r = HttpRequest("127.0.0.1", port, "GET", "/metrics");
+  HttpResult r = Fetch(port, "GET", "/metrics");
   if (r.status != 200) return -1;
   std::istringstream in(r.body);
   std::string line;
@@ -385,7 +391,7 @@ TEST_F(FaultTest, KillUpThenRestartItOnTheSameData) {
   ASSERT_NO_FATAL_FAILURE(StartKafka(1));
   db_url_ = "sqlite://" + dir_ + "/data/ovoflow.db";
   Process* up = StartUp();
-  ASSERT_TRUE(WaitUntil([&] { return HttpRequest("127.0.0.1", store_metrics_port_, "GET", "/readyz").status == 200; },
+  ASSERT_TRUE(WaitUntil([&] { return Fetch(store_metrics_port_, "GET", "/readyz").status == 200; },
                         120))
       << up->Log();
   StartScanner();

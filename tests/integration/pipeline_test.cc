@@ -23,14 +23,19 @@
 #include "common/testing/test_scan.h"
 #include "ovoflow/v1/egg_scan.pb.h"
 #include "store/prediction_store.h"
-#include "support/http_client.h"
+#include "api/client/http_client.h"
 #include "support/process.h"
 
 namespace ovoflow::testing {
 namespace {
 
+using api::client::Fetch;
+using api::client::Field;
+using api::client::HttpResult;
+using api::client::ParseJson;
+using api::client::WsReader;
+
 constexpr int kScans = 2000;
-const char* kHost = "127.0.0.1";
 
 std::string Brokers() {
   const char* b = std::getenv("OVOFLOW_TEST_BROKERS");
@@ -70,7 +75,7 @@ bool WaitFor(Pred pred, int timeout_s) {
 }
 
 int64_t StatsTotal(int port) {
-  HttpResponse r = HttpRequest(kHost, port, "GET", "/v1/stats");
+  HttpResult r = Fetch(port, "GET", "/v1/stats");
   if (r.status != 200) return -1;
   return static_cast<int64_t>(Field(ParseJson(r.body), "total").number_value());
 }
@@ -85,11 +90,11 @@ class PipelineTest : public ::testing::Test {
         std::vector<std::string>{OvoflowBinary(), "up", "--brokers", Brokers(), "--db", db_url_, "--port",
                                  std::to_string(port_), "--no-scanner", "--web-root", SourceDir() + "/web/dist"},
         dir_ + "/up.log");
-    ASSERT_TRUE(WaitFor([] { return HttpRequest(kHost, port_, "GET", "/readyz").status == 200 || !up_->Running(); },
+    ASSERT_TRUE(WaitFor([] { return Fetch(port_, "GET", "/readyz").status == 200 || !up_->Running(); },
                         120))
         << up_->Log();
     ASSERT_TRUE(up_->Running()) << up_->Log();
-    live_ = std::make_unique<WebSocketReader>(kHost, port_, "/v1/live?tenant_id=hatchery-a");
+    live_ = std::make_unique<WsReader>(port_, "/v1/live?tenant_id=hatchery-a");
     ASSERT_TRUE(live_->connected()) << live_->error();
 
     std::mt19937_64 rng(std::random_device{}());
@@ -113,14 +118,14 @@ class PipelineTest : public ::testing::Test {
   static std::string dir_, db_url_, run_id_;
   static int port_;
   static std::unique_ptr<Process> up_;
-  static std::unique_ptr<WebSocketReader> live_;
+  static std::unique_ptr<WsReader> live_;
   static std::map<std::string, Label> labels_;
 };
 
 std::string PipelineTest::dir_, PipelineTest::db_url_, PipelineTest::run_id_;
 int PipelineTest::port_ = 0;
 std::unique_ptr<Process> PipelineTest::up_;
-std::unique_ptr<WebSocketReader> PipelineTest::live_;
+std::unique_ptr<WsReader> PipelineTest::live_;
 std::map<std::string, Label> PipelineTest::labels_;
 
 TEST_F(PipelineTest, StoresExactlyOnePredictionPerScan) {
@@ -140,7 +145,7 @@ TEST_F(PipelineTest, PredictionsMatchTheRecordedTruth) {
   std::string cursor;
   do {
     std::string target = "/v1/eggs?limit=1000" + (cursor.empty() ? "" : "&cursor=" + cursor);
-    HttpResponse r = HttpRequest(kHost, port_, "GET", target);
+    HttpResult r = Fetch(port_, "GET", target);
     ASSERT_EQ(r.status, 200) << r.body;
     auto page = ParseJson(r.body);
     for (const auto& item : Field(page, "items").list_value().values()) {
@@ -171,18 +176,18 @@ TEST_F(PipelineTest, PredictionsMatchTheRecordedTruth) {
 
 TEST_F(PipelineTest, RestAnswers) {
   const std::string egg = labels_.begin()->first;
-  HttpResponse one = HttpRequest(kHost, port_, "GET", "/v1/eggs/" + egg);
+  HttpResult one = Fetch(port_, "GET", "/v1/eggs/" + egg);
   ASSERT_EQ(one.status, 200) << one.body;
   auto item = ParseJson(one.body);
   EXPECT_EQ(Field(item, "egg_id").string_value(), egg);
   EXPECT_EQ(Field(item, "tenant_id").string_value(), labels_.begin()->second.tenant);
   EXPECT_FALSE(Field(item, "model_version").string_value().empty());
 
-  HttpResponse missing = HttpRequest(kHost, port_, "GET", "/v1/eggs/no-such-egg");
+  HttpResult missing = Fetch(port_, "GET", "/v1/eggs/no-such-egg");
   EXPECT_EQ(missing.status, 404);
-  EXPECT_EQ(missing.content_type, "application/problem+json");
+  EXPECT_EQ(missing.ContentType(), "application/problem+json");
 
-  HttpResponse filtered = HttpRequest(kHost, port_, "GET", "/v1/eggs?tenant_id=hatchery-b&decision=KEEP&limit=50");
+  HttpResult filtered = Fetch(port_, "GET", "/v1/eggs?tenant_id=hatchery-b&decision=KEEP&limit=50");
   ASSERT_EQ(filtered.status, 200) << filtered.body;
   const auto filtered_page = ParseJson(filtered.body);
   for (const auto& it : Field(filtered_page, "items").list_value().values()) {
@@ -190,21 +195,21 @@ TEST_F(PipelineTest, RestAnswers) {
     EXPECT_EQ(Field(it, "decision").string_value(), "DECISION_KEEP");
   }
 
-  auto stats = ParseJson(HttpRequest(kHost, port_, "GET", "/v1/stats").body);
+  auto stats = ParseJson(Fetch(port_, "GET", "/v1/stats").body);
   const auto& tenants = Field(stats, "tenants").list_value().values();
   ASSERT_EQ(tenants.size(), 2u);
   EXPECT_EQ(Field(tenants[0], "total").number_value() + Field(tenants[1], "total").number_value(), kScans);
 
-  EXPECT_EQ(HttpRequest(kHost, port_, "GET", "/healthz").status, 200);
-  HttpResponse metrics = HttpRequest(kHost, port_, "GET", "/metrics");
+  EXPECT_EQ(Fetch(port_, "GET", "/healthz").status, 200);
+  HttpResult metrics = Fetch(port_, "GET", "/metrics");
   ASSERT_EQ(metrics.status, 200);
   for (const char* name : {"ovoflow_predictions_stored_total", "ovoflow_scans_consumed_total",
                            "ovoflow_inference_batch_size_bucket", "ovoflow_end_to_end_seconds_count",
                            "ovoflow_predictions_total{decision=", "ovoflow_consumer_lag"})
     EXPECT_NE(metrics.body.find(name), std::string::npos) << name;
   EXPECT_NE(metrics.body.find("ovoflow_predictions_stored_total " + std::to_string(kScans)), std::string::npos);
-  EXPECT_EQ(HttpRequest(kHost, port_, "GET", "/openapi.yaml").status, 200);
-  HttpResponse page = HttpRequest(kHost, port_, "GET", "/");
+  EXPECT_EQ(Fetch(port_, "GET", "/openapi.yaml").status, 200);
+  HttpResult page = Fetch(port_, "GET", "/");
   EXPECT_EQ(page.status, 200);
   EXPECT_NE(page.body.find("ovoflow"), std::string::npos);
 }
@@ -284,25 +289,25 @@ TEST_F(PipelineTest, MalformedTopicInputIsDeadLetteredAndThePipelineGoesOn) {
   // The pipeline goes on: a scan sent over HTTP is stored.
   std::string json;
   ASSERT_TRUE(google::protobuf::util::MessageToJsonString(HttpScan("http-" + run_id_), &json).ok());
-  HttpResponse post = HttpRequest(kHost, port_, "POST", "/v1/scans", json, "application/json");
+  HttpResult post = Fetch(port_, "POST", "/v1/scans", json, "application/json");
   ASSERT_EQ(post.status, 202) << post.body;
-  ASSERT_TRUE(WaitFor([&] { return HttpRequest(kHost, port_, "GET", "/v1/eggs/http-" + run_id_).status == 200; }, 60));
+  ASSERT_TRUE(WaitFor([&] { return Fetch(port_, "GET", "/v1/eggs/http-" + run_id_).status == 200; }, 60));
   EXPECT_TRUE(up_->Running());
 }
 
 TEST_F(PipelineTest, MalformedHttpInputGetsProblemJson) {
-  HttpResponse bad = HttpRequest(kHost, port_, "POST", "/v1/scans", "{not json", "application/json");
+  HttpResult bad = Fetch(port_, "POST", "/v1/scans", "{not json", "application/json");
   EXPECT_EQ(bad.status, 400);
-  EXPECT_EQ(bad.content_type, "application/problem+json");
+  EXPECT_EQ(bad.ContentType(), "application/problem+json");
   v1::EggScan invalid = HttpScan("");
-  HttpResponse semantic = HttpRequest(kHost, port_, "POST", "/v1/scans", invalid.SerializeAsString(),
+  HttpResult semantic = Fetch(port_, "POST", "/v1/scans", invalid.SerializeAsString(),
                                       "application/x-protobuf");
-  EXPECT_EQ(semantic.content_type, "application/problem+json");
+  EXPECT_EQ(semantic.ContentType(), "application/problem+json");
   EXPECT_GE(semantic.status, 400);
   EXPECT_LT(semantic.status, 500);
-  EXPECT_EQ(HttpRequest(kHost, port_, "POST", "/v1/scans", "x", "text/plain").status, 415);
-  EXPECT_EQ(HttpRequest(kHost, port_, "GET", "/v1/eggs?limit=0").status, 400);
-  EXPECT_EQ(HttpRequest(kHost, port_, "GET", "/v1/eggs?sex=UNKNOWN").status, 400);
+  EXPECT_EQ(Fetch(port_, "POST", "/v1/scans", "x", "text/plain").status, 415);
+  EXPECT_EQ(Fetch(port_, "GET", "/v1/eggs?limit=0").status, 400);
+  EXPECT_EQ(Fetch(port_, "GET", "/v1/eggs?sex=UNKNOWN").status, 400);
 }
 
 TEST_F(PipelineTest, ZShutsDownCleanlyOnSigint) {

@@ -1,42 +1,38 @@
-// Child processes for integration tests: spawn with arguments, output to a
-// log file, signal, wait.
+// Child processes and the build environment for tests that run the
+// `ovoflow` binary. The processes are common/child_process.h, started here
+// so that a test that cannot start one fails at once, and killed at once
+// (SIGKILL) when the test lets go of them.
 #pragma once
-
-#include <sys/types.h>
 
 #include <string>
 #include <vector>
 
+#include "common/child_process.h"
+
 namespace ovoflow::testing {
 
+// A started ChildProcess; construction throws std::runtime_error when the
+// program cannot be started.
 class Process {
  public:
   // Starts argv[0] (a path) with stdout+stderr appended to `log_path`.
   Process(const std::vector<std::string>& argv, const std::string& log_path);
-  ~Process();  // SIGKILLs a child still running
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  pid_t pid() const { return pid_; }
-  bool Running();
-  void Signal(int sig);
+  pid_t pid() const { return child_->pid(); }
+  bool Running() { return child_->Running(); }
+  void Signal(int sig) { child_->Signal(sig); }
   // Exit code (128+signal when killed), or -1 if still running after timeout_ms.
-  int Wait(int timeout_ms);
-  std::string Log() const;
+  int Wait(int timeout_ms) { return child_->Wait(timeout_ms); }
+  std::string Log() const { return child_->Log(); }
 
  private:
-  pid_t pid_ = -1;
-  int status_ = -1;
-  bool reaped_ = false;
-  std::string log_path_;
+  std::unique_ptr<ChildProcess> child_;
 };
 
-// Runs a shell command to completion; returns its exit code and output.
-struct CommandResult {
-  int exit_code;
-  std::string output;
-};
-CommandResult RunCommand(const std::string& shell_command);
+using ovoflow::CommandResult;
+using ovoflow::RunCommand;
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();

@@ -8,12 +8,23 @@
 #include <string>
 #include <vector>
 
+#include "api/client/http_client.h"
 #include "api/model_admin.h"
 #include "api/server.h"
 #include "common/status.h"
 #include "store/prediction_store.h"
 
 namespace ovoflow::api::testing {
+
+// The tests drive the server through the API's one client.
+using client::Fetch;
+using client::Field;
+using client::HasField;
+using client::HttpConnection;
+using client::HttpResult;
+using client::MetricValue;
+using client::ParseJson;
+using client::WsClient;
 
 // 2026-05-01T00:00:00Z: a fixed base so tests never depend on the wall clock.
 inline constexpr int64_t kBaseUnixNanos = 1777593600LL * 1000000000LL;

@@ -1,9 +1,9 @@
-#include "inference/phantom_data.h"
+#include "training/phantom_data.h"
 
 #include <algorithm>
 #include <thread>
 
-namespace ovoflow::inference {
+namespace ovoflow::training {
 
 void GenerateScans(const edge::PhantomGenerator& gen, uint64_t seed, uint64_t first, int64_t count, int threads,
                    uint8_t* voxels, uint8_t* female) {
@@ -33,4 +33,4 @@ ScanSet GenerateScanSet(const edge::PhantomGenerator& gen, uint64_t seed, uint64
   return s;
 }
 
-}  // namespace ovoflow::inference
+}  // namespace ovoflow::training

@@ -11,9 +11,9 @@
 #include "common/status.h"
 #include "edge/phantom.h"
 #include "inference/calibration.h"
-#include "inference/evaluate.h"
+#include "training/evaluate.h"
 
-namespace ovoflow::inference {
+namespace ovoflow::training {
 
 struct GridOptions {
   std::vector<float> snrs = {4, 6, 8, 12, 20, 30};         // each day is scored at every SNR
@@ -52,4 +52,4 @@ Result<GridReport> EvaluateGrid(const std::string& model_dir, const GridOptions&
 // a write failure.
 Status WriteGridReport(const GridReport& report, const std::string& out_dir);
 
-}  // namespace ovoflow::inference
+}  // namespace ovoflow::training

@@ -1,4 +1,4 @@
-#include "inference/evaluate.h"
+#include "training/evaluate.h"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -9,9 +9,9 @@
 
 #include "common/progress.h"
 #include "inference/calibration.h"
-#include "inference/phantom_data.h"
+#include "training/phantom_data.h"
 
-namespace ovoflow::inference {
+namespace ovoflow::training {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -188,4 +188,4 @@ Result<BinaryMetrics> EvaluateModel(const std::string& model_dir, const EvalOpti
   return m;
 }
 
-}  // namespace ovoflow::inference
+}  // namespace ovoflow::training

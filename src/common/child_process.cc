@@ -1,4 +1,4 @@
-#include "exe/bench_process.h"
+#include "common/child_process.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -12,26 +12,31 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
-namespace ovoflow::exe {
+namespace ovoflow {
 
-Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(std::string name, const std::vector<std::string>& args,
-                                                          std::string log_path) {
+Result<std::string> SelfExecutable() {
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n <= 0) return Status::Internal("cannot resolve /proc/self/exe: " + std::string(std::strerror(errno)));
-  exe[n] = '\0';
+  return std::string(exe, static_cast<std::size_t>(n));
+}
+
+Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std::string>& args, Options options) {
+  if (args.empty() || args[0].empty()) return Status::InvalidArgument("a child process needs a program");
+  if (options.log_path.empty()) return Status::InvalidArgument("a child process needs a log file");
+  if (options.name.empty()) options.name = args[0];
   // Everything the child needs is built before fork(): after it, only
   // async-signal-safe calls (the parent has other threads).
-  std::vector<std::string> argv_storage;
-  argv_storage.reserve(args.size() + 1);
-  argv_storage.emplace_back("ovoflow");
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<std::string> argv_storage = args;
   std::vector<char*> argv;
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
+  const std::string log_path = options.log_path;
 
   const pid_t parent = getpid();
   pid_t pid = fork();
@@ -44,23 +49,24 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(std::string name, cons
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
     }
-    execv(exe, argv.data());
-    static const char msg[] = "ovoflow bench: execv failed\n";
+    execv(argv[0], argv.data());
+    static const char msg[] = "child process: execv failed\n";
     ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)w;
     _exit(127);
   }
   std::unique_ptr<ChildProcess> child(new ChildProcess());
-  child->name_ = std::move(name);
-  child->log_path_ = std::move(log_path);
+  child->options_ = std::move(options);
   child->pid_ = pid;
   return child;
 }
 
 ChildProcess::~ChildProcess() {
   if (!Running()) return;
-  Signal(SIGTERM);
-  if (WaitExit(30000)) return;
+  if (options_.stop_grace_ms > 0) {
+    Signal(SIGTERM);
+    if (WaitExit(options_.stop_grace_ms)) return;
+  }
   Signal(SIGKILL);
   WaitExit(10000);
 }
@@ -92,8 +98,15 @@ bool ChildProcess::WaitExit(int timeout_ms) {
   return true;
 }
 
+int ChildProcess::Wait(int timeout_ms) { return WaitExit(timeout_ms) ? *exit_code_ : -1; }
+
+std::string ChildProcess::Log() const {
+  std::ifstream in(options_.log_path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::string ChildProcess::LogTail(std::size_t max_bytes) const {
-  std::ifstream in(log_path_, std::ios::binary | std::ios::ate);
+  std::ifstream in(options_.log_path, std::ios::binary | std::ios::ate);
   if (!in) return "";
   const std::streamoff size = in.tellg();
   const auto wanted = static_cast<std::streamoff>(max_bytes);
@@ -122,4 +135,18 @@ Result<int> FreeLocalPort() {
   return static_cast<int>(ntohs(addr.sin_port));
 }
 
-}  // namespace ovoflow::exe
+CommandResult RunCommand(const std::string& shell_command) {
+  CommandResult r;
+  FILE* pipe = popen((shell_command + " 2>&1").c_str(), "r");
+  if (!pipe) {
+    r.output = "popen failed: " + std::string(std::strerror(errno));
+    return r;
+  }
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace ovoflow

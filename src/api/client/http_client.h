@@ -1,17 +1,21 @@
-// Blocking HTTP/1.1 and WebSocket clients on Boost.Beast for the API tests:
-// they drive the real server over real sockets. Every network wait has a
-// generous safety timeout so a broken server fails a test instead of hanging it.
+// Blocking HTTP/1.1 and WebSocket clients of the API on Boost.Beast, over
+// real sockets to 127.0.0.1: what the tests drive the server with and what
+// `ovoflow bench` scrapes /metrics with. Every network wait has a timeout,
+// so a silent server fails the caller instead of hanging it.
 #pragma once
 
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <google/protobuf/struct.pb.h>
 
-namespace ovoflow::api::testing {
+namespace ovoflow::api::client {
 
 struct HttpResult {
   int status = 0;  // 0: no response (see error)
@@ -22,10 +26,12 @@ struct HttpResult {
   std::string ContentType() const { return Header("content-type"); }
 };
 
-// One keep-alive connection to 127.0.0.1:port.
+inline constexpr std::chrono::milliseconds kDefaultTimeout{60000};
+
+// One keep-alive connection to 127.0.0.1:port; each request may take up to `timeout`.
 class HttpConnection {
  public:
-  explicit HttpConnection(int port);
+  explicit HttpConnection(int port, std::chrono::milliseconds timeout = kDefaultTimeout);
   ~HttpConnection();
   HttpResult Request(const std::string& method, const std::string& target, const std::string& body = "",
                      const std::string& content_type = "", const std::map<std::string, std::string>& headers = {});
@@ -42,9 +48,9 @@ class HttpConnection {
   std::unique_ptr<Impl> impl_;
 };
 
-// One request on a fresh connection (Connection: close).
+// One request on a fresh connection; status 0 and `error` set when there was no answer.
 HttpResult Fetch(int port, const std::string& method, const std::string& target, const std::string& body = "",
-                 const std::string& content_type = "");
+                 const std::string& content_type = "", std::chrono::milliseconds timeout = kDefaultTimeout);
 
 // A /v1/live subscriber.
 class WsClient {
@@ -62,6 +68,8 @@ class WsClient {
   int close_code() const { return close_code_; }
   std::string close_reason() const { return close_reason_; }
   void Close();
+  // From another thread: ends a Read in progress (it returns nullopt).
+  void Interrupt();
 
  private:
   struct Impl;
@@ -73,6 +81,25 @@ class WsClient {
   std::string error_;
 };
 
+// Reads a /v1/live feed on a background thread into memory, for callers
+// that watch the feed while something else runs. Thread-safe.
+class WsReader {
+ public:
+  WsReader(int port, const std::string& target);
+  ~WsReader();
+  bool connected();  // connected, and the feed has not ended
+  std::vector<std::string> Messages();  // snapshot
+  std::size_t Count();
+  std::string error();
+
+ private:
+  std::unique_ptr<WsClient> client_;
+  std::mutex mu_;
+  std::vector<std::string> messages_;  // GUARDED_BY(mu_)
+  std::string error_;                  // GUARDED_BY(mu_)
+  std::thread reader_;
+};
+
 // JSON helpers: parse any JSON text (throws std::runtime_error on bad JSON).
 google::protobuf::Value ParseJson(const std::string& text);
 const google::protobuf::Value& Field(const google::protobuf::Value& object, const std::string& name);
@@ -82,4 +109,4 @@ bool HasField(const google::protobuf::Value& object, const std::string& name);
 // 0 when the series is absent.
 double MetricValue(const std::string& metrics_text, const std::string& series);
 
-}  // namespace ovoflow::api::testing
+}  // namespace ovoflow::api::client

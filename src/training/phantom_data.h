@@ -8,7 +8,7 @@
 
 #include "edge/phantom.h"
 
-namespace ovoflow::inference {
+namespace ovoflow::training {
 
 inline std::size_t VoxelsPerScan(const edge::PhantomOptions& o) {
   return std::size_t{o.dim_x} * o.dim_y * o.dim_z;
@@ -29,4 +29,4 @@ struct ScanSet {
 ScanSet GenerateScanSet(const edge::PhantomGenerator& gen, uint64_t seed, uint64_t first, int64_t count,
                         int threads);
 
-}  // namespace ovoflow::inference
+}  // namespace ovoflow::training

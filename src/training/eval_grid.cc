@@ -1,4 +1,4 @@
-#include "inference/eval_grid.h"
+#include "training/eval_grid.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include "common/svg_chart.h"
 #include "inference/classifier.h"
 
-namespace ovoflow::inference {
+namespace ovoflow::training {
 namespace {
 
 Status ValidateGridOptions(const GridOptions& o) {
@@ -210,4 +210,4 @@ Status WriteGridReport(const GridReport& r, const std::string& out_dir) {
   return WriteText(dir / "metrics_by_variation.svg", LineChartSvg(v, {acc, auc, decided, kept}));
 }
 
-}  // namespace ovoflow::inference
+}  // namespace ovoflow::training

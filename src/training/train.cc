@@ -1,4 +1,4 @@
-#include "inference/train.h"
+#include "training/train.h"
 
 #include <algorithm>
 #include <chrono>
@@ -15,9 +15,9 @@
 
 #include "common/progress.h"
 #include "inference/classifier.h"
-#include "inference/phantom_data.h"
+#include "training/phantom_data.h"
 
-namespace ovoflow::inference {
+namespace ovoflow::training {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -298,4 +298,4 @@ Result<TrainReport> TrainModel(const TrainOptions& o) {
   return report;
 }
 
-}  // namespace ovoflow::inference
+}  // namespace ovoflow::training

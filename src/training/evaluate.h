@@ -14,7 +14,20 @@
 #include "inference/classifier.h"
 #include "ovoflow/v1/model.pb.h"
 
-namespace ovoflow::inference {
+namespace ovoflow::training {
+
+// The serving model's pieces that training and evaluation build on.
+using inference::BandOutcome;
+using inference::ChooseBand;
+using inference::ExpectedCalibrationError;
+using inference::FitTemperature;
+using inference::LogLoss;
+using inference::ModelInfo;
+using inference::ReadModelMetadata;
+using inference::ScaledProbability;
+using inference::ScoreBand;
+using inference::SexClassifier;
+using inference::WriteModelMetadata;
 
 // Binary classification metrics; female is the positive class.
 struct BinaryMetrics {
@@ -71,4 +84,4 @@ void SetBand(const BandOutcome& band, BinaryMetrics* metrics);
 // The metrics as one JSON object (the proto3 JSON form of v1::Metrics, proto field names).
 std::string MetricsToJson(const BinaryMetrics& metrics);
 
-}  // namespace ovoflow::inference
+}  // namespace ovoflow::training

@@ -11,10 +11,10 @@
 
 #include "common/status.h"
 #include "edge/phantom.h"
-#include "inference/evaluate.h"
+#include "training/evaluate.h"
 #include "ovoflow/v1/model.pb.h"
 
-namespace ovoflow::inference {
+namespace ovoflow::training {
 
 struct CalibrateOptions {
   uint64_t seed = 3;               // calibration stream: neither the training (1) nor the held-out (2) seed
@@ -41,4 +41,4 @@ struct CalibrateReport {
 // the directory is missing. Rewrites model.json only when everything worked.
 Result<CalibrateReport> CalibrateModel(const std::string& model_dir, const CalibrateOptions& options);
 
-}  // namespace ovoflow::inference
+}  // namespace ovoflow::training

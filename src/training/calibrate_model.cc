@@ -1,9 +1,9 @@
-#include "inference/calibrate_model.h"
+#include "training/calibrate_model.h"
 
 #include "inference/calibration.h"
 #include "inference/classifier.h"
 
-namespace ovoflow::inference {
+namespace ovoflow::training {
 namespace {
 
 Status ValidateCalibrateOptions(const CalibrateOptions& o) {
@@ -91,4 +91,4 @@ Result<CalibrateReport> CalibrateModel(const std::string& model_dir, const Calib
   return report;
 }
 
-}  // namespace ovoflow::inference
+}  // namespace ovoflow::training

@@ -11,11 +11,18 @@
 
 #include "common/status.h"
 #include "edge/phantom.h"
-#include "inference/calibrate_model.h"
-#include "inference/evaluate.h"
+#include "training/calibrate_model.h"
+#include "training/evaluate.h"
 #include "inference/gonad_net.h"
 
-namespace ovoflow::inference {
+namespace ovoflow::training {
+
+using inference::FlopsPerScan;
+using inference::kDefaultWeightsFile;
+using inference::GonadNet;
+using inference::NetConfig;
+using inference::SetTorchThreads;
+using inference::ValidateNetConfig;
 
 // Training scans are generated chunk by chunk, so memory does not grow with
 // their number; the cap only keeps a typo from asking for a week of training.
@@ -64,4 +71,4 @@ struct TrainReport {
 // LibTorch or file failures. Deterministic for the same options and threads.
 Result<TrainReport> TrainModel(const TrainOptions& options);
 
-}  // namespace ovoflow::inference
+}  // namespace ovoflow::training

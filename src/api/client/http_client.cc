@@ -1,4 +1,4 @@
-#include "api/testing/test_client.h"
+#include "api/client/http_client.h"
 
 #include <algorithm>
 #include <cctype>
@@ -13,7 +13,7 @@
 #include <boost/beast/websocket.hpp>
 #include <google/protobuf/util/json_util.h>
 
-namespace ovoflow::api::testing {
+namespace ovoflow::api::client {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -22,8 +22,6 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 namespace {
-
-constexpr auto kSafetyTimeout = std::chrono::seconds(60);
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -45,11 +43,12 @@ struct HttpConnection::Impl {
   beast::flat_buffer buffer;
   bool open = false;
   int port = 0;
+  std::chrono::milliseconds timeout{60000};
 
-  // Runs the queued operations for at most kSafetyTimeout (a silent server
-  // cannot hang a test). False, with out->error set, on timeout or error.
+  // Runs the queued operations for at most `timeout` (a silent server
+  // cannot hang the caller). False, with out->error set, on timeout or error.
   bool Finish(const beast::error_code& ec, HttpResult* out) {
-    ioc.run_for(kSafetyTimeout);
+    ioc.run_for(timeout);
     if (!ioc.stopped()) {
       stream.cancel();
       ioc.run();
@@ -73,8 +72,9 @@ struct HttpConnection::Impl {
   }
 };
 
-HttpConnection::HttpConnection(int port) : impl_(std::make_unique<Impl>()) {
+HttpConnection::HttpConnection(int port, std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>()) {
   impl_->port = port;
+  impl_->timeout = timeout;
   beast::error_code ec;
   impl_->stream.socket().connect(Local(port), ec);
   impl_->open = !ec;
@@ -153,8 +153,13 @@ HttpResult HttpConnection::PostExpectingContinue(const std::string& target, cons
 }
 
 HttpResult Fetch(int port, const std::string& method, const std::string& target, const std::string& body,
-                 const std::string& content_type) {
-  HttpConnection c(port);
+                 const std::string& content_type, std::chrono::milliseconds timeout) {
+  HttpConnection c(port, timeout);
+  if (!c.open()) {
+    HttpResult out;
+    out.error = "cannot connect to 127.0.0.1:" + std::to_string(port);
+    return out;
+  }
   return c.Request(method, target, body, content_type);
 }
 
@@ -221,6 +226,11 @@ std::optional<std::string> WsClient::Read(std::chrono::milliseconds timeout) {
   return beast::buffers_to_string(buffer.data());
 }
 
+void WsClient::Interrupt() {
+  beast::error_code ec;
+  beast::get_lowest_layer(impl_->ws).socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
 void WsClient::Close() {
   if (!connected_) return;
   connected_ = false;
@@ -229,6 +239,46 @@ void WsClient::Close() {
   impl_->ws.async_close(websocket::close_code::normal, [](beast::error_code) {});
   impl_->ioc.run_for(std::chrono::seconds(5));
   beast::get_lowest_layer(impl_->ws).socket().close(ec);
+}
+
+WsReader::WsReader(int port, const std::string& target) : client_(std::make_unique<WsClient>(port, target)) {
+  if (!client_->connected()) {
+    error_ = client_->error();
+    return;
+  }
+  reader_ = std::thread([this] {
+    while (auto m = client_->Read(std::chrono::hours(24))) {
+      std::lock_guard lock(mu_);
+      messages_.push_back(std::move(*m));
+    }
+    std::lock_guard lock(mu_);
+    error_ = client_->error();
+  });
+}
+
+WsReader::~WsReader() {
+  client_->Interrupt();
+  if (reader_.joinable()) reader_.join();
+}
+
+bool WsReader::connected() {
+  std::lock_guard lock(mu_);
+  return reader_.joinable() && error_.empty();
+}
+
+std::vector<std::string> WsReader::Messages() {
+  std::lock_guard lock(mu_);
+  return messages_;
+}
+
+std::size_t WsReader::Count() {
+  std::lock_guard lock(mu_);
+  return messages_.size();
+}
+
+std::string WsReader::error() {
+  std::lock_guard lock(mu_);
+  return error_;
 }
 
 google::protobuf::Value ParseJson(const std::string& text) {
@@ -258,4 +308,4 @@ double MetricValue(const std::string& metrics_text, const std::string& series) {
   return 0;
 }
 
-}  // namespace ovoflow::api::testing
+}  // namespace ovoflow::api::client

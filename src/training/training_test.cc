@@ -13,10 +13,11 @@
 #include "inference/gonad_net.h"
 #include "inference/model_registry.h"
 #include "inference/calibration.h"
-#include "inference/eval_grid.h"
-#include "inference/train.h"
+#include "training/eval_grid.h"
+#include "training/train.h"
 
-namespace ovoflow::inference {
+namespace ovoflow::training {
+using inference::CommittedModelDir;
 namespace {
 
 namespace fs = std::filesystem;
@@ -533,4 +534,4 @@ TEST(DefaultModelTest, IsAccurateAndCalibratedOnHeldOutScans) {
 }
 
 }  // namespace
-}  // namespace ovoflow::inference
+}  // namespace ovoflow::training

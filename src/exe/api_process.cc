@@ -1,0 +1,44 @@
+#include "exe/api_process.h"
+
+#include <spdlog/spdlog.h>
+
+namespace ovoflow::exe {
+
+std::unique_ptr<ApiProcess> ApiProcess::Start(const std::string& brokers, const api::ApiOptions& options,
+                                              store::PredictionStore* store, const std::string& registry_dir,
+                                              std::function<bool()> ready) {
+  std::unique_ptr<ApiProcess> p(new ApiProcess());
+  bus::ProducerOptions po;
+  po.brokers = brokers;
+  po.client_id = "ovoflow-api";
+  auto producer = bus::Producer::Create(po);
+  if (!producer.ok()) Fatal(producer.status().ToString());
+  p->producer_ = std::move(producer).value();
+  p->sink_ = std::make_unique<KafkaScanSink>(p->producer_.get());
+  inference::ModelAdminOptions mo;
+  mo.brokers = brokers;
+  mo.registry_dir = registry_dir;
+  auto models = inference::ModelAdminService::Create(mo);
+  if (!models.ok()) Fatal(models.status().ToString());
+  p->models_ = std::move(models).value();
+  api::ApiDeps deps;
+  deps.store = store;
+  deps.scans = p->sink_.get();
+  deps.models = p->models_.get();
+  deps.ready = std::move(ready);
+  auto server = api::ApiServer::Start(options, deps);
+  if (!server.ok()) Fatal(server.status().ToString() + " (choose another --port)");
+  p->server_ = std::move(server).value();
+  return p;
+}
+
+ApiProcess::~ApiProcess() { Stop(); }
+
+void ApiProcess::Stop() {
+  if (std::exchange(stopped_, true)) return;
+  server_->Stop();
+  Status flushed = producer_->Flush(10000);
+  if (!flushed.ok()) spdlog::warn("api producer: {}", flushed.ToString());
+}
+
+}  // namespace ovoflow::exe

@@ -1,0 +1,42 @@
+// The API process's parts, wired the same way by `ovoflow api` and
+// `ovoflow up`: the Kafka scan sink behind POST /v1/scans, the model admin
+// service behind /v1/models (and the scan geometry check), and the server.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/server.h"
+#include "bus/producer.h"
+#include "exe/kafka_scan_sink.h"
+#include "inference/model_admin.h"
+#include "store/prediction_store.h"
+
+namespace ovoflow::exe {
+
+class ApiProcess {
+ public:
+  // Starts the parts on `brokers` over `store` (not owned; must outlive
+  // this) and the model registry `registry_dir`; `ready` feeds /readyz.
+  // Exits with a message saying what to fix when a part cannot start.
+  static std::unique_ptr<ApiProcess> Start(const std::string& brokers, const api::ApiOptions& options,
+                                           store::PredictionStore* store, const std::string& registry_dir,
+                                           std::function<bool()> ready = {});
+  ~ApiProcess();  // Stop()
+
+  api::ApiServer& server() { return *server_; }
+  // Stops serving (requests in flight finish), then flushes the scans
+  // accepted so far to Kafka. Idempotent.
+  void Stop();
+
+ private:
+  ApiProcess() = default;
+  std::unique_ptr<bus::Producer> producer_;
+  std::unique_ptr<KafkaScanSink> sink_;
+  std::unique_ptr<inference::ModelAdminService> models_;
+  std::unique_ptr<api::ApiServer> server_;  // last: stopped before the parts it uses
+  bool stopped_ = false;
+};
+
+}  // namespace ovoflow::exe
