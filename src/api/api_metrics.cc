@@ -62,9 +62,8 @@ LiveAccuracy& GetLiveAccuracy() {
 Status RefreshLiveAccuracy(store::PredictionStore& store, const std::string& tenant_id) {
   store::StatsQuery query;
   query.tenant_id = tenant_id;
-  auto rows = store.GetAccuracy(query);
-  if (!rows.ok()) return rows.status();
-  GetLiveAccuracy().Reset(*rows);
+  OVOFLOW_ASSIGN_OR_RETURN(auto rows, store.GetAccuracy(query));
+  GetLiveAccuracy().Reset(rows);
   return Status::Ok();
 }
 

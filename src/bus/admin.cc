@@ -17,13 +17,12 @@ Status CreateTopics(const std::string& brokers, const std::vector<std::string>& 
                     int replication_factor, const TopicConfigs& configs, int timeout_ms) {
   internal::ConfigPairs pairs = {{"bootstrap.servers", brokers}, {"client.id", "ovoflow-admin"}};
   for (auto& kv : internal::EnvOverrides()) pairs.push_back(kv);
-  Result<rd_kafka_conf_t*> conf = internal::MakeConf(pairs);
-  if (!conf.ok()) return conf.status();
-  internal::InstallLogging(*conf);
+  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, internal::MakeConf(pairs));
+  internal::InstallLogging(conf);
   char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (rk == nullptr) {
-    rd_kafka_conf_destroy(*conf);
+    rd_kafka_conf_destroy(conf);
     return Status::InvalidArgument(std::string("kafka admin: ") + err);
   }
   std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> handle(rk, rd_kafka_destroy);

@@ -159,16 +159,15 @@ Result<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& o) {
       {"partition.assignment.strategy", "cooperative-sticky"},
   };
   for (auto& kv : internal::EnvOverrides()) pairs.push_back(kv);
-  Result<rd_kafka_conf_t*> conf = internal::MakeConf(pairs);
-  if (!conf.ok()) return conf.status();
-  internal::InstallLogging(*conf);
+  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, internal::MakeConf(pairs));
+  internal::InstallLogging(conf);
   auto consumer = std::make_unique<KafkaConsumer>();
-  rd_kafka_conf_set_opaque(*conf, consumer.get());
-  rd_kafka_conf_set_rebalance_cb(*conf, RebalanceCb);
+  rd_kafka_conf_set_opaque(conf, consumer.get());
+  rd_kafka_conf_set_rebalance_cb(conf, RebalanceCb);
   char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (rk == nullptr) {
-    rd_kafka_conf_destroy(*conf);
+    rd_kafka_conf_destroy(conf);
     return Status::InvalidArgument(std::string("kafka consumer: ") + err);
   }
   OVOFLOW_RETURN_IF_ERROR(consumer->Init(rk, o.topics));

@@ -182,14 +182,13 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& o) {
     pairs.push_back({"transaction.timeout.ms", std::to_string(o.transaction_timeout_ms)});
   }
   for (auto& kv : internal::EnvOverrides()) pairs.push_back(kv);
-  Result<rd_kafka_conf_t*> conf = internal::MakeConf(pairs);
-  if (!conf.ok()) return conf.status();
-  internal::InstallLogging(*conf);
-  rd_kafka_conf_set_dr_msg_cb(*conf, OnDelivery);
+  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, internal::MakeConf(pairs));
+  internal::InstallLogging(conf);
+  rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
   char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (rk == nullptr) {
-    rd_kafka_conf_destroy(*conf);
+    rd_kafka_conf_destroy(conf);
     return Status::InvalidArgument(std::string("kafka producer: ") + err);
   }
   return std::unique_ptr<Producer>(new KafkaProducer(rk, !o.transactional_id.empty()));

@@ -92,20 +92,18 @@ Result<std::unique_ptr<TopicReader>> TopicReader::Create(const TopicReaderOption
       {"group.id", o.client_id + "-reader"},
   };
   for (auto& kv : internal::EnvOverrides()) pairs.push_back(kv);
-  Result<rd_kafka_conf_t*> conf = internal::MakeConf(pairs);
-  if (!conf.ok()) return conf.status();
-  internal::InstallLogging(*conf);
+  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, internal::MakeConf(pairs));
+  internal::InstallLogging(conf);
   char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (rk == nullptr) {
-    rd_kafka_conf_destroy(*conf);
+    rd_kafka_conf_destroy(conf);
     return Status::InvalidArgument(std::string("kafka topic reader: ") + err);
   }
   rd_kafka_poll_set_consumer(rk);
   auto reader = std::make_unique<KafkaTopicReader>(rk);  // owns rk from here
-  Result<int> partitions = PartitionCount(rk, o.topic, o.metadata_timeout_ms);
-  if (!partitions.ok()) return partitions.status();
-  OVOFLOW_RETURN_IF_ERROR(reader->Assign(o.topic, *partitions));
+  OVOFLOW_ASSIGN_OR_RETURN(int partitions, PartitionCount(rk, o.topic, o.metadata_timeout_ms));
+  OVOFLOW_RETURN_IF_ERROR(reader->Assign(o.topic, partitions));
   return std::unique_ptr<TopicReader>(std::move(reader));
 }
 

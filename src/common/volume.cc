@@ -44,24 +44,23 @@ Result<uint64_t> ExpectedPlainBytes(const v1::Volume& v, const ScanLimits& limit
 }  // namespace
 
 Result<std::string> PlainVoxels(const v1::Volume& v, const ScanLimits& limits) {
-  Result<uint64_t> expected = ExpectedPlainBytes(v, limits);
-  if (!expected.ok()) return expected.status();
+  OVOFLOW_ASSIGN_OR_RETURN(uint64_t expected, ExpectedPlainBytes(v, limits));
   switch (v.encoding()) {
     case v1::ENCODING_RAW:
-      if (v.data().size() != *expected)
+      if (v.data().size() != expected)
         return Status::InvalidArgument("volume data has " + std::to_string(v.data().size()) +
-                                       " bytes, geometry needs " + std::to_string(*expected));
+                                       " bytes, geometry needs " + std::to_string(expected));
       return v.data();
     case v1::ENCODING_ZSTD: {
       unsigned long long content = ZSTD_getFrameContentSize(v.data().data(), v.data().size());
       if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN)
         return Status::InvalidArgument("volume data is not a zstd frame with a known size");
-      if (content != *expected)
+      if (content != expected)
         return Status::InvalidArgument("zstd frame holds " + std::to_string(content) +
-                                       " bytes, geometry needs " + std::to_string(*expected));
-      std::string out(*expected, '\0');
+                                       " bytes, geometry needs " + std::to_string(expected));
+      std::string out(expected, '\0');
       std::size_t n = ZSTD_decompress(out.data(), out.size(), v.data().data(), v.data().size());
-      if (ZSTD_isError(n) || n != *expected)
+      if (ZSTD_isError(n) || n != expected)
         return Status::InvalidArgument(std::string("zstd decode failed: ") +
                                        (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short frame"));
       return out;
@@ -89,31 +88,27 @@ Status CheckFiniteFloats(const std::string& plain) {
 }  // namespace
 
 Status CheckVolume(const v1::Volume& v, const ScanLimits& limits) {
-  Result<uint64_t> expected = ExpectedPlainBytes(v, limits);
-  if (!expected.ok()) return expected.status();
+  OVOFLOW_ASSIGN_OR_RETURN(uint64_t expected, ExpectedPlainBytes(v, limits));
   if (v.encoding() == v1::ENCODING_RAW) {
-    if (v.data().size() != *expected)
+    if (v.data().size() != expected)
       return Status::InvalidArgument("volume data has " + std::to_string(v.data().size()) +
-                                     " bytes, geometry needs " + std::to_string(*expected));
+                                     " bytes, geometry needs " + std::to_string(expected));
     return v.dtype() == v1::DTYPE_FLOAT32 ? CheckFiniteFloats(v.data()) : Status::Ok();
   }
-  Result<std::string> plain = PlainVoxels(v, limits);
-  if (!plain.ok()) return plain.status();
-  return v.dtype() == v1::DTYPE_FLOAT32 ? CheckFiniteFloats(*plain) : Status::Ok();
+  OVOFLOW_ASSIGN_OR_RETURN(std::string plain, PlainVoxels(v, limits));
+  return v.dtype() == v1::DTYPE_FLOAT32 ? CheckFiniteFloats(plain) : Status::Ok();
 }
 
 Result<std::vector<float>> VolumeToFloat(const v1::Volume& v, const ScanLimits& limits) {
   std::string decoded;
   const std::string* plain = &v.data();
   if (v.encoding() != v1::ENCODING_RAW) {
-    Result<std::string> r = PlainVoxels(v, limits);
-    if (!r.ok()) return r.status();
-    decoded = std::move(r).value();
+    OVOFLOW_ASSIGN_OR_RETURN(std::string r, PlainVoxels(v, limits));
+    decoded = std::move(r);
     plain = &decoded;
   } else {
-    Result<uint64_t> expected = ExpectedPlainBytes(v, limits);
-    if (!expected.ok()) return expected.status();
-    if (v.data().size() != *expected) return Status::InvalidArgument("volume data size does not match geometry");
+    OVOFLOW_ASSIGN_OR_RETURN(uint64_t expected, ExpectedPlainBytes(v, limits));
+    if (v.data().size() != expected) return Status::InvalidArgument("volume data size does not match geometry");
   }
   std::size_t elem = DTypeSize(v.dtype());
   std::size_t n = plain->size() / elem;

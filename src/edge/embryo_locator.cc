@@ -127,9 +127,8 @@ float BodyMiddleY(const std::vector<float>& d, const Grid3& g, const float c[3],
 // `storage` (which must outlive the result). Whole eggs are large: up to 64 MiB.
 Result<const std::string*> RawVoxels(const v1::Volume& egg, std::string* storage) {
   if (egg.encoding() == v1::ENCODING_RAW) return &egg.data();
-  auto p = PlainVoxels(egg, ScanLimits{64u << 20, 4096, 8});
-  if (!p.ok()) return p.status();
-  *storage = std::move(p).value();
+  OVOFLOW_ASSIGN_OR_RETURN(auto p, PlainVoxels(egg, ScanLimits{64u << 20, 4096, 8}));
+  *storage = std::move(p);
   return static_cast<const std::string*>(storage);
 }
 
@@ -146,9 +145,8 @@ Result<LocatedEmbryo> EmbryoLocator::Locate(const v1::Volume& egg) const {
   if (!(spacing > 0) || dims[0] < 1 || dims[1] < 1 || dims[2] < 1)
     return Status::InvalidArgument("locator: empty volume or bad spacing");
   std::string plain;
-  auto raw = RawVoxels(egg, &plain);
-  if (!raw.ok()) return raw.status();
-  const std::string* data = *raw;
+  OVOFLOW_ASSIGN_OR_RETURN(auto raw, RawVoxels(egg, &plain));
+  const std::string* data = raw;
   const std::size_t voxels =
       static_cast<std::size_t>(dims[0]) * static_cast<std::size_t>(dims[1]) * static_cast<std::size_t>(dims[2]);
   const std::size_t elem = egg.dtype() == v1::DTYPE_UINT8 ? 1 : 2;
@@ -241,9 +239,8 @@ Result<v1::Volume> CropVolume(const v1::Volume& egg, const std::array<int, 3>& o
   const std::size_t elem = DTypeSize(egg.dtype());
   if (elem == 0) return Status::InvalidArgument("crop: unknown dtype");
   std::string plain;
-  auto raw = RawVoxels(egg, &plain);
-  if (!raw.ok()) return raw.status();
-  const std::string* data = *raw;
+  OVOFLOW_ASSIGN_OR_RETURN(auto raw, RawVoxels(egg, &plain));
+  const std::string* data = raw;
   const std::size_t channels = static_cast<std::size_t>(egg.channels_size());
   const std::size_t in_voxels = std::size_t{in[0]} * in[1] * in[2];
   if (data->size() != in_voxels * channels * elem) return Status::InvalidArgument("crop: data size mismatch");

@@ -174,9 +174,7 @@ Result<std::unique_ptr<ScannerAgent>> ScannerAgent::Create(const ScannerOptions&
   po.brokers = options.brokers;
   po.client_id = "ovoflow-scanner";
   po.linger_ms = 5;
-  auto producer = bus::Producer::Create(po);
-  if (!producer.ok()) return producer.status();
-  impl->producer = std::move(producer).value();
+  OVOFLOW_ASSIGN_OR_RETURN(impl->producer, bus::Producer::Create(po));
   std::unique_ptr<ScannerAgent> agent(new ScannerAgent());
   agent->impl_ = std::move(impl);
   return agent;

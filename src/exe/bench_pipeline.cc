@@ -73,10 +73,9 @@ Result<MeteredChild> BenchPipeline::Spawn(const std::string& name, const std::ve
   OVOFLOW_ASSIGN_OR_RETURN(std::string self, SelfExecutable());
   std::vector<std::string> argv = {self};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto child = ChildProcess::Start(argv, {name, work_dir_ + "/" + name + ".log"});
-  if (!child.ok()) return child.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto child, ChildProcess::Start(argv, {name, work_dir_ + "/" + name + ".log"}));
   MeteredChild c;
-  c.process = std::move(child).value();
+  c.process = std::move(child);
   c.metrics_port = port;
   return c;
 }
@@ -88,9 +87,8 @@ Status BenchPipeline::StartChildren() {
   std::vector<std::string> args = CommonArgs("store", *port);
   args.insert(args.end(), {"--db", db_, "--store-batch", std::to_string(s.max_batch), "--store-wait-ms",
                            std::to_string(s.max_wait_ms), "--store-group", s.group_id});
-  auto writer = Spawn("store", args, *port);
-  if (!writer.ok()) return writer.status();
-  writer_ = std::move(writer).value();
+  OVOFLOW_ASSIGN_OR_RETURN(auto writer, Spawn("store", args, *port));
+  writer_ = std::move(writer);
 
   const inference::WorkerOptions& w = o_.worker;
   for (int i = 0; i < o_.workers; ++i) {
@@ -104,9 +102,8 @@ Status BenchPipeline::StartChildren() {
                              ShortNumber(w.thresholds.divert_max_p_female), "--infer-group", w.group_id, "--worker-id", id,
                              "--transaction-timeout-ms", std::to_string(w.transaction_timeout_ms)});
     if (!w.exactly_once) args.emplace_back("--at-least-once");
-    auto worker = Spawn("infer-" + std::to_string(i), args, *port);
-    if (!worker.ok()) return worker.status();
-    workers_.push_back(std::move(worker).value());
+    OVOFLOW_ASSIGN_OR_RETURN(auto worker, Spawn("infer-" + std::to_string(i), args, *port));
+    workers_.push_back(std::move(worker));
   }
 
   const double deadline = MonotonicSeconds() + 120;
@@ -218,14 +215,13 @@ Result<std::vector<RowTimes>> BenchPipeline::ReadRows(const std::string& run_id,
 
 Result<MeteredChild> BenchPipeline::StartScanner(const std::string& name, const std::string& run_id, double rate,
                                                  int64_t scans) {
-  auto port = FreeLocalPort();
-  if (!port.ok()) return port.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto port, FreeLocalPort());
   std::string tenants;
   for (const auto& t : o_.tenants) tenants += (tenants.empty() ? "" : ",") + t;
-  std::vector<std::string> args = CommonArgs("scanner", *port);
+  std::vector<std::string> args = CommonArgs("scanner", port);
   args.insert(args.end(),
               {"--scans", std::to_string(scans), "--rate", ShortNumber(rate), "--run-id", run_id, "--tenants", tenants});
-  return Spawn(name, args, *port);
+  return Spawn(name, args, port);
 }
 
 }  // namespace ovoflow::exe

@@ -115,10 +115,8 @@ class StepRunner {
 Status StepRunner::Drive(double drain_timeout_s, StepResult* s, CpuUse* scanner_cpu) {
   const PipelineScrape before = pipeline_->Scrape();
   const double t0 = MonotonicSeconds();
-  auto started = pipeline_->StartScanner(s->index == 0 ? "scanner-prime" : "scanner-s" + std::to_string(s->index),
-                                         s->run_id, s->target_rate, s->scans);
-  if (!started.ok()) return started.status();
-  MeteredChild scanner = std::move(started).value();
+  OVOFLOW_ASSIGN_OR_RETURN(auto started, pipeline_->StartScanner(s->index == 0 ? "scanner-prime" : "scanner-s" + std::to_string(s->index), s->run_id, s->target_rate, s->scans));
+  MeteredChild scanner = std::move(started);
   *scanner_cpu = {"scanner", {scanner.process->pid()}, 0, 0, ""};
   const double expected_s = static_cast<double>(s->scans) / s->target_rate;
   double scanner_end = -1, next_print = t0 + 1;
@@ -208,20 +206,19 @@ Result<StepResult> StepRunner::Step(int index, const std::string& kind, double r
   s.other_cores = std::max(0.0, s.machine_busy_cores - ours);
   s.loadavg_1m_end = ReadMachineInfo().loadavg_1m;
 
-  auto rows = pipeline_->ReadRows(s.run_id, start_unix_ns - 1'000'000'000, end_unix_ns + 1'000'000'000);
-  if (!rows.ok()) return rows.status();
-  s.stored = static_cast<int64_t>(rows->size());
+  OVOFLOW_ASSIGN_OR_RETURN(auto rows, pipeline_->ReadRows(s.run_id, start_unix_ns - 1'000'000'000, end_unix_ns + 1'000'000'000));
+  s.stored = static_cast<int64_t>(rows.size());
   if (s.stored < s.published) s.drained = false;
   s.achieved_rate = s.publish_seconds > 0 ? static_cast<double>(s.published) / s.publish_seconds : 0;
-  if (!rows->empty()) {
-    int64_t first = rows->front().captured_ns, last = rows->front().stored_ns;
-    for (const auto& r : *rows) {
+  if (!rows.empty()) {
+    int64_t first = rows.front().captured_ns, last = rows.front().stored_ns;
+    for (const auto& r : rows) {
       first = std::min(first, r.captured_ns);
       last = std::max(last, r.stored_ns);
     }
     if (last > first) s.stored_rate = static_cast<double>(s.stored) / (static_cast<double>(last - first) / 1e9);
   }
-  s.latency = ComputeLatency(*rows, static_cast<int64_t>(o_.warmup_s * 1e9));
+  s.latency = ComputeLatency(rows, static_cast<int64_t>(o_.warmup_s * 1e9));
   JudgeStep(o_.criteria, &s);
   return s;
 }
@@ -231,10 +228,8 @@ Status StepRunner::Prime() {
               o_.prime_scans);
   std::fflush(stdout);
   // Generous: the model loads and the consumer groups join meanwhile.
-  auto prime = Step(0, "prime", std::min(200.0, o_.rates.front()), o_.prime_scans,
-                    o_.connect_timeout_s + o_.drain_timeout_s + 60, false);
-  if (!prime.ok()) return prime.status();
-  if (!prime->drained)
+  OVOFLOW_ASSIGN_OR_RETURN(auto prime, Step(0, "prime", std::min(200.0, o_.rates.front()), o_.prime_scans, o_.connect_timeout_s + o_.drain_timeout_s + 60, false));
+  if (!prime.drained)
     return Status::Internal("the pipeline did not store the " + std::to_string(o_.prime_scans) +
                             " priming scans; see the logs in " + run_->work_dir);
   return Status::Ok();
@@ -248,17 +243,15 @@ Result<StepResult> StepRunner::Next(const std::string& kind, double rate) {
   std::printf("bench: step %d (%s): %s scans at %s scans/s\n", index_, kind.c_str(),
               Thousands(static_cast<double>(scans)).c_str(), Thousands(rate).c_str());
   std::fflush(stdout);
-  auto r = Step(index_, kind, rate, scans, o_.drain_timeout_s, true);
-  if (!r.ok()) return r.status();
-  PrintStep(*r);
-  run_->steps.push_back(*r);
+  OVOFLOW_ASSIGN_OR_RETURN(auto r, Step(index_, kind, rate, scans, o_.drain_timeout_s, true));
+  PrintStep(r);
+  run_->steps.push_back(r);
   return r;
 }
 
 Status StepRunner::RunSteps() {
   for (double rate : o_.rates) {
-    auto r = Next("fixed", rate);
-    if (!r.ok()) return r.status();
+    OVOFLOW_ASSIGN_OR_RETURN(auto r, Next("fixed", rate));
   }
   return o_.find_max ? FindMax() : Status::Ok();
 }
@@ -277,9 +270,8 @@ Status StepRunner::FindMax() {
     }
     for (int i = 0; i < kMaxRampDownSteps && rate >= 2; ++i) {  // nothing sustained yet: step down
       rate = std::round(rate / o_.ramp_factor);
-      auto r = Next("ramp-down", rate);
-      if (!r.ok()) return r.status();
-      if (r->sustained) {
+      OVOFLOW_ASSIGN_OR_RETURN(auto r, Next("ramp-down", rate));
+      if (r.sustained) {
         run_->max_sustained_rate = rate;
         run_->find_max_note = "no fixed rate was sustained; ramped down /" + ShortNumber(o_.ramp_factor) + " per step";
         return Status::Ok();
@@ -291,9 +283,8 @@ Status StepRunner::FindMax() {
   }
   while (rate < o_.max_rate) {
     rate = std::min(std::round(rate * o_.ramp_factor), o_.max_rate);
-    auto r = Next("ramp", rate);
-    if (!r.ok()) return r.status();
-    if (!r->sustained) {
+    OVOFLOW_ASSIGN_OR_RETURN(auto r, Next("ramp", rate));
+    if (!r.sustained) {
       run_->first_unsustained_rate = rate;
       run_->find_max_note = "ramped x" + ShortNumber(o_.ramp_factor) + " per step";
       return Status::Ok();
@@ -333,13 +324,11 @@ Status ValidateBenchOptions(const BenchOptions& o) {
 }
 
 Status RunBench(const BenchOptions& options, BenchRun* run) {
-  auto dir = MakeWorkDir(options.work_dir);
-  if (!dir.ok()) return dir.status();
-  run->work_dir = *dir;
-  auto pipeline = BenchPipeline::Start(options, *dir, InstallStopSignals());
-  if (!pipeline.ok()) return pipeline.status();
-  run->db_url = (*pipeline)->db_url();
-  StepRunner runner(options, run, pipeline->get());
+  OVOFLOW_ASSIGN_OR_RETURN(auto dir, MakeWorkDir(options.work_dir));
+  run->work_dir = dir;
+  OVOFLOW_ASSIGN_OR_RETURN(auto pipeline, BenchPipeline::Start(options, dir, InstallStopSignals()));
+  run->db_url = (pipeline)->db_url();
+  StepRunner runner(options, run, pipeline.get());
   OVOFLOW_RETURN_IF_ERROR(runner.Prime());
   return runner.RunSteps();
 }

@@ -98,10 +98,9 @@ class TorchSexClassifier final : public SexClassifier {
       for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<float>(p[k]) * scale_ + offset_;
       return Status::Ok();
     }
-    Result<std::vector<float>> plain = VolumeToFloat(*v);
-    if (!plain.ok()) return plain.status();
-    if (plain->size() != n) return Status::InvalidArgument("voxel count does not match the geometry");
-    for (std::size_t k = 0; k < n; ++k) out[k] = (*plain)[k] * scale_ + offset_;
+    OVOFLOW_ASSIGN_OR_RETURN(std::vector<float> plain, VolumeToFloat(*v));
+    if (plain.size() != n) return Status::InvalidArgument("voxel count does not match the geometry");
+    for (std::size_t k = 0; k < n; ++k) out[k] = (plain)[k] * scale_ + offset_;
     return Status::Ok();
   }
 
@@ -149,33 +148,31 @@ Status WriteModelMetadata(const std::string& model_dir, const v1::ModelMetadata&
 Result<std::unique_ptr<SexClassifier>> SexClassifier::Load(const std::string& model_dir, int threads) {
   std::error_code ec;
   if (!std::filesystem::is_directory(model_dir, ec)) return Status::NotFound("no model directory " + model_dir);
-  Result<v1::ModelMetadata> meta = ReadModelMetadata(model_dir);
-  if (!meta.ok()) return meta.status();
-  NetConfig config = NetConfigOf(*meta);
+  OVOFLOW_ASSIGN_OR_RETURN(v1::ModelMetadata meta, ReadModelMetadata(model_dir));
+  NetConfig config = NetConfigOf(meta);
   Status valid = ValidateNetConfig(config);
   if (!valid.ok()) return Status::InvalidArgument(model_dir + "/model.json: net: " + valid.message());
-  const std::string weights = meta->weights_file().empty() ? kDefaultWeightsFile : meta->weights_file();
+  const std::string weights = meta.weights_file().empty() ? kDefaultWeightsFile : meta.weights_file();
   if (weights.find('/') != std::string::npos)
     return Status::InvalidArgument("weights_file must be a file name inside the model directory");
   SetTorchThreads(threads);
-  auto net = GonadNet::Load(config, (std::filesystem::path(model_dir) / weights).string());
-  if (!net.ok()) return net.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto net, GonadNet::Load(config, (std::filesystem::path(model_dir) / weights).string()));
 
   ModelInfo info;
-  info.name = meta->name();
-  info.version = meta->version();
-  info.dim_x = meta->input().dim_x();
-  info.dim_y = meta->input().dim_y();
-  info.dim_z = meta->input().dim_z();
-  info.channels = meta->input().channels();
-  if (meta->has_calibration()) info.temperature = meta->calibration().temperature();
+  info.name = meta.name();
+  info.version = meta.version();
+  info.dim_x = meta.input().dim_x();
+  info.dim_y = meta.input().dim_y();
+  info.dim_z = meta.input().dim_z();
+  info.channels = meta.input().channels();
+  if (meta.has_calibration()) info.temperature = meta.calibration().temperature();
   std::ifstream in((std::filesystem::path(model_dir) / kModelMetadataFile).string(), std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
   info.metadata_json = text.str();
-  return std::unique_ptr<SexClassifier>(new TorchSexClassifier(std::move(net).value(), std::move(info),
-                                                               meta->normalization().scale(),
-                                                               meta->normalization().offset(), threads));
+  return std::unique_ptr<SexClassifier>(new TorchSexClassifier(std::move(net), std::move(info),
+                                                               meta.normalization().scale(),
+                                                               meta.normalization().offset(), threads));
 }
 
 }  // namespace ovoflow::inference

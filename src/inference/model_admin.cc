@@ -12,9 +12,8 @@ Result<std::unique_ptr<ModelAdminService>> ModelAdminService::Create(const Model
   bus::ProducerOptions po;
   po.brokers = options.brokers;
   po.client_id = "ovoflow-api-models";
-  auto producer = bus::Producer::Create(po);
-  if (!producer.ok()) return producer.status();
-  s->producer_ = std::move(producer).value();
+  OVOFLOW_ASSIGN_OR_RETURN(auto producer, bus::Producer::Create(po));
+  s->producer_ = std::move(producer);
   FollowerOptions fo;
   fo.brokers = options.brokers;
   fo.topic = options.topic;
@@ -25,8 +24,7 @@ Result<std::unique_ptr<ModelAdminService>> ModelAdminService::Create(const Model
 }
 
 Result<api::ModelCatalog> ModelAdminService::List() {
-  auto models = registry_.List();
-  if (!models.ok()) return models.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto models, registry_.List());
   api::ModelCatalog catalog;
   ActivationState state = follower_->state();
   catalog.active = state.active;
@@ -35,7 +33,7 @@ Result<api::ModelCatalog> ModelAdminService::List() {
   std::string shadow_key;
   if (state.shadow && !state.shadow->model_version().empty())
     shadow_key = state.shadow->model_name() + "@" + state.shadow->model_version();
-  for (auto& m : *models) {
+  for (auto& m : models) {
     const std::string key = m.name + "@" + m.version;
     catalog.models.push_back({std::move(m.metadata), key == active_key, key == shadow_key});
   }
@@ -65,10 +63,9 @@ Result<v1::InputSpec> ModelAdminService::ServingInput() {
 
 Result<v1::ModelActivation> ModelAdminService::Activate(const api::ActivationRequest& r) {
   const std::string name = r.model_name.empty() ? kDefaultModelName : r.model_name;
-  auto found = registry_.Find(name, r.model_version);
-  if (!found.ok()) return found.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto found, registry_.Find(name, r.model_version));
   // The workers would refuse a model that does not load: say so now.
-  auto loaded = SexClassifier::Load(found->dir, 0);
+  auto loaded = SexClassifier::Load(found.dir, 0);
   if (!loaded.ok()) return Status::InvalidArgument(name + " " + r.model_version + " does not load: " +
                                                    loaded.status().message());
   v1::ModelActivation a;

@@ -89,10 +89,9 @@ Result<std::vector<RegisteredModel>> ModelRegistry::List(std::vector<std::string
 }
 
 Result<RegisteredModel> ModelRegistry::Latest(const std::string& name) const {
-  auto all = List();
-  if (!all.ok()) return all.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto all, List());
   const RegisteredModel* best = nullptr;
-  for (const auto& m : *all)
+  for (const auto& m : all)
     if (m.name == name) best = &m;  // ascending: the last one is the highest
   if (best == nullptr) return Status::NotFound("no valid version of model " + name + " in " + root_);
   return *best;

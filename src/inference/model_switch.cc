@@ -52,11 +52,9 @@ std::string Key(const std::string& name, const std::string& version) { return na
 }  // namespace
 
 Result<LoadedModel> LoadModelDir(const std::string& dir, int torch_threads) {
-  auto classifier = SexClassifier::Load(dir, torch_threads);
-  if (!classifier.ok()) return classifier.status();
-  auto meta = ReadModelMetadata(dir);
-  if (!meta.ok()) return meta.status();
-  return LoadedModel{std::move(classifier).value(), std::move(meta).value(), dir};
+  OVOFLOW_ASSIGN_OR_RETURN(auto classifier, SexClassifier::Load(dir, torch_threads));
+  OVOFLOW_ASSIGN_OR_RETURN(auto meta, ReadModelMetadata(dir));
+  return LoadedModel{std::move(classifier), std::move(meta), dir};
 }
 
 ModelSwitch::ModelSwitch(ModelRegistry registry, int torch_threads, LoadedModel initial, std::string worker_id)

@@ -33,15 +33,13 @@ Result<TenantThresholds> ParseTenantThresholds(std::string_view json, const std:
   if (!st.ok()) return Status::InvalidArgument(source + ": " + std::string(st.message()));
   TenantThresholds out;
   if (file.has_default_()) {
-    auto band = FromBand(file.default_(), source + ": default");
-    if (!band.ok()) return band.status();
-    out.default_band = *band;
+    OVOFLOW_ASSIGN_OR_RETURN(auto band, FromBand(file.default_(), source + ": default"));
+    out.default_band = band;
   }
   for (const auto& [tenant, proto_band] : file.tenants()) {
     if (tenant.empty()) return Status::InvalidArgument(source + ": a tenant id is empty");
-    auto band = FromBand(proto_band, source + ": tenant '" + tenant + "'");
-    if (!band.ok()) return band.status();
-    out.tenants.emplace(tenant, *band);
+    OVOFLOW_ASSIGN_OR_RETURN(auto band, FromBand(proto_band, source + ": tenant '" + tenant + "'"));
+    out.tenants.emplace(tenant, band);
   }
   return out;
 }
@@ -56,9 +54,8 @@ Result<std::string> ReadThresholdsFile(const std::string& path) {
 }
 
 Result<TenantThresholds> LoadTenantThresholds(const std::string& path) {
-  auto text = ReadThresholdsFile(path);
-  if (!text.ok()) return text.status();
-  return ParseTenantThresholds(*text, path);
+  OVOFLOW_ASSIGN_OR_RETURN(auto text, ReadThresholdsFile(path));
+  return ParseTenantThresholds(text, path);
 }
 
 Thresholds ThresholdPolicy::Fallback(const v1::ModelMetadata& model) const {

@@ -175,17 +175,16 @@ Result<RecordedOutcome> RecordOutcomeWith(SqlDialect dialect, const Outcome& out
       run(BuildInsertOutcomeQuery(dialect, out.stored), [&](const RowReader&) { out.created = true; }));
   if (out.created) return out;
 
-  auto existing = GetOutcomeWith(dialect, outcome.tenant_id, outcome.egg_id, run);
-  if (!existing.ok()) return existing.status();
-  if (!existing->has_value())  // only if deleted between the two statements
+  OVOFLOW_ASSIGN_OR_RETURN(auto existing, GetOutcomeWith(dialect, outcome.tenant_id, outcome.egg_id, run));
+  if (!existing.has_value())  // only if deleted between the two statements
     return Status::Unavailable("the outcome of egg '" + outcome.egg_id + "' changed meanwhile; retry");
-  const Outcome& first = (*existing)->outcome;
+  const Outcome& first = (existing)->outcome;
   if (first.sex != outcome.sex) {
     return Status{StatusCode::kAlreadyExists,
                   "egg '" + outcome.egg_id + "' of tenant '" + outcome.tenant_id + "' already has the outcome " +
                       SexName(first.sex) + " (source " + first.source + "); a recorded outcome is never overwritten"};
   }
-  out.stored = std::move(**existing);
+  out.stored = std::move(*existing);
   return out;
 }
 

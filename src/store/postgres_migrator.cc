@@ -25,11 +25,10 @@ Result<int> UpToDateVersion(PgConnection& db, const std::vector<Migration>& migr
     OVOFLOW_RETURN_IF_ERROR(s.Query({"SELECT to_regclass('schema_migrations') IS NOT NULL", {}},
                                     [&](const RowReader& row) { exists = row.Text(0) == "t"; }));
     if (!exists) return Status::Ok();
-    auto applied = AppliedMigrations(s);
-    if (!applied.ok()) return applied.status();
-    if (std::string bad = CheckAppliedMigrations(*applied, migrations, label); !bad.empty())
+    OVOFLOW_ASSIGN_OR_RETURN(auto applied, AppliedMigrations(s));
+    if (std::string bad = CheckAppliedMigrations(applied, migrations, label); !bad.empty())
       return Status::FailedPrecondition(bad);
-    if (!applied->empty() && applied->rbegin()->first == migrations.back().version) version = applied->rbegin()->first;
+    if (!applied.empty() && applied.rbegin()->first == migrations.back().version) version = applied.rbegin()->first;
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -46,11 +45,10 @@ Result<std::pair<int, bool>> MigrateOneStep(PgConnection& db, const std::vector<
     OVOFLOW_RETURN_IF_ERROR(
         s.Query({"SELECT pg_advisory_xact_lock($1)", {kMigrationLockKey}}, [](const RowReader&) {}));
     OVOFLOW_RETURN_IF_ERROR(s.Exec(kPgCreateSchemaMigrationsSql));
-    auto applied = AppliedMigrations(s);
-    if (!applied.ok()) return applied.status();
-    if (std::string bad = CheckAppliedMigrations(*applied, migrations, label); !bad.empty())
+    OVOFLOW_ASSIGN_OR_RETURN(auto applied, AppliedMigrations(s));
+    if (std::string bad = CheckAppliedMigrations(applied, migrations, label); !bad.empty())
       return Status::FailedPrecondition(bad);
-    const int current = applied->empty() ? 0 : applied->rbegin()->first;
+    const int current = applied.empty() ? 0 : applied.rbegin()->first;
     step = {current, false};
     if (current == migrations.back().version) return Status::Ok();
     const Migration& next = migrations[static_cast<std::size_t>(current)];
@@ -81,9 +79,8 @@ Result<int> MigratePostgres(PgConnection& db, const std::vector<Migration>& migr
   auto current = UpToDateVersion(db, migrations, label);
   if (!current.ok() || *current != 0) return current;
   while (true) {
-    auto step = MigrateOneStep(db, migrations, clock, label, lock_timeout_ms);
-    if (!step.ok()) return step.status();
-    if (!step->second) return step->first;
+    OVOFLOW_ASSIGN_OR_RETURN(auto step, MigrateOneStep(db, migrations, clock, label, lock_timeout_ms));
+    if (!step.second) return step.first;
   }
 }
 

@@ -38,9 +38,8 @@ class PgSlot {
   Result<PgConnection*> Get() {
     if (conn_ && conn_->Alive()) return conn_.get();
     conn_.reset();
-    auto conn = connect_();
-    if (!conn.ok()) return conn.status();
-    conn_ = std::move(conn).value();
+    OVOFLOW_ASSIGN_OR_RETURN(auto conn, connect_());
+    conn_ = std::move(conn);
     return conn_.get();
   }
 
@@ -94,10 +93,9 @@ struct PostgresStore::Impl {
   Status Read(const SqlQuery& query, const std::function<void(const RowReader&)>& on_row) {
     auto lease = readers.Acquire();
     for (int attempt = 0;; ++attempt) {
-      auto conn = lease->Get();
-      if (!conn.ok()) return conn.status();
-      Status st = (*conn)->Autocommit([&](PgSession& s) { return s.Query(query, on_row); });
-      if (st.ok() || attempt > 0 || !(*conn)->broken()) return st;
+      OVOFLOW_ASSIGN_OR_RETURN(auto conn, lease->Get());
+      Status st = (conn)->Autocommit([&](PgSession& s) { return s.Query(query, on_row); });
+      if (st.ok() || attempt > 0 || !(conn)->broken()) return st;
     }
   }
 
@@ -114,9 +112,8 @@ struct PostgresStore::Impl {
   Result<int64_t> InsertOnce(PgConnection& conn, const std::vector<SqlValue>& params) {
     int64_t inserted = 0;
     Status st = conn.Autocommit([&](PgSession& s) {
-      auto n = s.ExecPrepared(kInsertStatement, params);
-      if (!n.ok()) return n.status();
-      inserted = *n;
+      OVOFLOW_ASSIGN_OR_RETURN(auto n, s.ExecPrepared(kInsertStatement, params));
+      inserted = n;
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -142,19 +139,16 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
   };
 
   impl->writer = std::make_unique<PgSlot>(connector(SetupSql(options, /*reader=*/false), /*writer=*/true));
-  auto writer = impl->writer->Get();
-  if (!writer.ok()) return writer.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto writer, impl->writer->Get());
   const Clock& clock = options.clock ? *options.clock : SystemClock();
   const auto& migrations = options.migrations ? *options.migrations : PostgresPredictionMigrations();
-  auto version = MigratePostgres(**writer, migrations, clock, label, options.lock_timeout_ms);
-  if (!version.ok()) return version.status();
-  impl->schema_version = *version;
-  OVOFLOW_RETURN_IF_ERROR(impl->partitions.Load(**writer));
+  OVOFLOW_ASSIGN_OR_RETURN(auto version, MigratePostgres(*writer, migrations, clock, label, options.lock_timeout_ms));
+  impl->schema_version = version;
+  OVOFLOW_RETURN_IF_ERROR(impl->partitions.Load(*writer));
 
   for (int i = 0; i < options.read_connections; ++i) {
     auto slot = std::make_unique<PgSlot>(connector(SetupSql(options, /*reader=*/true), /*writer=*/false));
-    auto reader = slot->Get();  // connect now: a wrong URL fails here, not on the first API call
-    if (!reader.ok()) return reader.status();
+    OVOFLOW_RETURN_IF_ERROR(slot->Get().status());  // connect now: a wrong URL fails here, not on the first API call
     impl->readers.Add(std::move(slot));
   }
   return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(impl)));
@@ -172,22 +166,21 @@ Result<int64_t> PostgresStore::InsertBatch(const std::vector<v1::Prediction>& ba
   const std::vector<SqlValue> params = PgInsertBatchParams(batch, stored_at_unix_nanos);
 
   std::lock_guard lock(impl_->write_mu);
-  auto conn = impl_->writer->Get();
-  if (!conn.ok()) return conn.status();
-  OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Ensure(**conn, days));
-  auto inserted = impl_->InsertOnce(**conn, params);
-  if (!inserted.ok() && (*conn)->last_sqlstate() == kNoPartitionSqlState) {
+  OVOFLOW_ASSIGN_OR_RETURN(auto conn, impl_->writer->Get());
+  OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Ensure(*conn, days));
+  auto inserted = impl_->InsertOnce(*conn, params);
+  if (!inserted.ok() && (conn)->last_sqlstate() == kNoPartitionSqlState) {
     // A partition in the cache is gone (dropped or detached meanwhile):
     // check every day again and insert once more.
     impl_->partitions.Forget();
-    OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Load(**conn));
-    OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Ensure(**conn, days));
-    inserted = impl_->InsertOnce(**conn, params);
+    OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Load(*conn));
+    OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Ensure(*conn, days));
+    inserted = impl_->InsertOnce(*conn, params);
   }
   if (inserted.ok()) {
     for (int64_t day : impl_->partitions.NoteRows(rows_per_day)) {
       // Statistics only: the batch is stored whatever happens here.
-      if (Status st = impl_->partitions.Analyze(**conn, day); !st.ok()) {
+      if (Status st = impl_->partitions.Analyze(*conn, day); !st.ok()) {
         spdlog::warn("store: could not analyze {} (autovacuum will): {}", PartitionName(day), st.ToString());
       }
     }
@@ -219,12 +212,11 @@ Result<int64_t> PostgresStore::Count(std::string_view tenant_id) {
 Result<RecordedOutcome> PostgresStore::RecordOutcome(const Outcome& outcome) {
   OVOFLOW_RETURN_IF_ERROR(CheckOutcome(outcome));
   std::lock_guard lock(impl_->write_mu);
-  auto conn = impl_->writer->Get();
-  if (!conn.ok()) return conn.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto conn, impl_->writer->Get());
   std::optional<Result<RecordedOutcome>> recorded;
   // Committed only when RecordOutcomeWith returns OK (a conflict or a
   // missing prediction rolls back, having written nothing).
-  Status st = (*conn)->Transaction([&](PgSession& s) {
+  Status st = (conn)->Transaction([&](PgSession& s) {
     recorded = RecordOutcomeWith(kDialect, outcome, BuildPgGetEggQuery(outcome.tenant_id, outcome.egg_id),
                                  [&s](const SqlQuery& q, const RowSink& on_row) { return s.Query(q, on_row); });
     return recorded->ok() ? Status::Ok() : recorded->status();
@@ -246,9 +238,8 @@ Result<std::vector<ModelAccuracy>> PostgresStore::GetAccuracy(const StatsQuery& 
 int PostgresStore::SchemaVersion() const { return impl_->schema_version; }
 
 Result<std::string> PostgresStore::ExplainListEggs(const EggQuery& query) {
-  auto after = DecodeQueryCursor(query);
-  if (!after.ok()) return after.status();
-  return impl_->Explain(BuildListEggsQuery(kDialect, query, *after ? &**after : nullptr, query.limit + 1));
+  OVOFLOW_ASSIGN_OR_RETURN(auto after, DecodeQueryCursor(query));
+  return impl_->Explain(BuildListEggsQuery(kDialect, query, after ? &*after : nullptr, query.limit + 1));
 }
 
 Result<std::string> PostgresStore::ExplainStats(const StatsQuery& query) {

@@ -254,18 +254,16 @@ Status CheckInsertBatch(const std::vector<v1::Prediction>& batch) {
 
 Result<std::optional<CursorKey>> DecodeQueryCursor(const EggQuery& query) {
   if (query.cursor.empty()) return std::optional<CursorKey>();
-  auto key = DecodeCursor(query.cursor);
-  if (!key.ok()) return key.status();
-  return std::optional<CursorKey>(std::move(key).value());
+  OVOFLOW_ASSIGN_OR_RETURN(auto key, DecodeCursor(query.cursor));
+  return std::optional<CursorKey>(std::move(key));
 }
 
 Result<EggPage> ListEggsWith(SqlDialect dialect, const EggQuery& query, const QueryRunner& run) {
   OVOFLOW_RETURN_IF_ERROR(CheckEggQuery(query));
-  auto after = DecodeQueryCursor(query);
-  if (!after.ok()) return after.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto after, DecodeQueryCursor(query));
   EggPage page;
   page.items.reserve(static_cast<std::size_t>(query.limit) + 1);
-  Status st = run(BuildListEggsQuery(dialect, query, *after ? &**after : nullptr, query.limit + 1),
+  Status st = run(BuildListEggsQuery(dialect, query, after ? &*after : nullptr, query.limit + 1),
                   [&](const RowReader& row) { page.items.push_back(PredictionFromRow(row)); });
   if (!st.ok()) return st;
   if (page.items.size() > static_cast<std::size_t>(query.limit)) {

@@ -133,9 +133,8 @@ Result<SqliteStatement*> SqliteConnection::Prepare(const std::string& sql) {
 }
 
 Status SqliteConnection::Query(const SqlQuery& query, const std::function<void(const RowReader&)>& on_row) {
-  auto stmt = Prepare(query.sql);
-  if (!stmt.ok()) return stmt.status();
-  SqliteStatement& s = **stmt;
+  OVOFLOW_ASSIGN_OR_RETURN(auto stmt, Prepare(query.sql));
+  SqliteStatement& s = *stmt;
   Status st = s.Bind(query.params);
   while (st.ok()) {
     auto row = s.Step();

@@ -19,11 +19,10 @@ Result<std::map<int, std::string>> AppliedMigrations(SqliteConnection& db) {
 Result<std::pair<int, bool>> MigrateOneStep(SqliteConnection& db, const std::vector<Migration>& migrations,
                                             const Clock& clock) {
   OVOFLOW_RETURN_IF_ERROR(db.Exec(kCreateSchemaMigrationsSql));
-  auto applied = AppliedMigrations(db);
-  if (!applied.ok()) return applied.status();
-  if (std::string bad = CheckAppliedMigrations(*applied, migrations, db.path()); !bad.empty())
+  OVOFLOW_ASSIGN_OR_RETURN(auto applied, AppliedMigrations(db));
+  if (std::string bad = CheckAppliedMigrations(applied, migrations, db.path()); !bad.empty())
     return Status::FailedPrecondition(bad);
-  const int current = applied->empty() ? 0 : applied->rbegin()->first;
+  const int current = applied.empty() ? 0 : applied.rbegin()->first;
   if (current == migrations.back().version) return std::pair{current, false};
   const Migration& next = migrations[static_cast<std::size_t>(current)];
   Status st = db.Exec(next.sql);

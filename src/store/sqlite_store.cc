@@ -108,13 +108,12 @@ struct SqliteStore::Impl {
 
   // Inserts `batch` inside the caller's transaction; returns new rows.
   Result<int64_t> InsertRows(const std::vector<v1::Prediction>& batch, int64_t stored_at) {
-    auto stmt = writer->Prepare(insert_sql);
-    if (!stmt.ok()) return stmt.status();
+    OVOFLOW_ASSIGN_OR_RETURN(auto stmt, writer->Prepare(insert_sql));
     int64_t inserted = 0;
     for (const v1::Prediction& p : batch) {
-      Status st = (*stmt)->Bind(InsertPredictionParams(p, stored_at));
-      auto step = st.ok() ? (*stmt)->Step() : Result<bool>(st);
-      (*stmt)->Reset();
+      Status st = (stmt)->Bind(InsertPredictionParams(p, stored_at));
+      auto step = st.ok() ? (stmt)->Step() : Result<bool>(st);
+      (stmt)->Reset();
       if (!step.ok()) return step.status();
       inserted += writer->Changes();
     }
@@ -129,23 +128,19 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
   OVOFLOW_RETURN_IF_ERROR(CheckOptions(options));
   OVOFLOW_RETURN_IF_ERROR(CreateParentDirectory(options.path));
   auto impl = std::make_unique<Impl>();
-  auto writer = SqliteConnection::Open(options.path, /*create=*/true, options.busy_timeout_ms);
-  if (!writer.ok()) return writer.status();
-  impl->writer = std::move(writer).value();
+  OVOFLOW_ASSIGN_OR_RETURN(impl->writer, SqliteConnection::Open(options.path, /*create=*/true, options.busy_timeout_ms));
   const Clock& clock = options.clock ? *options.clock : SystemClock();
   OVOFLOW_RETURN_IF_ERROR(EnableWal(*impl->writer, options.busy_timeout_ms, clock));
   OVOFLOW_RETURN_IF_ERROR(Configure(*impl->writer, /*writer=*/true));
   const auto& migrations = options.migrations ? *options.migrations : PredictionMigrations();
-  auto version = MigrateSqlite(*impl->writer, migrations, clock);
-  if (!version.ok()) return version.status();
-  impl->schema_version = *version;
+  OVOFLOW_ASSIGN_OR_RETURN(auto version, MigrateSqlite(*impl->writer, migrations, clock));
+  impl->schema_version = version;
   // Prepared now so that a schema without the predictions table fails here.
   if (auto stmt = impl->writer->Prepare(impl->insert_sql); !stmt.ok()) return stmt.status();
   for (int i = 0; i < options.read_connections; ++i) {
-    auto reader = SqliteConnection::Open(options.path, /*create=*/false, options.busy_timeout_ms);
-    if (!reader.ok()) return reader.status();
-    OVOFLOW_RETURN_IF_ERROR(Configure(**reader, /*writer=*/false));
-    impl->readers.Add(std::move(reader).value());
+    OVOFLOW_ASSIGN_OR_RETURN(auto reader, SqliteConnection::Open(options.path, /*create=*/false, options.busy_timeout_ms));
+    OVOFLOW_RETURN_IF_ERROR(Configure(*reader, /*writer=*/false));
+    impl->readers.Add(std::move(reader));
   }
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
@@ -214,9 +209,8 @@ Result<std::vector<ModelAccuracy>> SqliteStore::GetAccuracy(const StatsQuery& qu
 int SqliteStore::SchemaVersion() const { return impl_->schema_version; }
 
 Result<std::string> SqliteStore::ExplainListEggs(const EggQuery& query) {
-  auto after = DecodeQueryCursor(query);
-  if (!after.ok()) return after.status();
-  return impl_->Explain(BuildListEggsQuery(kDialect, query, *after ? &**after : nullptr, query.limit + 1));
+  OVOFLOW_ASSIGN_OR_RETURN(auto after, DecodeQueryCursor(query));
+  return impl_->Explain(BuildListEggsQuery(kDialect, query, after ? &*after : nullptr, query.limit + 1));
 }
 
 Result<std::string> SqliteStore::ExplainStats(const StatsQuery& query) {

@@ -7,22 +7,19 @@
 namespace ovoflow::store {
 
 Result<std::unique_ptr<PredictionStore>> OpenStore(const std::string& url) {
-  auto loc = ParseStoreUrl(url);
-  if (!loc.ok()) return loc.status();
-  switch (loc->backend) {
+  OVOFLOW_ASSIGN_OR_RETURN(auto loc, ParseStoreUrl(url));
+  switch (loc.backend) {
     case StoreBackend::kPostgres: {
       PostgresOptions options;
-      options.url = loc->target;
-      auto store = PostgresStore::Open(options);
-      if (!store.ok()) return store.status();
-      return std::unique_ptr<PredictionStore>(std::move(store).value());
+      options.url = loc.target;
+      OVOFLOW_ASSIGN_OR_RETURN(auto store, PostgresStore::Open(options));
+      return std::unique_ptr<PredictionStore>(std::move(store));
     }
     case StoreBackend::kSqlite: {
       SqliteOptions options;
-      options.path = loc->target;
-      auto store = SqliteStore::Open(options);
-      if (!store.ok()) return store.status();
-      return std::unique_ptr<PredictionStore>(std::move(store).value());
+      options.path = loc.target;
+      OVOFLOW_ASSIGN_OR_RETURN(auto store, SqliteStore::Open(options));
+      return std::unique_ptr<PredictionStore>(std::move(store));
     }
   }
   return Status::Internal("unknown store backend");

@@ -22,10 +22,8 @@ Status ValidateCalibrateOptions(const CalibrateOptions& o) {
 
 Result<CalibrateReport> CalibrateModel(const std::string& model_dir, const CalibrateOptions& o) {
   OVOFLOW_RETURN_IF_ERROR(ValidateCalibrateOptions(o));
-  auto meta = ReadModelMetadata(model_dir);
-  if (!meta.ok()) return meta.status();
-  auto model = SexClassifier::Load(model_dir, o.threads);
-  if (!model.ok()) return model.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto meta, ReadModelMetadata(model_dir));
+  OVOFLOW_ASSIGN_OR_RETURN(auto model, SexClassifier::Load(model_dir, o.threads));
 
   EvalOptions eval;
   eval.phantom = o.phantom;
@@ -35,59 +33,55 @@ Result<CalibrateReport> CalibrateModel(const std::string& model_dir, const Calib
   eval.seed = o.seed;
   eval.count = o.count;
   eval.progress_label = "calibration scans";
-  auto cal = ScorePhantomScans(**model, eval);
-  if (!cal.ok()) return cal.status();
-  auto temperature = FitTemperature(cal->logits, cal->female);
-  if (!temperature.ok()) return temperature.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto cal, ScorePhantomScans(*model, eval));
+  OVOFLOW_ASSIGN_OR_RETURN(auto temperature, FitTemperature(cal.logits, cal.female));
 
   CalibrateReport report;
   v1::Calibration& c = report.calibration;
-  c.set_temperature(*temperature);
+  c.set_temperature(temperature);
   c.set_seed(o.seed);
   c.set_count(static_cast<int32_t>(o.count));
   std::vector<float> raw_p, cal_p;
-  for (float z : cal->logits) {
+  for (float z : cal.logits) {
     raw_p.push_back(ScaledProbability(z, 1.0));
-    cal_p.push_back(ScaledProbability(z, *temperature));
+    cal_p.push_back(ScaledProbability(z, temperature));
   }
-  c.set_ece_before(ExpectedCalibrationError(raw_p, cal->female));
-  c.set_ece_after(ExpectedCalibrationError(cal_p, cal->female));
-  c.set_loss_before(LogLoss(cal->logits, cal->female, 1.0));
-  c.set_loss_after(LogLoss(cal->logits, cal->female, *temperature));
+  c.set_ece_before(ExpectedCalibrationError(raw_p, cal.female));
+  c.set_ece_after(ExpectedCalibrationError(cal_p, cal.female));
+  c.set_loss_before(LogLoss(cal.logits, cal.female, 1.0));
+  c.set_loss_after(LogLoss(cal.logits, cal.female, temperature));
 
-  auto band = ChooseBand(cal_p, cal->female, o.target_accuracy, o.max_abstention, o.confidence_z);
-  if (!band.ok()) return band.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto band, ChooseBand(cal_p, cal.female, o.target_accuracy, o.max_abstention, o.confidence_z));
 
   eval.seed = o.held_out_seed;
   eval.count = o.held_out_count;
   eval.progress_label = "held-out scans";
-  auto held = ScorePhantomScans(**model, eval);
-  if (!held.ok()) return held.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto held, ScorePhantomScans(*model, eval));
   std::vector<float> held_p;
-  for (float z : held->logits) held_p.push_back(ScaledProbability(z, *temperature));
-  report.held_out = ComputeMetrics(held_p, held->female);
+  for (float z : held.logits) held_p.push_back(ScaledProbability(z, temperature));
+  report.held_out = ComputeMetrics(held_p, held.female);
   report.held_out.scans_per_second =
-      held->predict_seconds > 0 ? static_cast<double>(held_p.size()) / held->predict_seconds : 0;
-  const BandOutcome held_band = ScoreBand(held_p, held->female, band->keep_min_p_female, band->divert_max_p_female);
+      held.predict_seconds > 0 ? static_cast<double>(held_p.size()) / held.predict_seconds : 0;
+  const BandOutcome held_band = ScoreBand(held_p, held.female, band.keep_min_p_female, band.divert_max_p_female);
   SetBand(held_band, &report.held_out);
 
   v1::DecisionBand& b = report.band;
-  b.set_keep_min_p_female(band->keep_min_p_female);
-  b.set_divert_max_p_female(band->divert_max_p_female);
+  b.set_keep_min_p_female(band.keep_min_p_female);
+  b.set_divert_max_p_female(band.divert_max_p_female);
   b.set_target_accuracy(o.target_accuracy);
   b.set_max_abstention(o.max_abstention);
-  b.set_calibration_decided_accuracy(band->outcome.decided_accuracy());
-  b.set_calibration_abstention(band->outcome.abstention());
+  b.set_calibration_decided_accuracy(band.outcome.decided_accuracy());
+  b.set_calibration_abstention(band.outcome.abstention());
   b.set_held_out_decided_accuracy(held_band.decided_accuracy());
   b.set_held_out_abstention(held_band.abstention());
-  b.set_feasible(band->feasible);
+  b.set_feasible(band.feasible);
   b.set_confidence_z(o.confidence_z);
 
-  *meta->mutable_calibration() = c;
-  *meta->mutable_recommended_thresholds() = b;
-  MetricsToProto(report.held_out, meta->mutable_held_out_metrics());
-  meta->mutable_training()->set_eval_seed(o.held_out_seed);
-  OVOFLOW_RETURN_IF_ERROR(WriteModelMetadata(model_dir, *meta));
+  *meta.mutable_calibration() = c;
+  *meta.mutable_recommended_thresholds() = b;
+  MetricsToProto(report.held_out, meta.mutable_held_out_metrics());
+  meta.mutable_training()->set_eval_seed(o.held_out_seed);
+  OVOFLOW_RETURN_IF_ERROR(WriteModelMetadata(model_dir, meta));
   return report;
 }
 

@@ -81,15 +81,13 @@ std::vector<ChartSeries> ByDay(const std::vector<GridCell>& cells, double (*valu
 
 Result<GridReport> EvaluateGrid(const std::string& model_dir, const GridOptions& o) {
   OVOFLOW_RETURN_IF_ERROR(ValidateGridOptions(o));
-  auto meta = ReadModelMetadata(model_dir);
-  if (!meta.ok()) return meta.status();
-  auto model = SexClassifier::Load(model_dir, o.threads);
-  if (!model.ok()) return model.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto meta, ReadModelMetadata(model_dir));
+  OVOFLOW_ASSIGN_OR_RETURN(auto model, SexClassifier::Load(model_dir, o.threads));
   GridReport report;
-  report.model = meta->name() + " " + meta->version();
-  report.keep_min_p_female = meta->has_recommended_thresholds() ? meta->recommended_thresholds().keep_min_p_female() : 0.9f;
+  report.model = meta.name() + " " + meta.version();
+  report.keep_min_p_female = meta.has_recommended_thresholds() ? meta.recommended_thresholds().keep_min_p_female() : 0.9f;
   report.divert_max_p_female =
-      meta->has_recommended_thresholds() ? meta->recommended_thresholds().divert_max_p_female() : 0.1f;
+      meta.has_recommended_thresholds() ? meta.recommended_thresholds().divert_max_p_female() : 0.1f;
 
   auto score = [&](const edge::PhantomOptions& phantom, const std::string& label) -> Result<GridCell> {
     EvalOptions e;
@@ -100,14 +98,13 @@ Result<GridReport> EvaluateGrid(const std::string& model_dir, const GridOptions&
     e.phantom = phantom;
     e.progress = o.progress;
     e.progress_label = label;
-    auto scored = ScorePhantomScans(**model, e);
-    if (!scored.ok()) return scored.status();
+    OVOFLOW_ASSIGN_OR_RETURN(auto scored, ScorePhantomScans(*model, e));
     GridCell c;
     c.snr = phantom.snr;
     c.day = phantom.incubation_day;
     c.variation = phantom.variation;
-    c.metrics = ComputeMetrics(scored->p_female, scored->female);
-    c.band = ScoreBand(scored->p_female, scored->female, report.keep_min_p_female, report.divert_max_p_female);
+    c.metrics = ComputeMetrics(scored.p_female, scored.female);
+    c.band = ScoreBand(scored.p_female, scored.female, report.keep_min_p_female, report.divert_max_p_female);
     return c;
   };
   for (uint32_t day : o.days) {
@@ -117,9 +114,8 @@ Result<GridReport> EvaluateGrid(const std::string& model_dir, const GridOptions&
       p.snr = snr;
       char label[64];
       std::snprintf(label, sizeof label, "day %u SNR %g", day, static_cast<double>(snr));
-      auto cell = score(p, label);
-      if (!cell.ok()) return cell.status();
-      report.snr_by_day.push_back(*cell);
+      OVOFLOW_ASSIGN_OR_RETURN(auto cell, score(p, label));
+      report.snr_by_day.push_back(cell);
     }
   }
   for (float v : o.variations) {
@@ -127,9 +123,8 @@ Result<GridReport> EvaluateGrid(const std::string& model_dir, const GridOptions&
     p.variation = v;
     char label[64];
     std::snprintf(label, sizeof label, "variation %g", static_cast<double>(v));
-    auto cell = score(p, label);
-    if (!cell.ok()) return cell.status();
-    report.variation.push_back(*cell);
+    OVOFLOW_ASSIGN_OR_RETURN(auto cell, score(p, label));
+    report.variation.push_back(cell);
   }
   return report;
 }

@@ -170,17 +170,14 @@ Result<ScoredScans> ScorePhantomScans(SexClassifier& clf, const EvalOptions& o) 
 Result<BinaryMetrics> EvaluateModel(const std::string& model_dir, const EvalOptions& o) {
   if (o.count < 1) return Status::InvalidArgument("count must be >= 1");
   OVOFLOW_RETURN_IF_ERROR(edge::ValidatePhantomOptions(o.phantom));
-  auto model = SexClassifier::Load(model_dir, o.threads);
-  if (!model.ok()) return model.status();
-  auto scored = ScorePhantomScans(**model, o);
-  if (!scored.ok()) return scored.status();
-  BinaryMetrics m = ComputeMetrics(scored->p_female, scored->female);
-  m.scans_per_second = scored->predict_seconds > 0 ? static_cast<double>(m.count) / scored->predict_seconds : 0;
-  auto meta = ReadModelMetadata(model_dir);
-  if (!meta.ok()) return meta.status();
-  if (meta->has_recommended_thresholds()) {
-    const v1::DecisionBand& b = meta->recommended_thresholds();
-    SetBand(ScoreBand(scored->p_female, scored->female, b.keep_min_p_female(), b.divert_max_p_female()), &m);
+  OVOFLOW_ASSIGN_OR_RETURN(auto model, SexClassifier::Load(model_dir, o.threads));
+  OVOFLOW_ASSIGN_OR_RETURN(auto scored, ScorePhantomScans(*model, o));
+  BinaryMetrics m = ComputeMetrics(scored.p_female, scored.female);
+  m.scans_per_second = scored.predict_seconds > 0 ? static_cast<double>(m.count) / scored.predict_seconds : 0;
+  OVOFLOW_ASSIGN_OR_RETURN(auto meta, ReadModelMetadata(model_dir));
+  if (meta.has_recommended_thresholds()) {
+    const v1::DecisionBand& b = meta.recommended_thresholds();
+    SetBand(ScoreBand(scored.p_female, scored.female, b.keep_min_p_female(), b.divert_max_p_female()), &m);
   }
   if (o.progress != nullptr)
     std::fprintf(o.progress, "%s: acc %s auc %s ece %s\n", o.progress_label.c_str(), Fixed(m.accuracy, 4).c_str(),

@@ -181,11 +181,10 @@ class Trainer {
       Shuffle(order, rng_);
       const auto batch = static_cast<std::size_t>(o_.batch);
       for (std::size_t first = 0; first + batch <= order.size(); first += batch, ++s, ++step_) {
-        Result<double> loss = Step(data, &order[first]);
-        if (!loss.ok()) return loss.status();
-        loss_sum += *loss;
-        recent = s == 0 ? *loss : 0.95 * recent + 0.05 * *loss;
-        if (step_ < 10) first_loss_sum_ += *loss;
+        OVOFLOW_ASSIGN_OR_RETURN(double loss, Step(data, &order[first]));
+        loss_sum += loss;
+        recent = s == 0 ? loss : 0.95 * recent + 0.05 * loss;
+        if (step_ < 10) first_loss_sum_ += loss;
         if (bar && s % 10 == 9) bar->Update(s + 1, "loss " + Fixed(recent, 4));
       }
     }
@@ -239,11 +238,10 @@ Status CalibrateAndScore(const TrainOptions& o, TrainReport* report) {
     cal.threads = o.threads;
     cal.phantom = o.phantom;
     cal.progress = o.progress;
-    auto calibrated = CalibrateModel(o.out_dir, cal);
-    if (!calibrated.ok()) return calibrated.status();
-    report->held_out = calibrated->held_out;
-    report->calibration = calibrated->calibration;
-    report->band = calibrated->band;
+    OVOFLOW_ASSIGN_OR_RETURN(auto calibrated, CalibrateModel(o.out_dir, cal));
+    report->held_out = calibrated.held_out;
+    report->calibration = calibrated.calibration;
+    report->band = calibrated.band;
   }
   EvalOptions eval;
   eval.threads = o.threads;
@@ -252,13 +250,11 @@ Status CalibrateAndScore(const TrainOptions& o, TrainReport* report) {
   eval.progress_label = "training scans";
   eval.seed = o.seed;
   eval.count = std::min<int64_t>(o.train_scans, 5000);
-  auto train_metrics = EvaluateModel(o.out_dir, eval);
-  if (!train_metrics.ok()) return train_metrics.status();
-  report->train = *train_metrics;
-  auto meta = ReadModelMetadata(o.out_dir);
-  if (!meta.ok()) return meta.status();
-  MetricsToProto(report->train, meta->mutable_train_metrics());
-  return WriteModelMetadata(o.out_dir, *meta);
+  OVOFLOW_ASSIGN_OR_RETURN(auto train_metrics, EvaluateModel(o.out_dir, eval));
+  report->train = train_metrics;
+  OVOFLOW_ASSIGN_OR_RETURN(auto meta, ReadModelMetadata(o.out_dir));
+  MetricsToProto(report->train, meta.mutable_train_metrics());
+  return WriteModelMetadata(o.out_dir, meta);
 }
 
 }  // namespace
@@ -276,20 +272,19 @@ Result<TrainReport> TrainModel(const TrainOptions& o) {
   if (ec) return Status::Internal("cannot create " + o.out_dir + ": " + ec.message());
 
   SetTorchThreads(o.threads);
-  auto net = GonadNet::Create(config, o.seed);
-  if (!net.ok()) return net.status();
+  OVOFLOW_ASSIGN_OR_RETURN(auto net, GonadNet::Create(config, o.seed));
   const edge::PhantomGenerator gen(o.phantom);
   const auto [mean, std_dev] =
       VoxelStats(GenerateScanSet(gen, o.seed, 0, std::min<int64_t>(o.train_scans, 2000), o.threads));
-  OVOFLOW_RETURN_IF_ERROR((*net)->BeginTraining(o.learning_rate, o.weight_decay));
+  OVOFLOW_RETURN_IF_ERROR((net)->BeginTraining(o.learning_rate, o.weight_decay));
   TrainReport report;
   report.model_dir = o.out_dir;
-  Trainer trainer(o, net->get(), static_cast<float>(1.0 / std_dev), static_cast<float>(-mean / std_dev));
+  Trainer trainer(o, net.get(), static_cast<float>(1.0 / std_dev), static_cast<float>(-mean / std_dev));
   for (int epoch = 0; epoch < o.epochs; ++epoch) OVOFLOW_RETURN_IF_ERROR(trainer.RunEpoch(epoch, &report));
-  report.parameter_count = (*net)->ParameterCount();
+  report.parameter_count = (net)->ParameterCount();
   report.flops_per_scan = FlopsPerScan(config);
 
-  OVOFLOW_RETURN_IF_ERROR((*net)->Save((std::filesystem::path(o.out_dir) / kDefaultWeightsFile).string()));
+  OVOFLOW_RETURN_IF_ERROR((net)->Save((std::filesystem::path(o.out_dir) / kDefaultWeightsFile).string()));
   v1::ModelMetadata meta = MakeMetadata(o, config, mean, std_dev, report.steps, report.parameter_count);
   meta.mutable_training()->set_wall_seconds(SecondsSince(t0));  // data generation + training
   OVOFLOW_RETURN_IF_ERROR(WriteModelMetadata(o.out_dir, meta));

@@ -82,16 +82,13 @@ Result<std::unique_ptr<ApiHarness>> ApiHarness::Start(ApiOptions options, bool w
   h->dir_ = MakeTempDir("api");
   ApiDeps deps;
   if (with_store) {
-    auto store = store::OpenStore("sqlite://" + h->dir_ + "/t.db");
-    if (!store.ok()) return store.status();
-    h->store_ = std::move(store).value();
+    OVOFLOW_ASSIGN_OR_RETURN(h->store_, store::OpenStore("sqlite://" + h->dir_ + "/t.db"));
     deps.store = h->store_.get();
   }
   deps.scans = sink;
   deps.models = models;
-  auto server = ApiServer::Start(options, deps);
-  if (!server.ok()) return server.status();
-  h->server_ = std::move(server).value();
+  OVOFLOW_ASSIGN_OR_RETURN(auto server, ApiServer::Start(options, deps));
+  h->server_ = std::move(server);
   return h;
 }
 
