@@ -69,6 +69,14 @@ std::string Printable(std::string_view s, std::size_t max_bytes = 80) {
 
 }  // namespace
 
+std::optional<Rejection> CheckMessageSize(const Message& m, std::size_t index, std::size_t max_value_bytes) {
+  if (m.value.size() > max_value_bytes)
+    return Rejection{index, "oversized",
+                     "message of " + std::to_string(m.value.size()) + " bytes exceeds " + std::to_string(max_value_bytes)};
+  if (Status st = CheckKey(m.key); !st.ok()) return Rejection{index, "oversized", st.message()};
+  return std::nullopt;
+}
+
 struct StageRuntime::Metrics {
   prometheus::Counter& messages;
   prometheus::Histogram& batch_size;

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -69,6 +70,20 @@ class Stage {
   // must be idempotent (the store skips eggs it already holds).
   virtual Result<BatchOutcome> Process(std::span<const Message> batch) = 0;
 };
+
+// The checks every stage applies to a message before it reads it: a value of
+// at most `max_value_bytes`, a key of at most kMaxKeyBytes
+// (common/validation.h), and bytes that parse as a `Proto`. A Rejection of
+// the message at `index` ("oversized" or "parse") when one fails.
+std::optional<Rejection> CheckMessageSize(const Message& message, std::size_t index, std::size_t max_value_bytes);
+template <typename Proto>
+std::optional<Rejection> ParseMessage(const Message& message, std::size_t index, std::size_t max_value_bytes,
+                                      Proto* out) {
+  if (auto too_large = CheckMessageSize(message, index, max_value_bytes)) return too_large;
+  if (!out->ParseFromString(message.value))
+    return Rejection{index, "parse", "value is not a valid " + out->GetDescriptor()->full_name() + " protobuf"};
+  return std::nullopt;
+}
 
 enum class Delivery {
   // Outputs, dead letters and the input offsets in one Kafka transaction:

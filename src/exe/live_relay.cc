@@ -21,8 +21,8 @@ class LiveStage final : public bus::Stage {
     bus::BatchOutcome out;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       v1::Prediction p;
-      if (batch[i].value.size() > kMaxPredictionMessageBytes || !p.ParseFromString(batch[i].value)) {
-        out.rejections.push_back({i, "parse", "value is not a valid ovoflow.v1.Prediction protobuf"});
+      if (auto bad = bus::ParseMessage(batch[i], i, kMaxPredictionMessageBytes, &p)) {
+        out.rejections.push_back(std::move(*bad));
         continue;
       }
       if (Status st = ValidatePrediction(p); !st.ok()) {

@@ -41,6 +41,9 @@ Status PublishActivation(bus::Producer& producer, const v1::ModelActivation& act
   return st;
 }
 
+// An activation record is a few hundred bytes.
+constexpr std::size_t kMaxActivationBytes = 64u << 10;
+
 // Keeps the newest valid record of each role in a batch and hands it to the
 // follower; with notify off (catching up), only the state is updated.
 class ActivationFollower::ActivationStage final : public bus::Stage {
@@ -53,8 +56,8 @@ class ActivationFollower::ActivationStage final : public bus::Stage {
     std::optional<v1::ModelActivation> newest[2];  // [0] active, [1] shadow
     for (std::size_t i = 0; i < batch.size(); ++i) {
       v1::ModelActivation a;
-      if (!a.ParseFromString(batch[i].value)) {
-        out.rejections.push_back({i, "parse", "value is not a valid ovoflow.v1.ModelActivation protobuf"});
+      if (auto bad = bus::ParseMessage(batch[i], i, kMaxActivationBytes, &a)) {
+        out.rejections.push_back(std::move(*bad));
         continue;
       }
       if (Status valid = ValidateActivation(a); !valid.ok()) {

@@ -106,30 +106,19 @@ class ScoringStage final : public bus::Stage {
     std::vector<const bus::Message*> sources;
     scans.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      const bus::Message& m = batch[i];
-      auto reject = [&](const char* kind, std::string reason) { out.rejections.push_back({i, kind, std::move(reason)}); };
-      if (m.value.size() > options_.max_message_bytes) {
-        reject("oversized", "message of " + std::to_string(m.value.size()) + " bytes exceeds " +
-                                std::to_string(options_.max_message_bytes));
-        continue;
-      }
-      if (Status st = CheckKey(m.key); !st.ok()) {
-        reject("oversized", st.message());
-        continue;
-      }
       v1::EggScan scan;
-      if (!scan.ParseFromString(m.value)) {
-        reject("parse", "value is not a valid ovoflow.v1.EggScan protobuf");
+      if (auto bad = bus::ParseMessage(batch[i], i, options_.max_message_bytes, &scan)) {
+        out.rejections.push_back(std::move(*bad));
         continue;
       }
       Status st = ValidateScan(scan, options_.limits);
       if (st.ok()) st = CheckModelInput(scan.volume(), models_->active().metadata.input());
       if (!st.ok()) {
-        reject("invalid", st.message());
+        out.rejections.push_back({i, "invalid", st.message()});
         continue;
       }
       scans.push_back(std::move(scan));
-      sources.push_back(&m);
+      sources.push_back(&batch[i]);
     }
     if (scans.empty()) return out;
 

@@ -47,28 +47,18 @@ class PredictionStage final : public bus::Stage {
     std::vector<v1::Prediction> preds;
     preds.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      const bus::Message& m = batch[i];
-      auto reject = [&](const char* kind, std::string reason) { out.rejections.push_back({i, kind, std::move(reason)}); };
-      if (m.value.size() > kMaxPredictionMessageBytes) {
-        reject("oversized", "message of " + std::to_string(m.value.size()) + " bytes exceeds " +
-                                std::to_string(kMaxPredictionMessageBytes));
-        continue;
-      }
-      if (Status st = CheckKey(m.key); !st.ok()) {
-        reject("oversized", st.message());
-        continue;
-      }
       v1::Prediction p;
-      if (!p.ParseFromString(m.value)) {
-        reject("parse", "value is not a valid ovoflow.v1.Prediction protobuf");
+      if (auto bad = bus::ParseMessage(batch[i], i, kMaxPredictionMessageBytes, &p)) {
+        out.rejections.push_back(std::move(*bad));
         continue;
       }
       if (Status st = ValidatePrediction(p); !st.ok()) {
-        reject("invalid", st.message());
+        out.rejections.push_back({i, "invalid", st.message()});
         continue;
       }
       if (known_model_ && !known_model_(p.model_name(), p.model_version())) {
-        reject("unknown_model", "model " + p.model_name() + " " + p.model_version() + " is not in the model registry");
+        out.rejections.push_back(
+            {i, "unknown_model", "model " + p.model_name() + " " + p.model_version() + " is not in the model registry"});
         continue;
       }
       preds.push_back(std::move(p));

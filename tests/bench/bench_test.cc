@@ -25,10 +25,6 @@ using api::client::HttpResult;
 using api::client::ParseJson;
 using api::client::WsReader;
 
-std::string Brokers() {
-  const char* b = std::getenv("OVOFLOW_TEST_BROKERS");
-  return b ? b : "127.0.0.1:19092";
-}
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
@@ -58,7 +54,7 @@ TEST(BenchCommand, MeasuresAStepWritesJsonAndAppendsAMarkdownRow) {
   {
     std::ofstream(md) << "# Benchmarks\n\nText before.\n";
   }
-  Process bench({OvoflowBinary(), "bench", "--brokers", Brokers(), "--rates", "200", "--duration", "6", "--warmup",
+  Process bench({OvoflowBinary(), "bench", "--brokers", TestBrokers(), "--rates", "200", "--duration", "6", "--warmup",
                  "1", "--prime-scans", "100", "--db", "sqlite://" + dir + "/b.db", "--out", dir + "/b.json",
                  "--append", md, "--label", "test broker + SQLite", "--work-dir", dir + "/work"},
                 dir + "/bench.log");

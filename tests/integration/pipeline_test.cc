@@ -37,10 +37,6 @@ using api::client::WsReader;
 
 constexpr int kScans = 2000;
 
-std::string Brokers() {
-  const char* b = std::getenv("OVOFLOW_TEST_BROKERS");
-  return b ? b : "127.0.0.1:19092";
-}
 
 struct Label {
   std::string tenant;
@@ -64,15 +60,6 @@ std::map<std::string, Label> ReadLabels(const std::string& path) {
   return out;
 }
 
-template <typename Pred>
-bool WaitFor(Pred pred, int timeout_s) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return pred();
-}
 
 int64_t StatsTotal(int port) {
   HttpResult r = Fetch(port, "GET", "/v1/stats");
@@ -87,7 +74,7 @@ class PipelineTest : public ::testing::Test {
     port_ = FreePort();
     db_url_ = "sqlite://" + dir_ + "/ovoflow.db";
     up_ = std::make_unique<Process>(
-        std::vector<std::string>{OvoflowBinary(), "up", "--brokers", Brokers(), "--db", db_url_, "--port",
+        std::vector<std::string>{OvoflowBinary(), "up", "--brokers", TestBrokers(), "--db", db_url_, "--port",
                                  std::to_string(port_), "--no-scanner", "--web-root", SourceDir() + "/web/dist"},
         dir_ + "/up.log");
     ASSERT_TRUE(WaitFor([] { return Fetch(port_, "GET", "/readyz").status == 200 || !up_->Running(); },
@@ -99,7 +86,7 @@ class PipelineTest : public ::testing::Test {
 
     std::mt19937_64 rng(std::random_device{}());
     run_id_ = "itest" + std::to_string(rng() % 1000000);
-    Process scanner({OvoflowBinary(), "scanner", "--brokers", Brokers(), "--scans", std::to_string(kScans), "--rate",
+    Process scanner({OvoflowBinary(), "scanner", "--brokers", TestBrokers(), "--scans", std::to_string(kScans), "--rate",
                      "1000", "--labels", dir_ + "/labels.csv", "--run-id", run_id_, "--tenants",
                      "hatchery-a,hatchery-b"},
                     dir_ + "/scanner.log");
@@ -230,7 +217,7 @@ TEST_F(PipelineTest, WebSocketStreamsTheFilteredPredictions) {
 
 TEST_F(PipelineTest, KcatAndProtocReadAPrediction) {
   std::string file = dir_ + "/prediction.bin";
-  auto kcat = RunCommand("kcat -b " + Brokers() + " -C -t ovoflow.predictions.v1 -o beginning -c 1 -e -q -f '%s' > " +
+  auto kcat = RunCommand("kcat -b " + TestBrokers() + " -C -t ovoflow.predictions.v1 -o beginning -c 1 -e -q -f '%s' > " +
                          file);
   ASSERT_EQ(kcat.exit_code, 0) << kcat.output;
   auto decoded = RunCommand("protoc --decode=ovoflow.v1.Prediction -I " + SourceDir() + "/proto " + SourceDir() +
@@ -252,7 +239,7 @@ v1::EggScan HttpScan(const std::string& egg_id) {
 
 TEST_F(PipelineTest, MalformedTopicInputIsDeadLetteredAndThePipelineGoesOn) {
   std::string key = "garbage-" + run_id_;
-  auto produce = RunCommand("printf 'this is not a protobuf \\377\\377' | kcat -b " + Brokers() +
+  auto produce = RunCommand("printf 'this is not a protobuf \\377\\377' | kcat -b " + TestBrokers() +
                             " -P -t ovoflow.scans.v1 -k " + key);
   ASSERT_EQ(produce.exit_code, 0) << produce.output;
   // Find the dead letter's partition and offset by its key, then fetch
@@ -261,7 +248,7 @@ TEST_F(PipelineTest, MalformedTopicInputIsDeadLetteredAndThePipelineGoesOn) {
   long long offset = -1;
   ASSERT_TRUE(WaitFor(
       [&] {
-        auto r = RunCommand("kcat -b " + Brokers() + " -C -t ovoflow.deadletter.v1 -o beginning -e -q -f '%k %p %o\\n'");
+        auto r = RunCommand("kcat -b " + TestBrokers() + " -C -t ovoflow.deadletter.v1 -o beginning -e -q -f '%k %p %o\\n'");
         std::istringstream lines(r.output);
         std::string k;
         int p = -1;
@@ -278,7 +265,7 @@ TEST_F(PipelineTest, MalformedTopicInputIsDeadLetteredAndThePipelineGoesOn) {
       60))
       << "no dead letter with key " << key;
   std::string file = dir_ + "/deadletter.bin";
-  auto one = RunCommand("kcat -b " + Brokers() + " -C -t ovoflow.deadletter.v1 -p " + std::to_string(partition) +
+  auto one = RunCommand("kcat -b " + TestBrokers() + " -C -t ovoflow.deadletter.v1 -p " + std::to_string(partition) +
                         " -o " + std::to_string(offset) + " -c 1 -e -q -f '%s' > " + file);
   ASSERT_EQ(one.exit_code, 0) << one.output;
   auto decoded = RunCommand("protoc --decode=ovoflow.v1.DeadLetter -I " + SourceDir() + "/proto " + SourceDir() +

@@ -44,25 +44,12 @@ constexpr int kGood = 20;
 constexpr std::size_t kHugeValue = 16'777'000;   // just under the producer's 16 MiB
 constexpr std::size_t kHugeKey = 8'500'000;
 
-std::string Brokers() {
-  const char* b = std::getenv("OVOFLOW_TEST_BROKERS");
-  return b ? b : "127.0.0.1:19092";
-}
 
 std::string Binary() {
   const char* b = std::getenv("OVOFLOW_TEST_OVOFLOW_BINARY");
   return b && *b ? b : OvoflowBinary();
 }
 
-template <typename Pred>
-bool WaitFor(Pred pred, int timeout_s) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return pred();
-}
 
 // One poison record: its key (the dead letter's original_key starts with
 // it), its topic, and what the dead letter's reason must say.
@@ -85,7 +72,7 @@ class PoisonTest : public ::testing::TestWithParam<std::string> {
       db_url_ = "sqlite://" + dir_ + "/ovoflow.db";
     }
     bus::ProducerOptions po;
-    po.brokers = Brokers();
+    po.brokers = TestBrokers();
     po.client_id = "poison-test";
     auto producer = bus::Producer::Create(po);
     ASSERT_TRUE(producer.ok()) << producer.status().ToString();
@@ -105,7 +92,7 @@ class PoisonTest : public ::testing::TestWithParam<std::string> {
   void StartUp() {
     port_ = FreePort();
     up_ = std::make_unique<Process>(
-        std::vector<std::string>{Binary(), "up", "--brokers", Brokers(), "--db", db_url_, "--port",
+        std::vector<std::string>{Binary(), "up", "--brokers", TestBrokers(), "--db", db_url_, "--port",
                                  std::to_string(port_), "--no-scanner", "--infer-group", prefix_ + "-infer",
                                  "--store-group", prefix_ + "-store", "--web-root", SourceDir() + "/web/dist"},
         dir_ + "/up.log");
@@ -285,7 +272,7 @@ TEST_P(PoisonTest, EveryStageDeadLettersEachPoisonOnceAndStoresEverythingElse) {
 
   // Each poison record is dead-lettered once, with its reason, within bounds.
   bus::ConsumerOptions co;
-  co.brokers = Brokers();
+  co.brokers = TestBrokers();
   co.group_id = P + "-dead-letters";
   co.topics = {kDeadLetterTopic};
   auto consumer = bus::Consumer::Create(co);

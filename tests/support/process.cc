@@ -25,6 +25,11 @@ static std::string Env(const char* name) {
   return v;
 }
 
+std::string TestBrokers() {
+  const char* b = std::getenv("OVOFLOW_TEST_BROKERS");
+  return b && *b ? b : "127.0.0.1:19092";
+}
+
 std::string SourceDir() { return Env("OVOFLOW_SOURCE_DIR"); }
 std::string BinaryDir() { return Env("OVOFLOW_BINARY_DIR"); }
 std::string OvoflowBinary() { return BinaryDir() + "/src/exe/ovoflow"; }

@@ -4,7 +4,9 @@
 // (SIGKILL) when the test lets go of them.
 #pragma once
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/child_process.h"
@@ -36,6 +38,20 @@ using ovoflow::RunCommand;
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
+
+// The test broker: $OVOFLOW_TEST_BROKERS, else 127.0.0.1:19092.
+std::string TestBrokers();
+
+// Polls `pred` every 250 ms until it holds or `timeout_s` passed; its last answer.
+template <typename Pred>
+bool WaitFor(Pred pred, int timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return pred();
+}
 
 std::string SourceDir();  // $OVOFLOW_SOURCE_DIR
 std::string BinaryDir();  // $OVOFLOW_BINARY_DIR
