@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "bus/consumer.h"
+#include "bus/records.h"
 #include "bus/stage_runtime.h"
 #include "common/clock.h"
 #include "common/topics.h"
@@ -21,12 +22,8 @@ class LiveStage final : public bus::Stage {
     bus::BatchOutcome out;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       v1::Prediction p;
-      if (auto bad = bus::ParseMessage(batch[i], i, kMaxPredictionMessageBytes, &p)) {
+      if (auto bad = bus::ReadPrediction(batch[i], i, &p)) {
         out.rejections.push_back(std::move(*bad));
-        continue;
-      }
-      if (Status st = ValidatePrediction(p); !st.ok()) {
-        out.rejections.push_back({i, "invalid", st.message()});
         continue;
       }
       server_.PublishLive(p);

@@ -8,6 +8,7 @@
 
 #include "bus/consumer.h"
 #include "bus/producer.h"
+#include "bus/records.h"
 #include "bus/stage_runtime.h"
 #include "bus/trace_headers.h"
 #include "common/clock.h"
@@ -107,13 +108,11 @@ class ScoringStage final : public bus::Stage {
     scans.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
       v1::EggScan scan;
-      if (auto bad = bus::ParseMessage(batch[i], i, options_.max_message_bytes, &scan)) {
+      if (auto bad = bus::ReadScan(batch[i], i, options_.max_message_bytes, options_.limits, &scan)) {
         out.rejections.push_back(std::move(*bad));
         continue;
       }
-      Status st = ValidateScan(scan, options_.limits);
-      if (st.ok()) st = CheckModelInput(scan.volume(), models_->active().metadata.input());
-      if (!st.ok()) {
+      if (Status st = CheckModelInput(scan.volume(), models_->active().metadata.input()); !st.ok()) {
         out.rejections.push_back({i, "invalid", st.message()});
         continue;
       }

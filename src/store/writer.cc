@@ -2,6 +2,7 @@
 
 #include "bus/consumer.h"
 #include "bus/producer.h"
+#include "bus/records.h"
 #include "bus/stage_runtime.h"
 #include "common/metrics.h"
 #include "common/validation.h"
@@ -48,12 +49,8 @@ class PredictionStage final : public bus::Stage {
     preds.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
       v1::Prediction p;
-      if (auto bad = bus::ParseMessage(batch[i], i, kMaxPredictionMessageBytes, &p)) {
+      if (auto bad = bus::ReadPrediction(batch[i], i, &p)) {
         out.rejections.push_back(std::move(*bad));
-        continue;
-      }
-      if (Status st = ValidatePrediction(p); !st.ok()) {
-        out.rejections.push_back({i, "invalid", st.message()});
         continue;
       }
       if (known_model_ && !known_model_(p.model_name(), p.model_version())) {
