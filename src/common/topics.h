@@ -12,4 +12,8 @@ inline constexpr const char* kModelsTopic = "ovoflow.models.v1";
 // Default bootstrap address of the local broker started by scripts/kafka.
 inline constexpr const char* kDefaultBrokers = "127.0.0.1:9092";
 
+// Default consumer groups of the inference workers and the store writers.
+inline constexpr const char* kInferGroup = "ovoflow-infer";
+inline constexpr const char* kStoreGroup = "ovoflow-store";
+
 }  // namespace ovoflow

@@ -32,7 +32,7 @@ Status ValidateActivation(const v1::ModelActivation& activation);
 // Sends `activation` to `topic` keyed by its role and waits for the broker's
 // acknowledgement (up to timeout_ms). Unavailable when it was not acknowledged.
 Status PublishActivation(bus::Producer& producer, const v1::ModelActivation& activation, int timeout_ms = 10000,
-                         const std::string& topic = "ovoflow.models.v1");
+                         const std::string& topic = kModelsTopic);
 
 // The latest valid activation of each role seen so far.
 struct ActivationState {
@@ -42,7 +42,7 @@ struct ActivationState {
 
 struct FollowerOptions {
   std::string brokers = kDefaultBrokers;
-  std::string topic = "ovoflow.models.v1";
+  std::string topic = kModelsTopic;
   std::string client_id = "ovoflow-models";
   int catch_up_timeout_ms = 10000;  // Start() reads the existing records for at most this long, ms
   int retry_ms = 2000;              // while the topic is missing or the cluster away, retry after this, ms

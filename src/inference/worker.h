@@ -27,7 +27,7 @@ namespace ovoflow::inference {
 
 struct WorkerOptions {
   std::string brokers = kDefaultBrokers;
-  std::string group_id = "ovoflow-infer";  // workers sharing it split the partitions
+  std::string group_id = kInferGroup;  // workers sharing it split the partitions
   std::string worker_id;  // recorded in each prediction, names the producer; default host-pid-n (unique)
   // Model served until an activation on ovoflow.models.v1 says otherwise
   // (the `ovoflow` binary defaults it to the newest version in the registry).

@@ -23,7 +23,7 @@ namespace ovoflow::store {
 
 struct WriterOptions {
   std::string brokers = kDefaultBrokers;
-  std::string group_id = "ovoflow-store";
+  std::string group_id = kStoreGroup;
   int max_batch = 500;         // predictions per database transaction
   int max_wait_ms = 20;        // longest a batch waits to fill after its first message, ms
   int poll_timeout_ms = 100;   // longest RunOnce waits for a first message, ms
