@@ -1,7 +1,9 @@
 // POST /v1/scans: decodes an EggScan (protobuf or JSON), validates it with
-// the rules the inference worker applies (common/validation.h, and the
-// active model's input geometry), and hands it to the ScanSink (Kafka). A
-// scan answered 202 is one the worker will score.
+// the rules the inference worker applies (common/validation.h with the
+// default ScanLimits, and the input geometry of the model this process
+// believes active), and hands it to the ScanSink (Kafka). So a scan answered
+// 202 is one the worker will score, unless the workers run other limits or
+// another model than the API sees.
 #include <algorithm>
 #include <cctype>
 #include <string>

@@ -77,11 +77,27 @@ class KafkaConsumer final : public Consumer {
   }
 
   std::size_t DropUnassigned(std::vector<Message>* messages) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    const std::size_t before = messages->size();
-    std::erase_if(*messages, [&](const Message& m) { return !assigned_.count({m.topic, m.partition}); });
-    const std::size_t dropped = before - messages->size();
+    std::vector<Message> reread;  // one message per partition to read again from its committed offset
+    std::size_t dropped = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const std::size_t before = messages->size();
+      std::erase_if(*messages, [&](const Message& m) {
+        const PartitionKey tp{m.topic, m.partition};
+        if (!assigned_.count(tp)) return true;
+        if (!revoked_since_drop_.count(tp)) return false;
+        if (reread.empty() || reread.back().topic != m.topic || reread.back().partition != m.partition)
+          reread.push_back(m);
+        return true;
+      });
+      revoked_since_drop_.clear();
+      dropped = before - messages->size();
+    }
     if (dropped > 0) spdlog::info("consumer: dropped {} polled messages of revoked partitions", dropped);
+    if (!reread.empty()) {
+      Status st = SeekToCommitted(reread);
+      if (!st.ok()) spdlog::warn("consumer: {} (a partition assigned again may skip messages until the next rebalance)", st.ToString());
+    }
     return dropped;
   }
 
@@ -92,6 +108,31 @@ class KafkaConsumer final : public Consumer {
       std::erase_if(first, [&](const TopicPartitionOffset& o) { return !assigned_.count({o.topic, o.partition}); });
     }
     return internal::SeekTo(rk_, first);
+  }
+
+  Status SeekToCommitted(const std::vector<Message>& messages) override {
+    std::vector<TopicPartitionOffset> parts = FirstOffsets(messages);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::erase_if(parts, [&](const TopicPartitionOffset& o) { return !assigned_.count({o.topic, o.partition}); });
+    }
+    if (parts.empty()) return Status::Ok();
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+    for (const auto& o : parts) rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition);
+    rd_kafka_resp_err_t err = rd_kafka_committed(rk_, list, 10000);
+    Status result = err == RD_KAFKA_RESP_ERR_NO_ERROR
+                        ? Status::Ok()
+                        : Status::Unavailable(std::string("committed offsets: ") + rd_kafka_err2str(err));
+    std::vector<TopicPartitionOffset> to;
+    for (int i = 0; result.ok() && i < list->cnt; ++i) {
+      const auto& tp = list->elems[i];
+      // No committed offset yet: where a new member starts (the batch's first offset is no worse).
+      const int64_t at = tp.offset >= 0 ? tp.offset : parts[static_cast<std::size_t>(i)].offset;
+      to.push_back({tp.topic, tp.partition, at});
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (!result.ok()) return result;
+    return internal::SeekTo(rk_, to);
   }
 
   Result<std::string> GroupMetadata() override {
@@ -122,7 +163,10 @@ class KafkaConsumer final : public Consumer {
       else rd_kafka_assign(rk_, parts);
       spdlog::info("consumer: assigned {} partitions", parts->cnt);
     } else {
-      for (int i = 0; i < parts->cnt; ++i) assigned_.erase({parts->elems[i].topic, parts->elems[i].partition});
+      for (int i = 0; i < parts->cnt; ++i) {
+        assigned_.erase({parts->elems[i].topic, parts->elems[i].partition});
+        revoked_since_drop_.insert({parts->elems[i].topic, parts->elems[i].partition});
+      }
       if (cooperative) rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk_, parts));
       else rd_kafka_assign(rk_, nullptr);
       spdlog::info("consumer: revoked {} partitions", parts->cnt);
@@ -134,6 +178,7 @@ class KafkaConsumer final : public Consumer {
   bool closed_ = false;
   std::mutex mu_;
   std::set<PartitionKey> assigned_;  // GUARDED_BY(mu_)
+  std::set<PartitionKey> revoked_since_drop_;  // GUARDED_BY(mu_): revoked since the last DropUnassigned
 };
 
 void RebalanceCb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {

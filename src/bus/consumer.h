@@ -34,7 +34,9 @@ class Consumer {
 
   // Up to `max_messages`, waiting at most `timeout_ms` for the first one and
   // returning as soon as no more are immediately available. Partition EOF and
-  // transient broker errors are not errors (empty result).
+  // transient broker errors are not errors (empty result); errors that do
+  // not pass by themselves (authorization, a topic that is gone, a fatal
+  // consumer error) are Unavailable when no message came with them.
   virtual Result<std::vector<Message>> Poll(int max_messages, int timeout_ms) = 0;
   // Synchronously commits, for each partition in `messages`, the offset after
   // the highest message. Partitions no longer assigned are skipped.
@@ -44,13 +46,21 @@ class Consumer {
   // Leaves the group cleanly (commits nothing).
   virtual void Close() = 0;
 
-  // Removes the messages of partitions no longer assigned to this member
-  // (revoked while a batch was being polled); returns how many it removed.
+  // Removes the messages of partitions no longer assigned to this member,
+  // and of partitions revoked and assigned again since the previous call
+  // (what was fetched before the revocation may have been processed by
+  // another member meanwhile; those partitions are read again from the
+  // group's committed offset). Returns how many it removed.
   virtual std::size_t DropUnassigned(std::vector<Message>* messages) = 0;
   // Seeks each still-assigned partition in `messages` back to its lowest
   // offset there, so that they are polled again (after an aborted
   // transaction or a failed publish).
   virtual Status Rewind(const std::vector<Message>& messages) = 0;
+  // Seeks each still-assigned partition in `messages` to the group's
+  // committed offset: after a transaction whose outcome is unknown (a
+  // producer recreated mid-commit), what the group committed says what was
+  // delivered. FailedPrecondition for a reader outside any group.
+  virtual Status SeekToCommitted(const std::vector<Message>& messages) = 0;
   // This member's place in its group (group id, generation, member id),
   // serialized and opaque: what Producer::SendOffsetsToTransaction needs so
   // that the broker refuses offsets from a member whose partitions moved.

@@ -70,9 +70,10 @@ Message ConvertMessage(const rd_kafka_message_t* m) {
   return out;
 }
 
-std::vector<Message> PollMessages(rd_kafka_t* rk, int max_messages, int timeout_ms,
-                                  const std::function<void(int32_t partition)>& on_eof) {
+Result<std::vector<Message>> PollMessages(rd_kafka_t* rk, int max_messages, int timeout_ms,
+                                          const std::function<void(int32_t partition)>& on_eof) {
   std::vector<Message> out;
+  std::string persistent;  // the last error that does not pass by itself
   int wait = timeout_ms;
   while (static_cast<int>(out.size()) < max_messages) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, wait);
@@ -82,11 +83,23 @@ std::vector<Message> PollMessages(rd_kafka_t* rk, int max_messages, int timeout_
       if (on_eof) on_eof(m->partition);
     } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       spdlog::warn("[{}] consumer: {}", rd_kafka_name(rk), rd_kafka_message_errstr(m));
+      switch (m->err) {
+        case RD_KAFKA_RESP_ERR__FATAL:
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+          persistent = rd_kafka_message_errstr(m);
+          break;
+        default:
+          break;
+      }
     } else {
       out.push_back(ConvertMessage(m));
     }
     rd_kafka_message_destroy(m);
   }
+  if (out.empty() && !persistent.empty()) return Status::Unavailable("consumer: " + persistent);
   return out;
 }
 

@@ -32,9 +32,11 @@ Message ConvertMessage(const rd_kafka_message_t* m);
 
 // Up to `max_messages` from a consumer handle, waiting at most `timeout_ms`
 // for the first and returning as soon as no more are immediately available.
-// Partition ends go to `on_eof` (may be empty); other errors are logged.
-std::vector<Message> PollMessages(rd_kafka_t* rk, int max_messages, int timeout_ms,
-                                  const std::function<void(int32_t partition)>& on_eof);
+// Partition ends go to `on_eof` (may be empty); other errors are logged, and
+// those that do not pass by themselves (authorization, an unknown topic, a
+// fatal error) make the result Unavailable when no message came.
+Result<std::vector<Message>> PollMessages(rd_kafka_t* rk, int max_messages, int timeout_ms,
+                                          const std::function<void(int32_t partition)>& on_eof);
 // Sum over the handle's assigned partitions of (high watermark - position),
 // or -1 when unknown.
 int64_t AssignedLag(rd_kafka_t* rk);

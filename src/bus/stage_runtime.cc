@@ -52,7 +52,8 @@ struct Families {
           prometheus::BuildGauge().Name("ovoflow_stage_stalled")
               .Help("Members of a stage that cannot make progress on a batch (see their log and /readyz)").Register(reg),
           prometheus::BuildGauge().Name("ovoflow_consumer_lag")
-              .Help("Messages not yet consumed on assigned partitions, by consumer group").Register(reg),
+              .Help("Messages not yet consumed on a member's assigned partitions, by consumer group and member")
+              .Register(reg),
       };
     }();
     return *f;
@@ -90,7 +91,7 @@ struct StageRuntime::Metrics {
   prometheus::Gauge& lag;
   std::string stage;
 
-  Metrics(const std::string& s, const std::string& group)
+  Metrics(const std::string& s, const std::string& group, const std::string& instance)
       : messages(Families::Get().messages.Add({{"stage", s}})),
         batch_size(Families::Get().batch_size.Add(
             {{"stage", s}}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})),
@@ -101,7 +102,7 @@ struct StageRuntime::Metrics {
         isolations(Families::Get().isolations.Add({{"stage", s}})),
         producer_restarts(Families::Get().producer_restarts.Add({{"stage", s}})),
         stalled(Families::Get().stalled.Add({{"stage", s}})),
-        lag(Families::Get().lag.Add({{"group", group}})),
+        lag(Families::Get().lag.Add({{"group", group}, {"instance", instance}})),
         stage(s) {}
 
   void Skipped(const std::string& kind) { Families::Get().skipped.Add({{"stage", stage}, {"reason", kind}}).Increment(); }
@@ -132,7 +133,7 @@ Result<std::unique_ptr<StageRuntime>> StageRuntime::Create(const StageRuntimeOpt
   rt->make_producer_ = std::move(make_producer);
   rt->stage_ = stage;
   rt->clock_ = clock;
-  rt->metrics_ = std::make_unique<Metrics>(rt->options_.stage, rt->options_.group_id);
+  rt->metrics_ = std::make_unique<Metrics>(rt->options_.stage, rt->options_.group_id, rt->options_.instance);
   if (options.delivery != Delivery::kObserve) {
     const int64_t start = clock->MonotonicNanos();
     OVOFLOW_RETURN_IF_ERROR(
@@ -147,6 +148,7 @@ StageRuntime::~StageRuntime() {
     metrics_->stalled.Decrement();
     Readiness::Clear(ReadinessName());
   }
+  Readiness::Clear(ReadinessName() + " commits");
 }
 
 std::string StageRuntime::ReadinessName() const {
@@ -183,10 +185,17 @@ Result<std::vector<Message>> StageRuntime::PollBatch() {
 Result<BatchOutcome> StageRuntime::ProcessIsolating(std::span<const Message> batch, std::size_t base, int depth) {
   Result<BatchOutcome> r = stage_->Process(batch);
   if (r.ok()) {
-    for (Rejection& rej : r->rejections) rej.index += base;
+    for (Rejection& rej : r->rejections) {
+      if (rej.index >= batch.size())  // a stage's broken invariant: hold the batch, never index past it
+        return Status::Internal("stage " + options_.stage + " rejected record #" + std::to_string(rej.index) +
+                                " of a batch of " + std::to_string(batch.size()));
+      rej.index += base;
+    }
     return r;
   }
-  if (r.status().retryable()) return r.status();
+  // Only a record can be at fault for InvalidArgument; anything else (the
+  // database refuses access, the model's device failed) holds the batch.
+  if (r.status().code() != StatusCode::kInvalidArgument) return r.status();
   if (batch.size() == 1) {
     BatchOutcome one;
     one.rejections.push_back({base, "rejected", r.status().message()});
@@ -202,36 +211,72 @@ Result<BatchOutcome> StageRuntime::ProcessIsolating(std::span<const Message> bat
   return left;
 }
 
-bool StageRuntime::PastGrace(const std::atomic<bool>& stop, int64_t* stop_seen_ns) const {
+bool StageRuntime::PastGrace(const std::atomic<bool>& stop) {
   if (!stop.load()) return false;
   const int64_t now = clock_->MonotonicNanos();
-  if (*stop_seen_ns == 0) *stop_seen_ns = now;
-  return now - *stop_seen_ns >= int64_t{options_.stop_grace_ms} * kMs;
+  if (stop_seen_ns_ == 0) stop_seen_ns_ = now;
+  return now - stop_seen_ns_ >= int64_t{options_.stop_grace_ms} * kMs;
+}
+
+std::vector<Message> StageRuntime::StillAssigned(const std::vector<TopicPartitionOffset>& partitions) {
+  std::vector<Message> probe;
+  for (const auto& o : partitions) {
+    Message m;
+    m.topic = o.topic;
+    m.partition = o.partition;
+    m.offset = o.offset;
+    probe.push_back(std::move(m));
+  }
+  consumer_->DropUnassigned(&probe);
+  return probe;
+}
+
+void StageRuntime::ForgetRevoked() {
+  if (!processing_failure_.empty() && StillAssigned(stalled_at_).empty()) processing_failure_.clear();
+  if (!undelivered_.empty()) {
+    std::size_t before = undelivered_.size();
+    std::vector<Message> still = StillAssigned(undelivered_);
+    undelivered_ = FirstOffsets(still);
+    if (undelivered_.size() < before)
+      spdlog::info("{}: partitions of the aborted batch moved to another member; it reads them", options_.stage);
+  }
+  if (stalled_.load() && StillAssigned(stalled_at_).empty()) {
+    spdlog::info("{}: the partitions it was stalled on moved to another member", options_.stage);
+    Succeeded();
+  }
 }
 
 Result<int> StageRuntime::RunOnce(const std::atomic<bool>& stop) {
+  ForgetRevoked();
   stage_->BeforeBatch();
-  OVOFLOW_ASSIGN_OR_RETURN(std::vector<Message> batch, PollBatch());
+  Result<std::vector<Message>> polled = PollBatch();
+  if (!polled.ok()) {  // a topic gone, access refused: counted and reported like a failed batch
+    Failed({}, polled.status());
+    return 0;
+  }
+  std::vector<Message> batch = std::move(polled).value();
   consumer_->DropUnassigned(&batch);  // revoked while polling: their new owner reads them
   if (batch.empty()) {
     MaybeUpdateLag(false);
     return 0;
   }
-  // Processing: a retryable failure holds the batch and tries again; a stop
-  // request ends the wait (nothing was delivered, so the batch is read
-  // again by whoever owns the partition next).
-  BatchOutcome outcome;
-  for (;;) {
-    const int64_t t0 = clock_->MonotonicNanos();
-    Result<BatchOutcome> r = ProcessIsolating(batch, 0, 0);
-    metrics_->processing_seconds.Observe(static_cast<double>(clock_->MonotonicNanos() - t0) / 1e9);
-    if (r.ok()) {
-      outcome = std::move(r).value();
-      break;
-    }
-    if (stop.load()) return Status::Unavailable("stopped while " + r.status().message());
-    Failed(batch, r.status());
+  // Processing: a failure that is not a record's is counted (a stall after
+  // stall_after_attempts), waited out, and the batch is read again, so that
+  // the next poll also learns of rebalances (a member that stopped polling
+  // would leave its group).
+  const int64_t t0 = clock_->MonotonicNanos();
+  Result<BatchOutcome> processed = ProcessIsolating(batch, 0, 0);
+  metrics_->processing_seconds.Observe(static_cast<double>(clock_->MonotonicNanos() - t0) / 1e9);
+  if (!processed.ok()) {
+    processing_failure_ = "the batch at " + DescribeOffsets(FirstOffsets(batch)) +
+                          " could not be processed: " + processed.status().ToString();
+    Failed(batch, processed.status());
+    Status rewound = consumer_->Rewind(batch);
+    if (!rewound.ok()) spdlog::warn("{}: {}", options_.stage, rewound.ToString());
+    return 0;
   }
+  processing_failure_.clear();
+  BatchOutcome outcome = std::move(processed).value();
 
   std::vector<OutgoingMessage> messages = std::move(outcome.outputs);
   if (options_.delivery != Delivery::kObserve) {
@@ -240,11 +285,11 @@ Result<int> StageRuntime::RunOnce(const std::atomic<bool>& stop) {
       messages.push_back(DeadLetterFor(batch[rej.index], options_.stage, rej.kind, rej.reason, options_.dead_letters));
   }
   OVOFLOW_ASSIGN_OR_RETURN(const bool delivered, Deliver(batch, messages, stop));
-  if (!delivered) {  // aborted and rewound: the next poll reads the batch again
-    undelivered_ = batch.size();
+  if (!delivered) {  // aborted and repositioned: the next poll reads the batch again
+    undelivered_ = FirstOffsets(batch);
     return 0;
   }
-  undelivered_ = 0;
+  undelivered_.clear();
   Delivered(batch, outcome);
   return static_cast<int>(batch.size());
 }
@@ -252,39 +297,43 @@ Result<int> StageRuntime::RunOnce(const std::atomic<bool>& stop) {
 Result<bool> StageRuntime::Deliver(const std::vector<Message>& batch, const std::vector<OutgoingMessage>& messages,
                                    const std::atomic<bool>& stop) {
   if (options_.delivery == Delivery::kObserve) return true;
-  int64_t stop_seen_ns = 0;
   for (;;) {
-    const int64_t start = clock_->MonotonicNanos();
-    auto give_up = [&] {
-      return PastGrace(stop, &stop_seen_ns) ||
-             clock_->MonotonicNanos() - start > int64_t{options_.kafka_timeout_ms} * kMs;
-    };
-    Status st = options_.delivery == Delivery::kTransactional ? DeliverInTransaction(batch, messages, give_up)
-                                                              : DeliverAtLeastOnce(batch, messages, give_up);
+    Status st = options_.delivery == Delivery::kTransactional ? DeliverInTransaction(batch, messages, stop)
+                                                              : DeliverAtLeastOnce(batch, messages, stop);
     if (st.ok()) return true;
-    if (PastGrace(stop, &stop_seen_ns))
+    if (PastGrace(stop))
       return Status::Unavailable("stopped with " + std::to_string(batch.size()) +
                                  " messages undelivered (offsets left uncommitted): " + st.message());
     Failed(batch, st);
-    if (options_.delivery == Delivery::kTransactional) {
-      if (st.code() == StatusCode::kInternal) {
-        metrics_->producer_restarts.Increment();
-        spdlog::warn("{}: recreating the transactional producer", options_.stage);
-        Status restarted = StartProducer([&] { return PastGrace(stop, &stop_seen_ns); });
-        if (!restarted.ok()) return restarted;
-      }
-      Status rewound = consumer_->Rewind(batch);
-      if (!rewound.ok())
+    if (options_.delivery != Delivery::kTransactional) continue;  // publish again
+    if (st.code() == StatusCode::kInternal) {
+      // The transaction's outcome is unknown (fenced, fatal, or not aborted):
+      // a new producer with the same transactional.id completes or aborts
+      // it, and the group's committed offsets then say what was delivered.
+      metrics_->producer_restarts.Increment();
+      spdlog::warn("{}: recreating the transactional producer", options_.stage);
+      OVOFLOW_RETURN_IF_ERROR(StartProducer([&] { return PastGrace(stop); }));
+      Status moved = consumer_->SeekToCommitted(batch);
+      if (!moved.ok())
         spdlog::warn("{}: {} (the partition's owner re-reads from its committed offset)", options_.stage,
-                     rewound.ToString());
+                     moved.ToString());
       return false;
     }
+    Status rewound = consumer_->Rewind(batch);  // aborted: nothing of it is visible
+    if (!rewound.ok())
+      spdlog::warn("{}: {} (the partition's owner re-reads from its committed offset)", options_.stage,
+                   rewound.ToString());
+    return false;
   }
 }
 
 Status StageRuntime::DeliverInTransaction(const std::vector<Message>& batch,
                                           const std::vector<OutgoingMessage>& messages,
-                                          const std::function<bool()>& give_up) {
+                                          const std::atomic<bool>& stop) {
+  const int64_t start = clock_->MonotonicNanos();
+  auto give_up = [&] {
+    return PastGrace(stop) || clock_->MonotonicNanos() - start > int64_t{options_.kafka_timeout_ms} * kMs;
+  };
   Status st = producer_->BeginTransaction();
   for (std::size_t i = 0; st.ok() && i < messages.size(); ++i) {
     const OutgoingMessage& m = messages[i];
@@ -300,12 +349,25 @@ Status StageRuntime::DeliverInTransaction(const std::vector<Message>& batch,
     st = group.ok() ? producer_->SendOffsetsToTransaction(NextOffsets(batch), *group, options_.kafka_timeout_ms)
                     : group.status();
   }
+  // A retriable commit error means the commit goes on in the background:
+  // commit again, never abort (an abort now could lose the race with a
+  // commit that succeeds). Only a stop request's grace ends the wait, with
+  // the outcome left to the broker.
   int commit_retries = 0;
+  int64_t window_start = clock_->MonotonicNanos();
   while (st.ok()) {
     st = producer_->CommitTransaction(options_.kafka_timeout_ms);
-    if (st.ok() || !st.retryable() || give_up()) break;  // a retriable commit error means: commit again
+    if (st.ok() || !st.retryable()) break;
+    if (PastGrace(stop))
+      return Status::Unavailable("stopped while the commit was in doubt (the broker completes or aborts it): " +
+                                 st.message());
     if (++commit_retries % 50 == 1) spdlog::warn("{}: {} (committing again)", options_.stage, st.ToString());
-    clock_->SleepFor(100 * kMs);
+    if (clock_->MonotonicNanos() - window_start > int64_t{options_.kafka_timeout_ms} * kMs) {
+      Failed(batch, st);  // counted towards a stall; the commit goes on
+      window_start = clock_->MonotonicNanos();
+    } else {
+      clock_->SleepFor(100 * kMs);
+    }
     st = Status::Ok();
   }
   if (st.ok()) {
@@ -326,11 +388,26 @@ Status StageRuntime::DeliverInTransaction(const std::vector<Message>& batch,
 
 Status StageRuntime::DeliverAtLeastOnce(const std::vector<Message>& batch,
                                         const std::vector<OutgoingMessage>& messages,
-                                        const std::function<bool()>& give_up) {
-  OVOFLOW_RETURN_IF_ERROR(PublishAll(*producer_, messages, give_up));
+                                        const std::atomic<bool>& stop) {
+  const int64_t start = clock_->MonotonicNanos();
+  OVOFLOW_RETURN_IF_ERROR(PublishAll(*producer_, messages, [&] {
+    return PastGrace(stop) || clock_->MonotonicNanos() - start > int64_t{options_.kafka_timeout_ms} * kMs;
+  }));
   Status commit = consumer_->Commit(batch);
-  if (!commit.ok())
-    spdlog::warn("{}: {} (the batch will be read again and de-duplicated)", options_.stage, commit.ToString());
+  if (commit.ok() || commit.code() == StatusCode::kFailedPrecondition) {
+    // FailedPrecondition: the partitions moved; their new owner re-reads
+    // and the store de-duplicates.
+    if (!commit.ok()) spdlog::info("{}: {}", options_.stage, commit.ToString());
+    commit_failures_in_a_row_ = 0;
+    Readiness::Clear(ReadinessName() + " commits");
+    return Status::Ok();
+  }
+  // Delivered, offsets not committed: a restart would read the batch again
+  // (the store de-duplicates). Not retried, but reported when it lasts.
+  spdlog::warn("{}: {} (the batch will be read again and de-duplicated)", options_.stage, commit.ToString());
+  if (++commit_failures_in_a_row_ >= options_.stall_after_attempts)
+    Readiness::Report(ReadinessName() + " commits", "offsets of " + std::to_string(commit_failures_in_a_row_) +
+                                                        " batches in a row not committed: " + commit.ToString());
   return Status::Ok();
 }
 
@@ -340,6 +417,7 @@ void StageRuntime::Delivered(const std::vector<Message>& batch, BatchOutcome& ou
   metrics_->batch_size.Observe(static_cast<double>(batch.size()));
   for (const Rejection& rej : outcome.rejections) {
     const Message& m = batch[rej.index];
+    if (options_.on_rejected) options_.on_rejected(m, rej);
     if (options_.delivery == Delivery::kObserve) {
       metrics_->Skipped(rej.kind);
       spdlog::warn("{}: skipping {}[{}]@{} key='{}' ({}): {}", options_.stage, m.topic, m.partition, m.offset,
@@ -357,7 +435,8 @@ void StageRuntime::Delivered(const std::vector<Message>& batch, BatchOutcome& ou
 void StageRuntime::Failed(const std::vector<Message>& batch, const Status& why) {
   metrics_->retries.Increment();
   ++failures_in_a_row_;
-  const std::string where = DescribeOffsets(FirstOffsets(batch));
+  const std::string where = batch.empty() ? std::string("polling") : DescribeOffsets(FirstOffsets(batch));
+  if (!batch.empty()) stalled_at_ = FirstOffsets(batch);
   if (failures_in_a_row_ == options_.stall_after_attempts) {
     stalled_ = true;
     metrics_->stalled.Increment();
@@ -392,15 +471,23 @@ void StageRuntime::MaybeUpdateLag(bool force) {
 
 Status StageRuntime::Run(const std::atomic<bool>& stop) {
   Status result = Status::Ok();
-  int64_t stop_seen_ns = 0;
   for (;;) {
     // After a stop request, a batch whose transaction was aborted is read
-    // and delivered again, for at most stop_grace_ms.
-    if (stop.load() && undelivered_ == 0) break;
-    if (PastGrace(stop, &stop_seen_ns)) {
-      result = Status::Unavailable("stopped with " + std::to_string(undelivered_) +
-                                   " messages undelivered (offsets left uncommitted)");
-      break;
+    // again (with what else arrived on its partitions) and delivered, for
+    // at most stop_grace_ms; partitions that moved to another member meanwhile
+    // are its new owner's.
+    if (stop.load()) {
+      ForgetRevoked();
+      if (!processing_failure_.empty()) {  // not retried after a stop: its offsets stay uncommitted
+        result = Status::Unavailable("stopped while " + processing_failure_);
+        break;
+      }
+      if (undelivered_.empty()) break;
+      if (PastGrace(stop)) {
+        result = Status::Unavailable("stopped with the batch at " + DescribeOffsets(undelivered_) +
+                                     " undelivered (offsets left uncommitted)");
+        break;
+      }
     }
     Result<int> n = RunOnce(stop);
     if (!n.ok()) {

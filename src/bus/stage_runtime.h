@@ -8,13 +8,16 @@
 // every stage shares. A stage supplies only what it does to a batch.
 //
 // No single message can stop a stage: a record the stage refuses is
-// dead-lettered with its reason; a batch that fails for a reason that is not
-// retryable is split until the failing records are found, and only those are
-// dead-lettered; a dead letter always fits the broker (bus/dead_letter.h). A
-// batch that keeps failing (a database or broker away) is held and retried;
+// dead-lettered with its reason; a batch that fails because of a record
+// (InvalidArgument) is split until the failing records are found, and only
+// those are dead-lettered; a dead letter always fits the broker
+// (bus/dead_letter.h). A batch that fails for any other reason (a database
+// or broker away, access refused, a failing device) is held and retried;
 // after `stall_after_attempts` failures in a row the stage reports itself
 // stalled: a log line naming the partitions and offsets, the gauge
-// ovoflow_stage_stalled{stage} (members stalled) and a failing /readyz (common/readiness.h).
+// ovoflow_stage_stalled{stage} (members stalled) and a failing /readyz
+// (common/readiness.h), until it delivers again or those partitions move to
+// another member.
 #pragma once
 
 #include <atomic>
@@ -59,12 +62,12 @@ class Stage {
   virtual void BeforeBatch() {}
   // Processes `batch` (messages of assigned partitions, in poll order).
   //   OK: the outcome is delivered.
-  //   A retryable error (Status::retryable(): a database or broker away):
-  //     the whole batch is held and processed again after a backoff.
-  //   Any other error: some record of the batch cannot be processed; the
+  //   InvalidArgument: some record of the batch cannot be processed; the
   //     runtime splits the batch and processes each half, down to single
   //     records, and dead-letters each record that fails alone with the
   //     error's message (kind "rejected").
+  //   Any other error (a database or broker away, access refused, a failing
+  //     device): the whole batch is held and processed again after a backoff.
   // The same messages may be processed more than once (retries, splits,
   // redelivery after an aborted transaction): effects beyond the outcome
   // must be idempotent (the store skips eggs it already holds).
@@ -113,6 +116,9 @@ struct StageRuntimeOptions {
   int stop_grace_ms = 30000;     // after a stop request, keep trying to deliver the batch in hand this long, ms
   int lag_interval_ms = 1000;    // refresh ovoflow_consumer_lag at most this often, ms
   DeadLetterLimits dead_letters;
+  // Called after delivery with each dead-lettered (or, observing, skipped)
+  // message and why; may be empty. Runs on the runtime's thread.
+  std::function<void(const Message& original, const Rejection& why)> on_rejected;
 };
 
 // Creates the stage's producer: transactional (a transactional_id) for
@@ -135,9 +141,11 @@ class StageRuntime {
   ~StageRuntime();  // closes the consumer; clears the stage's /readyz problem
 
   // Runs batches until `stop` is true, then leaves the group (the batch in
-  // hand is finished first) and flushes the producer. Non-OK only when the
-  // stage cannot go on: a producer that cannot be created, or a stop request
-  // while the batch in hand could not be delivered within stop_grace_ms (its
+  // hand is delivered first; one whose transaction aborted is read and
+  // delivered again) and flushes the producer. Non-OK only when the stage
+  // cannot go on: a producer that cannot be created, a stop request while
+  // the batch in hand could not be processed (its processing is not
+  // retried after a stop) or not delivered within stop_grace_ms (its
   // offsets stay uncommitted, so the next owner processes it).
   Status Run(const std::atomic<bool>& stop);
   // One poll-process-deliver cycle. The number of messages delivered (0 when
@@ -164,17 +172,24 @@ class StageRuntime {
   Result<bool> Deliver(const std::vector<Message>& batch, const std::vector<OutgoingMessage>& messages,
                        const std::atomic<bool>& stop);
   Status DeliverInTransaction(const std::vector<Message>& batch, const std::vector<OutgoingMessage>& messages,
-                              const std::function<bool()>& give_up);
+                              const std::atomic<bool>& stop);
   Status DeliverAtLeastOnce(const std::vector<Message>& batch, const std::vector<OutgoingMessage>& messages,
-                            const std::function<bool()>& give_up);
+                            const std::atomic<bool>& stop);
   void Delivered(const std::vector<Message>& batch, BatchOutcome& outcome);
   // Counts a failed attempt at `batch`; reports the stage stalled after
   // stall_after_attempts in a row; waits the backoff.
   void Failed(const std::vector<Message>& batch, const Status& why);
   void Succeeded();
   void MaybeUpdateLag(bool force);
-  bool PastGrace(const std::atomic<bool>& stop, int64_t* stop_seen_ns) const;
+  // True once `stop` has been set for stop_grace_ms (one deadline for the
+  // whole stop, wherever it is checked).
+  bool PastGrace(const std::atomic<bool>& stop);
   std::string ReadinessName() const;
+  // The partitions of `partitions` still assigned to this member.
+  std::vector<Message> StillAssigned(const std::vector<TopicPartitionOffset>& partitions);
+  // Forgets the aborted batch's and the stall's partitions that moved to
+  // another member (a stall on them is over for this member).
+  void ForgetRevoked();
 
   StageRuntimeOptions options_;
   std::unique_ptr<Consumer> consumer_;
@@ -184,7 +199,11 @@ class StageRuntime {
   const Clock* clock_ = nullptr;
   std::unique_ptr<Metrics> metrics_;
   int failures_in_a_row_ = 0;
-  std::size_t undelivered_ = 0;  // messages of the last batch whose transaction was aborted; 0 once delivered
+  int commit_failures_in_a_row_ = 0;           // at least once: batches delivered whose offsets were not committed
+  std::vector<TopicPartitionOffset> undelivered_;  // first offsets of the last aborted batch; empty once delivered
+  std::vector<TopicPartitionOffset> stalled_at_;   // first offsets of the batch failing now
+  int64_t stop_seen_ns_ = 0;                   // monotonic time the stop request was first seen
+  std::string processing_failure_;             // why the last batch could not be processed; empty once it was
   int64_t last_lag_ns_ = 0;  // monotonic time of the last lag refresh
   std::atomic<bool> stalled_{false};
   bool closed_ = false;

@@ -26,21 +26,29 @@ using testing::FakeProducer;
 
 // Outputs "out:<value>" to topic "out" for each message. A value "poison" is
 // rejected by the stage itself; a batch holding "explode" fails as a whole
-// (not retryable); the first `unavailable` calls fail retryably. `during`
-// runs inside each call.
+// (InvalidArgument); the first `failures` calls fail with `failure`
+// (retryable or not, the batch is held). `during` runs inside each call.
 class ScriptedStage final : public Stage {
  public:
   int calls = 0;
-  int unavailable = 0;
+  int failures = 0;
+  Status failure = Status::Unavailable("database away");
+  bool bad_index = false;  // reject a record past the batch (a stage bug)
   int delivered_callbacks = 0;
   std::function<void(int call)> during;
 
   Result<BatchOutcome> Process(std::span<const Message> batch) override {
     ++calls;
     if (during) during(calls);
-    if (unavailable > 0) {
-      --unavailable;
-      return Status::Unavailable("database away");
+    if (failures > 0) {
+      --failures;
+      return failure;
+    }
+    if (bad_index) {
+      bad_index = false;
+      BatchOutcome out;
+      out.rejections.push_back({batch.size(), "bug", "index past the batch"});
+      return out;
     }
     BatchOutcome out;
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -199,7 +207,7 @@ TEST_F(StageRuntimeTest, ABatchThatFailsAsAWholeIsSplitUntilTheFailingRecordsAre
 
 TEST_F(StageRuntimeTest, ARetryableFailureHoldsTheBatchReportsAStallAndRecovers) {
   Feed({"a", "b"});
-  stage_.unavailable = 7;
+  stage_.failures = 7;
   std::vector<std::string> problems_at_call_7;
   bool stalled_at_call_7 = false;
   StageRuntime* runtime = nullptr;
@@ -226,6 +234,113 @@ TEST_F(StageRuntimeTest, ARetryableFailureHoldsTheBatchReportsAStallAndRecovers)
   EXPECT_EQ(clock_.slept_nanos() / 1'000'000, 5150);
   EXPECT_EQ(Values("out"), (std::multiset<std::string>{"out:a", "out:b"}));
   EXPECT_EQ(broker_.Committed("in", 0), 1);
+}
+
+// Access refused or a failing device is no record's fault: nothing is
+// dead-lettered, the batch is held until it goes through.
+TEST_F(StageRuntimeTest, AFailureThatIsNoRecordsFaultHoldsTheBatchInsteadOfDeadLetteringIt) {
+  Feed({"a", "b", "c", "d"});
+  stage_.failures = 6;
+  stage_.failure = Status::FailedPrecondition("permission denied for table predictions");
+  auto rt = Make("t-hold", Delivery::kAtLeastOnce);
+  EXPECT_EQ(RunUntil(*rt, 4), 4);
+  EXPECT_TRUE(DeadLetters().empty());
+  EXPECT_EQ(Values("out"), (std::multiset<std::string>{"out:a", "out:b", "out:c", "out:d"}));
+  EXPECT_EQ(Metric("ovoflow_stage_isolations_total{stage=\"t-hold\"}"), 0);
+  EXPECT_EQ(stage_.calls, 7);
+}
+
+// A stage that rejects a record past its batch (a bug) cannot crash the
+// process: the batch is held and tried again.
+TEST_F(StageRuntimeTest, ARejectionPastTheBatchIsHeldNotIndexed) {
+  Feed({"a", "b"});
+  stage_.bad_index = true;
+  auto rt = Make("t-index", Delivery::kTransactional);
+  EXPECT_EQ(RunUntil(*rt, 2), 2);
+  EXPECT_TRUE(DeadLetters().empty());
+  EXPECT_EQ(Values("out"), (std::multiset<std::string>{"out:a", "out:b"}));
+}
+
+// A commit that went through but whose answer was lost: the producer is
+// recreated and the consumer goes back to the group's committed offsets,
+// so the batch is not delivered a second time.
+TEST_F(StageRuntimeTest, ACommitWhoseOutcomeWasLostIsNotDeliveredTwice) {
+  Feed({"a", "b", "c"});
+  broker_.FailNext(FakeOp::kCommitTransactionOutcomeLost, Status::Internal("commit transaction: fatal error"));
+  auto rt = Make("t-lost", Delivery::kTransactional);
+  std::atomic<bool> stop{false};
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(rt->RunOnce(stop).ok());
+  EXPECT_EQ(broker_.producers_created(), 2);
+  EXPECT_EQ(broker_.transactions_committed(), 1);
+  EXPECT_EQ(Values("out"), (std::multiset<std::string>{"out:a", "out:b", "out:c"}));
+  EXPECT_EQ(stage_.calls, 1);
+}
+
+// A topic that is gone or refused is reported like a failing batch, and the
+// stage goes on when it comes back.
+TEST_F(StageRuntimeTest, APollThatKeepsFailingIsAStall) {
+  Feed({"a"});
+  broker_.FailNext(FakeOp::kPoll, Status::Unavailable("consumer: Broker: Topic authorization failed"), 6);
+  auto rt = Make("t-poll", Delivery::kAtLeastOnce);
+  std::atomic<bool> stop{false};
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(rt->RunOnce(stop).ok());
+  EXPECT_TRUE(rt->stalled());
+  ASSERT_EQ(Readiness::Problems().size(), 1u);
+  EXPECT_NE(Readiness::Problems()[0].find("stalled at polling after 5 failed attempts"), std::string::npos)
+      << Readiness::Problems()[0];
+  EXPECT_EQ(RunUntil(*rt, 1), 1);
+  EXPECT_FALSE(rt->stalled());
+  EXPECT_TRUE(Readiness::Problems().empty());
+}
+
+// Stalled on a partition that then moves to another member: this member is
+// no longer stalled.
+TEST_F(StageRuntimeTest, APartitionThatMovesAwayEndsTheStallOnIt) {
+  broker_.Append("in", 0, "k0", "a");
+  stage_.failures = 1000;
+  auto rt = Make("t-moved", Delivery::kAtLeastOnce);
+  std::atomic<bool> stop{false};
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(rt->RunOnce(stop).ok());
+  EXPECT_TRUE(rt->stalled());
+  EXPECT_EQ(Readiness::Problems().size(), 1u);
+  consumer_->Revoke("in", 0);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(rt->RunOnce(stop).ok());  // learns of it at a poll, then forgets
+  EXPECT_FALSE(rt->stalled());
+  EXPECT_TRUE(Readiness::Problems().empty());
+  EXPECT_TRUE(DeadLetters().empty());
+}
+
+// A stop while a batch cannot be processed says so (its offsets stay
+// uncommitted); a stop after its aborted batch's partition moved away does
+// not wait for a batch this member no longer owns.
+TEST_F(StageRuntimeTest, AStopReportsABatchInHandButNotOneThatMovedAway) {
+  broker_.Append("in", 0, "k0", "a");
+  stage_.failures = 1000;
+  auto held = Make("t-stop-held", Delivery::kAtLeastOnce);
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(held->RunOnce(stop).ok());
+  stop = true;
+  Status st = held->Run(stop);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_NE(st.message().find("stopped while the batch at in[0]@0 could not be processed"), std::string::npos)
+      << st.message();
+  EXPECT_FALSE(broker_.Committed("in", 0).has_value());
+}
+
+TEST_F(StageRuntimeTest, AStopDoesNotWaitForAnAbortedBatchWhosePartitionMovedAway) {
+  broker_.Append("in", 1, "k1", "b");
+  broker_.FailNext(FakeOp::kCommitTransaction, Status::FailedPrecondition("abortable"));
+  auto tx = Make("t-moved-tx", Delivery::kTransactional);
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(tx->RunOnce(stop).ok());  // polls "b", the transaction aborts
+  consumer_->Revoke("in", 1);
+  ASSERT_TRUE(tx->RunOnce(stop).ok());  // learns of the revocation at a poll
+  stop = true;
+  const int64_t slept = clock_.slept_nanos();
+  Status st = tx->Run(stop);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(clock_.slept_nanos(), slept) << "no wait for a batch it no longer owns";
+  EXPECT_TRUE(Values("out").empty());
 }
 
 TEST_F(StageRuntimeTest, ARebalanceDuringABatchCommitsNothingForTheLostPartition) {

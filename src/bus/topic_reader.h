@@ -23,8 +23,8 @@ struct TopicReaderOptions {
 
 // A Consumer outside any group, so that a stage runtime can run on it:
 // Commit does nothing (there is no group to commit to), DropUnassigned drops
-// nothing (every partition stays assigned), GroupMetadata is
-// FailedPrecondition. Not thread-safe: one thread polls.
+// nothing (every partition stays assigned), GroupMetadata and
+// SeekToCommitted are FailedPrecondition. Not thread-safe: one thread polls.
 class TopicReader : public Consumer {
  public:
   // Looks up the topic's partitions and assigns them all at their first

@@ -29,6 +29,12 @@ const Clock& SystemClock();
 
 google::protobuf::Timestamp ToTimestamp(int64_t unix_nanos);
 int64_t FromTimestamp(const google::protobuf::Timestamp& ts);
+// (to_ns - from_ns) in seconds, computed in double: no overflow for any
+// two int64 times.
+inline double SecondsBetween(int64_t from_ns, int64_t to_ns) {
+  return (static_cast<double>(to_ns) - static_cast<double>(from_ns)) / 1e9;
+}
+
 // RFC 3339 in UTC with nanoseconds, e.g. "2026-11-25T06:44:54.123456789Z".
 std::string FormatRfc3339(int64_t unix_nanos);
 

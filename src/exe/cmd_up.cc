@@ -42,9 +42,10 @@ struct UpOptions {
   int replication_factor = -1;  // -1: the broker's default.replication.factor
 };
 
-// The eggs of this run's scanner that reached the store writer (stored now
-// or already there from an earlier run with the same --run-id), so that
-// --exit-when-done and the drain on stop count this run's scans, not rows.
+// The eggs of this run's scanner that are done: stored (now, or already
+// there from an earlier run with the same --run-id) or dead-lettered by a
+// worker or the writer, so that --exit-when-done and the drain on stop count
+// this run's scans, not rows.
 class RunProgress {
  public:
   explicit RunProgress(std::string run_prefix) : prefix_(std::move(run_prefix)) {}
@@ -52,6 +53,10 @@ class RunProgress {
     std::lock_guard lock(mu_);
     for (const auto& p : preds)
       if (p.egg_id().starts_with(prefix_)) eggs_.insert(p.egg_id());
+  }
+  void DeadLettered(const std::string& egg_id) {
+    std::lock_guard lock(mu_);
+    if (egg_id.starts_with(prefix_)) eggs_.insert(egg_id);
   }
   int64_t eggs() const {
     std::lock_guard lock(mu_);
@@ -89,6 +94,9 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
     scanner = std::move(s).value();
   }
   RunProgress progress(scanner ? scanner->run_id() + "-" : std::string("\x01none"));
+  o.worker.on_dead_letter = o.writer.on_dead_letter = [&progress](const std::string& key) {
+    progress.DeadLettered(key);
+  };
   auto writer = store::StoreWriter::Create(
       o.writer, store->get(),
       [srv, &progress](const std::vector<v1::Prediction>& preds) {

@@ -33,7 +33,9 @@ store::ModelCheck KnownModelCheck(const std::string& registry_dir) {
     return {};
   }
   auto known = std::make_shared<inference::KnownModels>(inference::ModelRegistry(registry_dir));
-  return [known](const std::string& name, const std::string& version) { return known->Contains(name, version); };
+  return [known](const std::string& name, const std::string& version) -> Result<bool> {
+    return known->Contains(name, version);
+  };
 }
 
 void AddGlobalFlags(CLI::App& app, GlobalFlags* g) {

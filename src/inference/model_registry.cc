@@ -97,17 +97,22 @@ Result<RegisteredModel> ModelRegistry::Latest(const std::string& name) const {
   return *best;
 }
 
-bool KnownModels::Contains(const std::string& name, const std::string& version) {
+Result<bool> KnownModels::Contains(const std::string& name, const std::string& version) {
   std::lock_guard lock(mu_);
-  if (known_.count({name, version})) return true;
+  const std::pair<std::string, std::string> key{name, version};
+  if (known_.count(key)) return true;
   const int64_t now = SystemClock().MonotonicNanos();
-  if (listed_ && now - listed_ns_ < int64_t{refresh_ms_} * 1'000'000) return false;
-  listed_ = true;
-  listed_ns_ = now;
+  if (auto it = missing_.find(key); it != missing_.end() && now - it->second < int64_t{refresh_ms_} * 1'000'000)
+    return false;
   auto models = registry_.List();
-  if (!models.ok()) return false;
+  if (!models.ok()) return Status::Unavailable("model registry " + registry_.root() + ": " + models.status().message());
   for (const auto& m : *models) known_.insert({m.name, m.version});
-  return known_.count({name, version}) > 0;
+  if (known_.count(key)) {
+    missing_.erase(key);
+    return true;
+  }
+  missing_[key] = now;
+  return false;
 }
 
 }  // namespace ovoflow::inference

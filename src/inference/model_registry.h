@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -70,23 +71,24 @@ class ModelRegistry {
 };
 
 // Which (name, version) pairs the registry holds, for the store writer's
-// "unknown model" check. Thread-safe. Lists the registry at most once per
-// `refresh_ms` when asked about a pair it has not seen, so a model added to
-// the registry is known within that time without a disk read per record.
+// "unknown model" check. Thread-safe. A pair not seen before makes it list
+// the registry again (a model added just now is found at once); a pair
+// already found missing is answered from memory for `refresh_ms`, so a
+// stream of predictions of an unknown model costs no disk reads.
 class KnownModels {
  public:
   explicit KnownModels(ModelRegistry registry, int refresh_ms = 5000)
       : registry_(std::move(registry)), refresh_ms_(refresh_ms) {}
-  // True when the registry holds name/version.
-  bool Contains(const std::string& name, const std::string& version);
+  // Whether the registry holds name/version; Unavailable when the registry
+  // cannot be read (say so later, do not guess).
+  Result<bool> Contains(const std::string& name, const std::string& version);
 
  private:
   ModelRegistry registry_;
   const int refresh_ms_;
   std::mutex mu_;
-  std::set<std::pair<std::string, std::string>> known_;  // GUARDED_BY(mu_)
-  int64_t listed_ns_ = 0;                               // GUARDED_BY(mu_): monotonic time of the last listing
-  bool listed_ = false;                                 // GUARDED_BY(mu_)
+  std::set<std::pair<std::string, std::string>> known_;               // GUARDED_BY(mu_)
+  std::map<std::pair<std::string, std::string>, int64_t> missing_;  // GUARDED_BY(mu_): monotonic ns of the listing that missed it
 };
 
 }  // namespace ovoflow::inference

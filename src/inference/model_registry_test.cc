@@ -120,18 +120,21 @@ TEST_F(ModelRegistryTest, MissingRootIsNotFound) {
   EXPECT_EQ(registry.List().status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(ModelRegistryTest, KnownModelsSeesAModelAddedLater) {
+TEST_F(ModelRegistryTest, KnownModelsFindsAModelAddedJustNow) {
   AddModel("gonad-cnn", "1.0.0");
-  KnownModels known(ModelRegistry(root_.string()), /*refresh_ms=*/0);
-  EXPECT_TRUE(known.Contains("gonad-cnn", "1.0.0"));
-  EXPECT_FALSE(known.Contains("gonad-cnn", "1.1.0"));
-  EXPECT_FALSE(known.Contains("..", "x"));
-  AddModel("gonad-cnn", "1.1.0");
-  EXPECT_TRUE(known.Contains("gonad-cnn", "1.1.0"));  // listed again on a miss
-  KnownModels slow(ModelRegistry(root_.string()), /*refresh_ms=*/3'600'000);
-  EXPECT_TRUE(slow.Contains("gonad-cnn", "1.0.0"));
-  AddModel("other-net", "0.1.0");
-  EXPECT_FALSE(slow.Contains("other-net", "0.1.0"));  // not listed again within refresh_ms
+  KnownModels known(ModelRegistry(root_.string()), /*refresh_ms=*/3'600'000);
+  EXPECT_TRUE(*known.Contains("gonad-cnn", "1.0.0"));
+  AddModel("gonad-cnn", "1.1.0");  // activated a moment after the last listing
+  EXPECT_TRUE(*known.Contains("gonad-cnn", "1.1.0")) << "a pair not seen before lists the registry again";
+  EXPECT_FALSE(*known.Contains("gonad-cnn", "9.9.9"));
+  AddModel("gonad-cnn", "9.9.9");
+  EXPECT_FALSE(*known.Contains("gonad-cnn", "9.9.9")) << "a pair found missing is answered from memory";
+  KnownModels fresh(ModelRegistry(root_.string()), /*refresh_ms=*/0);
+  EXPECT_FALSE(*fresh.Contains("gonad-cnn", "2.0.0"));
+  AddModel("gonad-cnn", "2.0.0");
+  EXPECT_TRUE(*fresh.Contains("gonad-cnn", "2.0.0")) << "listed again once refresh_ms passed";
+  KnownModels gone(ModelRegistry((root_ / "absent").string()));
+  EXPECT_EQ(gone.Contains("gonad-cnn", "1.0.0").status().code(), StatusCode::kUnavailable);
 }
 
 TEST(CommittedRegistryTest, HoldsTheDefaultModel) {

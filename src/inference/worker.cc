@@ -57,6 +57,9 @@ struct WorkerMetrics {
   }
 };
 
+// Kafka timestamps (ms) whose nanoseconds fit in int64.
+constexpr int64_t kMaxKafkaTimestampMs = 9'223'372'036'853;
+
 // host-pid-n: unique per worker in a process, since it also names the
 // worker's transactional producer (two live producers with one id fence
 // each other).
@@ -104,7 +107,7 @@ class ScoringStage final : public bus::Stage {
     const int64_t consumed_ns = SystemClock().NowUnixNanos();
     bus::BatchOutcome out;
     std::vector<v1::EggScan> scans;
-    std::vector<const bus::Message*> sources;
+    std::vector<std::size_t> sources;  // index in `batch` of each scan
     scans.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
       v1::EggScan scan;
@@ -117,39 +120,43 @@ class ScoringStage final : public bus::Stage {
         continue;
       }
       scans.push_back(std::move(scan));
-      sources.push_back(&batch[i]);
+      sources.push_back(i);
     }
-    if (scans.empty()) return out;
-
-    std::vector<const v1::Volume*> volumes;
-    volumes.reserve(scans.size());
-    for (const auto& s : scans) volumes.push_back(&s.volume());
-    const int64_t t0 = SystemClock().MonotonicNanos();
-    auto probs = models_->active().classifier->PredictBatch(volumes);
-    const int64_t t1 = SystemClock().MonotonicNanos();
-    // Geometry and voxels were checked, so a failure here is the model's on
-    // these scans: the runtime narrows it down to the scans it fails on.
-    if (!probs.ok())
-      return Status::InvalidArgument("the model failed on the scan: " + probs.status().message());
-    if (LoadedModel* shadow = models_->shadow()) {
-      std::vector<std::string> tenants;
-      tenants.reserve(scans.size());
-      for (const auto& s : scans) tenants.push_back(s.tenant_id());
-      CompareShadow(*shadow, models_->active(), volumes, tenants, *probs, thresholds_);
-    }
-    metrics_.batch_size.Observe(static_cast<double>(scans.size()));
-    metrics_.inference_seconds.Observe(static_cast<double>(t1 - t0) / 1e9);
-    const int64_t inferred_ns = SystemClock().NowUnixNanos();
     std::vector<v1::Decision> decisions;
-    decisions.reserve(scans.size());
-    out.outputs.reserve(scans.size());
-    for (std::size_t i = 0; i < scans.size(); ++i) {
-      v1::Prediction pred = MakePrediction(scans[i], *sources[i], (*probs)[i], consumed_ns, inferred_ns);
-      metrics_.capture_to_inference_seconds.Observe(
-          static_cast<double>(inferred_ns - FromTimestamp(scans[i].captured_at())) / 1e9);
-      decisions.push_back(pred.decision());
-      out.outputs.push_back(
-          {kPredictionsTopic, pred.egg_id(), pred.SerializeAsString(), bus::ChildTraceHeaders(*sources[i])});
+    if (!scans.empty()) {
+      std::vector<const v1::Volume*> volumes;
+      volumes.reserve(scans.size());
+      for (const auto& s : scans) volumes.push_back(&s.volume());
+      const int64_t t0 = SystemClock().MonotonicNanos();
+      auto probs = models_->active().classifier->PredictBatch(volumes);
+      const int64_t t1 = SystemClock().MonotonicNanos();
+      // InvalidArgument (a scan the model cannot take) is narrowed down to
+      // the scans by the runtime; any other failure (the device) holds the batch.
+      if (!probs.ok()) return Status(probs.status().code(), "the model failed: " + probs.status().message());
+      if (LoadedModel* shadow = models_->shadow()) {
+        std::vector<std::string> tenants;
+        tenants.reserve(scans.size());
+        for (const auto& s : scans) tenants.push_back(s.tenant_id());
+        CompareShadow(*shadow, models_->active(), volumes, tenants, *probs, thresholds_);
+      }
+      metrics_.batch_size.Observe(static_cast<double>(scans.size()));
+      metrics_.inference_seconds.Observe(static_cast<double>(t1 - t0) / 1e9);
+      const int64_t inferred_ns = SystemClock().NowUnixNanos();
+      decisions.reserve(scans.size());
+      out.outputs.reserve(scans.size());
+      for (std::size_t i = 0; i < scans.size(); ++i) {
+        const bus::Message& source = batch[sources[i]];
+        v1::Prediction pred = MakePrediction(scans[i], source, (*probs)[i], consumed_ns, inferred_ns);
+        // What the store would refuse (a NaN score from extreme voxels) is
+        // refused here, with the scan that caused it.
+        if (Status st = ValidatePrediction(pred); !st.ok()) {
+          out.rejections.push_back({sources[i], "invalid", "the prediction made of this scan is invalid: " + st.message()});
+          continue;
+        }
+        metrics_.capture_to_inference_seconds.Observe(SecondsBetween(FromTimestamp(scans[i].captured_at()), inferred_ns));
+        decisions.push_back(pred.decision());
+        out.outputs.push_back({kPredictionsTopic, pred.egg_id(), pred.SerializeAsString(), bus::ChildTraceHeaders(source)});
+      }
     }
     out.on_delivered.push_back([this, n = batch.size(), decisions = std::move(decisions)] {
       metrics_.consumed.Increment(static_cast<double>(n));
@@ -203,7 +210,9 @@ class ScoringStage final : public bus::Stage {
     pred.set_worker_id(options_.worker_id);
     auto* t = pred.mutable_times();
     *t->mutable_captured_at() = scan.captured_at();
-    *t->mutable_published_at() = ToTimestamp(msg.timestamp_ms * 1'000'000);
+    // The Kafka timestamp is whatever the producer set: only one the store can hold is kept.
+    if (msg.timestamp_ms > 0 && msg.timestamp_ms < kMaxKafkaTimestampMs)
+      *t->mutable_published_at() = ToTimestamp(msg.timestamp_ms * 1'000'000);
     *t->mutable_consumed_at() = ToTimestamp(consumed_ns);
     *t->mutable_inferred_at() = ToTimestamp(inferred_ns);
     return pred;
@@ -235,6 +244,7 @@ Result<std::unique_ptr<InferenceWorker>> InferenceWorker::Create(const WorkerOpt
   OVOFLOW_RETURN_IF_ERROR(ValidateThresholds(given.thresholds));
   WorkerOptions options = given;
   if (options.worker_id.empty()) options.worker_id = DefaultWorkerId();
+  OVOFLOW_RETURN_IF_ERROR(CheckText("worker_id", options.worker_id, kMaxNameBytes, true));
   OVOFLOW_ASSIGN_OR_RETURN(LoadedModel model, LoadModelDir(options.model_dir, options.torch_threads));
   auto impl = std::make_unique<Impl>();
   impl->worker_id = options.worker_id;
@@ -278,6 +288,8 @@ Result<std::unique_ptr<InferenceWorker>> InferenceWorker::Create(const WorkerOpt
   ro.max_batch = options.max_batch;
   ro.max_wait_ms = options.max_wait_ms;
   ro.poll_timeout_ms = options.poll_timeout_ms;
+  if (options.on_dead_letter)
+    ro.on_rejected = [f = options.on_dead_letter](const bus::Message& m, const bus::Rejection&) { f(m.key); };
   OVOFLOW_ASSIGN_OR_RETURN(impl->runtime,
                            bus::StageRuntime::Create(ro, std::move(consumer),
                                                      [po] { return bus::Producer::Create(po); }, impl->stage.get()));

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,7 +29,7 @@ namespace ovoflow::inference {
 struct WorkerOptions {
   std::string brokers = kDefaultBrokers;
   std::string group_id = kInferGroup;  // workers sharing it split the partitions
-  std::string worker_id;  // recorded in each prediction, names the producer; default host-pid-n (unique)
+  std::string worker_id;  // recorded in each prediction, names the producer (at most 128 bytes); default host-pid-n (unique)
   // Model served until an activation on ovoflow.models.v1 says otherwise
   // (the `ovoflow` binary defaults it to the newest version in the registry).
   std::string model_dir = std::string("models/") + kDefaultModelName + "/" + kDefaultModelVersion;
@@ -48,6 +49,9 @@ struct WorkerOptions {
   std::size_t max_message_bytes = kMaxScanMessageBytes;  // larger scan messages are dead-lettered, bytes
   bool exactly_once = true;            // Kafka transactions; transactional.id "ovoflow-infer-<worker_id>"
   int transaction_timeout_ms = 10000;  // a crashed worker's open transaction is aborted after this, ms
+  // Called with the key of each scan message dead-lettered (after its batch
+  // was delivered); may be empty. Runs on the worker's thread.
+  std::function<void(const std::string& key)> on_dead_letter;
 };
 
 class InferenceWorker {

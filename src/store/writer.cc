@@ -53,10 +53,14 @@ class PredictionStage final : public bus::Stage {
         out.rejections.push_back(std::move(*bad));
         continue;
       }
-      if (known_model_ && !known_model_(p.model_name(), p.model_version())) {
-        out.rejections.push_back(
-            {i, "unknown_model", "model " + p.model_name() + " " + p.model_version() + " is not in the model registry"});
-        continue;
+      if (known_model_) {
+        Result<bool> known = known_model_(p.model_name(), p.model_version());
+        if (!known.ok()) return Status::Unavailable("model check: " + known.status().message());  // held
+        if (!*known) {
+          out.rejections.push_back(
+              {i, "unknown_model", "model " + p.model_name() + " " + p.model_version() + " is not in the model registry"});
+          continue;
+        }
       }
       preds.push_back(std::move(p));
     }
@@ -71,7 +75,7 @@ class PredictionStage final : public bus::Stage {
     metrics.stored.Increment(static_cast<double>(*inserted));
     metrics.duplicates.Increment(static_cast<double>(static_cast<int64_t>(preds.size()) - *inserted));
     for (const auto& p : preds)
-      metrics.end_to_end_seconds.Observe(static_cast<double>(stored_ns - FromTimestamp(p.times().captured_at())) / 1e9);
+      metrics.end_to_end_seconds.Observe(SecondsBetween(FromTimestamp(p.times().captured_at()), stored_ns));
     if (on_stored_)
       out.on_delivered.push_back([this, stored = std::move(preds)] { on_stored_(stored); });
     return out;
@@ -115,6 +119,8 @@ Result<std::unique_ptr<StoreWriter>> StoreWriter::Create(const WriterOptions& op
   ro.max_wait_ms = options.max_wait_ms;
   ro.poll_timeout_ms = options.poll_timeout_ms;
   ro.stall_after_attempts = options.stall_after_attempts;
+  if (options.on_dead_letter)
+    ro.on_rejected = [f = options.on_dead_letter](const bus::Message& m, const bus::Rejection&) { f(m.key); };
   OVOFLOW_ASSIGN_OR_RETURN(impl->runtime,
                            bus::StageRuntime::Create(ro, std::move(consumer),
                                                      [po] { return bus::Producer::Create(po); }, impl->stage.get()));

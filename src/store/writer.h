@@ -28,14 +28,19 @@ struct WriterOptions {
   int max_wait_ms = 20;        // longest a batch waits to fill after its first message, ms
   int poll_timeout_ms = 100;   // longest RunOnce waits for a first message, ms
   int stall_after_attempts = 5;  // database failures in a row before /readyz reports the writer stalled
+  // Called with the key of each prediction message dead-lettered (after its
+  // batch was delivered); may be empty. Runs on the writer's thread.
+  std::function<void(const std::string& key)> on_dead_letter;
 };
 
 // Called after each delivered batch with the predictions it stored, new or
 // already there (e.g. to feed the live WebSocket). Runs on the writer's thread.
 using StoredCallback = std::function<void(const std::vector<v1::Prediction>&)>;
 // Whether the store accepts predictions of this model (name, version): for
-// example, whether the model registry holds it. Must be thread-safe.
-using ModelCheck = std::function<bool(const std::string& name, const std::string& version)>;
+// example, whether the model registry holds it. An error when it cannot
+// tell now (the registry is unreadable): the batch is held and retried.
+// Must be thread-safe.
+using ModelCheck = std::function<Result<bool>(const std::string& name, const std::string& version)>;
 
 class StoreWriter {
  public:

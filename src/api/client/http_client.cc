@@ -227,8 +227,12 @@ std::optional<std::string> WsClient::Read(std::chrono::milliseconds timeout) {
 }
 
 void WsClient::Interrupt() {
-  beast::error_code ec;
-  beast::get_lowest_layer(impl_->ws).socket().shutdown(tcp::socket::shutdown_both, ec);
+  // Runs on the thread in Read (the io_context's), not on the caller's:
+  // the socket is only touched by one thread.
+  net::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    beast::get_lowest_layer(impl_->ws).socket().shutdown(tcp::socket::shutdown_both, ec);
+  });
 }
 
 void WsClient::Close() {
@@ -257,8 +261,10 @@ WsReader::WsReader(int port, const std::string& target) : client_(std::make_uniq
 }
 
 WsReader::~WsReader() {
-  client_->Interrupt();
-  if (reader_.joinable()) reader_.join();
+  if (reader_.joinable()) {
+    client_->Interrupt();
+    reader_.join();
+  }
 }
 
 bool WsReader::connected() {

@@ -124,6 +124,13 @@ Result<std::vector<Message>> FakeConsumer::Poll(int max_messages, int timeout_ms
   {
     std::lock_guard lock(mu_);
     if (closed_) return Status::FailedPrecondition("consumer is closed");
+    {
+      std::lock_guard block(broker_->mu_);
+      if (Status st = broker_->Injected(FakeOp::kPoll); !st.ok()) {
+        if (clock_ != nullptr) clock_->SleepFor(int64_t{timeout_ms} * 1'000'000);
+        return st;
+      }
+    }
     if (!revoked_.empty()) {  // the rebalance reaches this member
       for (const auto& tp : revoked_) positions_.erase(tp);
       revoked_.clear();
@@ -187,6 +194,18 @@ Status FakeConsumer::Rewind(const std::vector<Message>& messages) {
   for (const auto& o : FirstOffsets(messages)) {
     auto it = positions_.find({o.topic, o.partition});
     if (it != positions_.end()) it->second = o.offset;
+  }
+  return Status::Ok();
+}
+
+Status FakeConsumer::SeekToCommitted(const std::vector<Message>& messages) {
+  std::lock_guard lock(mu_);
+  std::lock_guard block(broker_->mu_);
+  for (const auto& o : FirstOffsets(messages)) {
+    auto it = positions_.find({o.topic, o.partition});
+    if (it == positions_.end()) continue;
+    auto c = broker_->committed_.find({o.topic, o.partition});
+    it->second = c == broker_->committed_.end() ? 0 : c->second;
   }
   return Status::Ok();
 }
@@ -284,7 +303,7 @@ Status FakeProducer::CommitTransaction(int) {
   in_transaction_ = false;
   pending_.clear();
   pending_offsets_.clear();
-  return Status::Ok();
+  return broker_->Injected(FakeOp::kCommitTransactionOutcomeLost);
 }
 
 Status FakeProducer::AbortTransaction(int) {

@@ -32,6 +32,10 @@ enum class FakeOp {
   kCommitTransaction,
   kAbortTransaction,
   kCommit,  // Consumer::Commit
+  kPoll,    // Consumer::Poll
+  // CommitTransaction commits, then answers the injected error: a commit
+  // whose outcome the producer could not learn.
+  kCommitTransactionOutcomeLost,
 };
 
 // Thread-safe.
@@ -49,8 +53,9 @@ class FakeBroker {
   // The next `times` calls of `op` return `status` (queued after earlier ones).
   void FailNext(FakeOp op, Status status, int times = 1);
   // Fences every transactional producer registered so far: their next
-  // transactional call returns Internal, as after a newer instance's
-  // InitTransactions with the same transactional.id.
+  // transactional call returns Internal, as when a newer instance with the
+  // same transactional.id registers. (The fake's InitTransactions fences
+  // nothing itself; an instance's open transaction dies with it.)
   void FenceProducers();
 
   int transactions_committed() const;
@@ -100,6 +105,7 @@ class FakeConsumer final : public Consumer {
   void Close() override;
   std::size_t DropUnassigned(std::vector<Message>* messages) override;
   Status Rewind(const std::vector<Message>& messages) override;
+  Status SeekToCommitted(const std::vector<Message>& messages) override;
   Result<std::string> GroupMetadata() override;
 
  private:
