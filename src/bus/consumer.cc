@@ -110,6 +110,12 @@ class KafkaConsumer final : public Consumer {
     return internal::SeekTo(rk_, first);
   }
 
+  std::vector<TopicPartitionOffset> Assigned(std::vector<TopicPartitionOffset> partitions) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(partitions, [&](const TopicPartitionOffset& o) { return !assigned_.count({o.topic, o.partition}); });
+    return partitions;
+  }
+
   Status SeekToCommitted(const std::vector<Message>& messages) override {
     std::vector<TopicPartitionOffset> parts = FirstOffsets(messages);
     {

@@ -52,6 +52,8 @@ class Consumer {
   // another member meanwhile; those partitions are read again from the
   // group's committed offset). Returns how many it removed.
   virtual std::size_t DropUnassigned(std::vector<Message>* messages) = 0;
+  // Those of `partitions` assigned to this member now (as of its last poll).
+  virtual std::vector<TopicPartitionOffset> Assigned(std::vector<TopicPartitionOffset> partitions) = 0;
   // Seeks each still-assigned partition in `messages` back to its lowest
   // offset there, so that they are polled again (after an aborted
   // transaction or a failed publish).

@@ -218,29 +218,15 @@ bool StageRuntime::PastGrace(const std::atomic<bool>& stop) {
   return now - stop_seen_ns_ >= int64_t{options_.stop_grace_ms} * kMs;
 }
 
-std::vector<Message> StageRuntime::StillAssigned(const std::vector<TopicPartitionOffset>& partitions) {
-  std::vector<Message> probe;
-  for (const auto& o : partitions) {
-    Message m;
-    m.topic = o.topic;
-    m.partition = o.partition;
-    m.offset = o.offset;
-    probe.push_back(std::move(m));
-  }
-  consumer_->DropUnassigned(&probe);
-  return probe;
-}
-
 void StageRuntime::ForgetRevoked() {
-  if (!processing_failure_.empty() && StillAssigned(stalled_at_).empty()) processing_failure_.clear();
+  if (!processing_failure_.empty() && consumer_->Assigned(stalled_at_).empty()) processing_failure_.clear();
   if (!undelivered_.empty()) {
-    std::size_t before = undelivered_.size();
-    std::vector<Message> still = StillAssigned(undelivered_);
-    undelivered_ = FirstOffsets(still);
+    const std::size_t before = undelivered_.size();
+    undelivered_ = consumer_->Assigned(std::move(undelivered_));
     if (undelivered_.size() < before)
       spdlog::info("{}: partitions of the aborted batch moved to another member; it reads them", options_.stage);
   }
-  if (stalled_.load() && StillAssigned(stalled_at_).empty()) {
+  if (stalled_.load() && consumer_->Assigned(stalled_at_).empty()) {
     spdlog::info("{}: the partitions it was stalled on moved to another member", options_.stage);
     Succeeded();
   }

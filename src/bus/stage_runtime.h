@@ -185,8 +185,6 @@ class StageRuntime {
   // whole stop, wherever it is checked).
   bool PastGrace(const std::atomic<bool>& stop);
   std::string ReadinessName() const;
-  // The partitions of `partitions` still assigned to this member.
-  std::vector<Message> StillAssigned(const std::vector<TopicPartitionOffset>& partitions);
   // Forgets the aborted batch's and the stall's partitions that moved to
   // another member (a stall on them is over for this member).
   void ForgetRevoked();

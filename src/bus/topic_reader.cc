@@ -45,6 +45,9 @@ class KafkaTopicReader final : public TopicReader {
     if (rk_ == nullptr) return Status::FailedPrecondition("topic reader is closed");
     return internal::SeekTo(rk_, FirstOffsets(messages));
   }
+  std::vector<TopicPartitionOffset> Assigned(std::vector<TopicPartitionOffset> partitions) override {
+    return partitions;  // every partition, always
+  }
   Status SeekToCommitted(const std::vector<Message>&) override {
     return Status::FailedPrecondition("a topic reader belongs to no consumer group");
   }

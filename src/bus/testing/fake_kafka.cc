@@ -198,6 +198,12 @@ Status FakeConsumer::Rewind(const std::vector<Message>& messages) {
   return Status::Ok();
 }
 
+std::vector<TopicPartitionOffset> FakeConsumer::Assigned(std::vector<TopicPartitionOffset> partitions) {
+  std::lock_guard lock(mu_);
+  std::erase_if(partitions, [&](const TopicPartitionOffset& o) { return !positions_.count({o.topic, o.partition}); });
+  return partitions;
+}
+
 Status FakeConsumer::SeekToCommitted(const std::vector<Message>& messages) {
   std::lock_guard lock(mu_);
   std::lock_guard block(broker_->mu_);

@@ -106,6 +106,7 @@ class FakeConsumer final : public Consumer {
   std::size_t DropUnassigned(std::vector<Message>* messages) override;
   Status Rewind(const std::vector<Message>& messages) override;
   Status SeekToCommitted(const std::vector<Message>& messages) override;
+  std::vector<TopicPartitionOffset> Assigned(std::vector<TopicPartitionOffset> partitions) override;
   Result<std::string> GroupMetadata() override;
 
  private:
