@@ -8,6 +8,7 @@
 
 #include "api/model_admin.h"
 #include "api/testing/api_fixture.h"
+#include "common/testing/temp_dir.h"
 #include "api/client/http_client.h"
 
 namespace ovoflow::api::testing {
@@ -121,7 +122,8 @@ TEST(ModelsTokenFileTest, ShortOrMissingTokenFileStopsStartUp) {
   ApiOptions o = ApiHarness::DefaultOptions();
   o.admin_token_file = "/nonexistent/token";
   EXPECT_EQ(ApiHarness::Start(o).status().code(), StatusCode::kInvalidArgument);
-  const std::string path = MakeTempDir("token") + "/token";
+  ovoflow::testing::TempDir dir("token");
+  const std::string path = dir.path() + "/token";
   std::ofstream(path) << "short\n";
   o.admin_token_file = path;
   EXPECT_EQ(ApiHarness::Start(o).status().code(), StatusCode::kInvalidArgument);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/testing/api_fixture.h"
+#include "common/testing/temp_dir.h"
 #include "api/client/http_client.h"
 #include "common/readiness.h"
 #include "common/metrics.h"
@@ -139,8 +140,8 @@ TEST(ServerTest, MetricsLabelRoutesByTemplate) {
 }
 
 TEST(ServerTest, ServesTheDashboardFilesSafely) {
-  std::string root = MakeTempDir("web");
-  std::string outside = MakeTempDir("outside");
+  ovoflow::testing::TempDir root_dir("web"), outside_dir("outside");
+  const std::string root = root_dir.path(), outside = outside_dir.path();
   std::ofstream(root + "/index.html") << "<!doctype html><title>ovoflow</title>";
   std::ofstream(root + "/app.js") << "console.log(1);";
   std::ofstream(root + "/app.css") << "body{}";
@@ -163,8 +164,6 @@ TEST(ServerTest, ServesTheDashboardFilesSafely) {
     EXPECT_EQ(r.status, 404) << bad << ": " << r.body;
     EXPECT_EQ(r.ContentType(), "application/problem+json") << bad;
   }
-  std::filesystem::remove_all(root);
-  std::filesystem::remove_all(outside);
 }
 
 TEST(ServerTest, WithoutADashboardTheRootSaysHowToBuildIt) {

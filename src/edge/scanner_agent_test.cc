@@ -13,6 +13,7 @@
 #include "bus/consumer.h"
 #include "bus/mock_cluster.h"
 #include "common/topics.h"
+#include "common/testing/temp_dir.h"
 #include "common/validation.h"
 #include "common/volume.h"
 #include "ovoflow/v1/egg_scan.pb.h"
@@ -31,7 +32,8 @@ TEST(ScannerAgentTest, PublishesValidUniqueScansAndSeparateLabels) {
   o.tenants = {"h-a", "h-b", "h-c"};
   o.scanners_per_tenant = 2;
   o.tray_size = 10;
-  o.labels_path = ::testing::TempDir() + "/labels.csv";
+  ovoflow::testing::TempDir dir("scanner-labels");
+  o.labels_path = dir.path() + "/labels.csv";
   auto agent = ScannerAgent::Create(o);
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   std::atomic<bool> stop{false};
@@ -98,7 +100,8 @@ TEST(ScannerAgentTest, LabelsFollowAcknowledgements) {
   o.count = 5;
   o.rate_per_s = 0;
   o.run_id = "t3";
-  o.labels_path = ::testing::TempDir() + "/labels-acked.csv";
+  ovoflow::testing::TempDir dir("scanner-labels-acked");
+  o.labels_path = dir.path() + "/labels-acked.csv";
   auto agent = ScannerAgent::Create(o);
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   auto lines = [&] {

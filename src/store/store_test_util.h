@@ -15,7 +15,10 @@ namespace ovoflow::store::test_util {
 // A new empty directory under `base` named after `name` and this process.
 inline std::string FreshDir(const std::string& base, const std::string& name) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::path(base) / ("ovoflow_store_" + name + "_" + std::to_string(::getpid()));
+  std::string clean = name;  // a parameterised test's name holds '/'
+  for (char& c : clean)
+    if (c == '/') c = '_';
+  fs::path dir = fs::path(base) / ("ovoflow_store_" + clean + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();

@@ -18,6 +18,7 @@
 #include "bus/mock_cluster.h"
 #include "bus/producer.h"
 #include "common/topics.h"
+#include "common/testing/temp_dir.h"
 #include "ovoflow/v1/dead_letter.pb.h"
 #include "store/postgres_test_util.h"
 #include "store/writer.h"
@@ -188,14 +189,12 @@ TEST(StoreWriterPropertyTest, BothBackendsStoreAndRefuseExactlyTheSameRecords) {
     }
     const int max_batch = 1 + static_cast<int>(rng() % 64);
 
-    const std::string dir = ::testing::TempDir() + "/writer-property-" + std::to_string(seed);
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    Outcome sqlite = RunWriter(inputs, "sqlite://" + dir + "/t.db", max_batch, static_cast<std::size_t>(poisoned));
+    ovoflow::testing::TempDir dir("writer-property");
+    Outcome sqlite =
+        RunWriter(inputs, "sqlite://" + dir.path() + "/t.db", max_batch, static_cast<std::size_t>(poisoned));
     test_util::PgTestDatabase db("writer_property_" + std::to_string(seed));
     ASSERT_FALSE(db.url().empty());
     Outcome pg = RunWriter(inputs, db.url(), max_batch, static_cast<std::size_t>(poisoned));
-    std::filesystem::remove_all(dir);
 
     EXPECT_EQ(sqlite.rows, pg.rows);
     EXPECT_EQ(sqlite.dead, pg.dead);

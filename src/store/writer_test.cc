@@ -11,6 +11,7 @@
 #include "bus/mock_cluster.h"
 #include "bus/producer.h"
 #include "common/clock.h"
+#include "common/testing/temp_dir.h"
 #include "common/topics.h"
 #include "ovoflow/v1/dead_letter.pb.h"
 
@@ -34,10 +35,8 @@ TEST(StoreWriterTest, StoresEachEggOnceAndDeadLettersInvalidPredictions) {
   auto cluster = std::move(bus::MockCluster::Create(1)).value();
   ASSERT_TRUE(cluster->CreateTopic(kPredictionsTopic, 3).ok());
   ASSERT_TRUE(cluster->CreateTopic(kDeadLetterTopic, 1).ok());
-  std::string dir = ::testing::TempDir() + "/writer-test";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  auto store = OpenStore("sqlite://" + dir + "/t.db");
+  ovoflow::testing::TempDir dir("writer-test");
+  auto store = OpenStore("sqlite://" + dir.path() + "/t.db");
   ASSERT_TRUE(store.ok()) << store.status().ToString();
 
   bus::ProducerOptions po;

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <random>
 
+#include "common/testing/temp_dir.h"
 #include "common/volume.h"
 #include "edge/phantom.h"
 #include "inference/classifier.h"
@@ -22,25 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the build tree's temp dir, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("ovoflow_model_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
+using ovoflow::testing::TempDir;
 
 NetConfig SmallConfig() {
   NetConfig c;
@@ -64,7 +47,7 @@ std::vector<float> RandomInputs(const NetConfig& c, int64_t batch, uint32_t seed
 class TinyModel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
+    dir_ = new TempDir("tiny-model");
     TrainOptions o;
     o.out_dir = dir_->path();
     o.train_scans = 512;
@@ -173,7 +156,7 @@ TEST(GonadNetTest, SaveLoadRoundTripGivesIdenticalLogits) {
   const auto x = RandomInputs(c, 8, 3);
   const std::vector<float> y = {1, 0, 1, 0, 1, 1, 0, 0};
   for (int i = 0; i < 5; ++i) ASSERT_TRUE((*net)->TrainStep(x.data(), y.data(), 8).ok());
-  TempDir dir;
+  TempDir dir("dir");
   const std::string path = dir.path() + "/w.pt";
   ASSERT_TRUE((*net)->Save(path).ok());
   auto loaded = GonadNet::Load(c, path);
@@ -186,7 +169,7 @@ TEST(GonadNetTest, SaveLoadRoundTripGivesIdenticalLogits) {
 }
 
 TEST(GonadNetTest, LoadErrors) {
-  TempDir dir;
+  TempDir dir("dir");
   EXPECT_EQ(GonadNet::Load(SmallConfig(), dir.path() + "/missing.pt").status().code(), StatusCode::kNotFound);
   const std::string junk = dir.path() + "/junk.pt";
   std::ofstream(junk) << "not a torch archive";
@@ -278,7 +261,7 @@ TEST_F(TinyModel, ClassifierAppliesTheFittedTemperature) {
   for (std::size_t i = 0; i < vs.size(); ++i)
     EXPECT_FLOAT_EQ((*p)[i], ScaledProbability((*logits)[i], meta->calibration().temperature())) << i;
 
-  TempDir bad;
+  TempDir bad("bad");
   fs::copy_file(dir_->path() + "/model.pt", bad.path() + "/model.pt");
   v1::ModelMetadata broken = *meta;
   broken.mutable_calibration()->set_temperature(-1);
@@ -289,7 +272,7 @@ TEST_F(TinyModel, ClassifierAppliesTheFittedTemperature) {
 }
 
 TEST_F(TinyModel, CalibrateModelRewritesTheMetadata) {
-  TempDir copy;
+  TempDir copy("copy");
   for (const char* f : {"model.pt", "model.json"}) fs::copy_file(dir_->path() + "/" + f, copy.path() + "/" + f);
   CalibrateOptions o;
   o.count = 300;
@@ -336,7 +319,7 @@ TEST_F(TinyModel, GridScoresEveryCellAndWritesPlots) {
   EXPECT_EQ(r->snr_by_day[1].day, 11u);
   EXPECT_EQ(r->snr_by_day[1].snr, 20.0f);
   for (const auto& c : r->snr_by_day) EXPECT_EQ(c.metrics.count, 100);
-  TempDir out;
+  TempDir out("out");
   ASSERT_TRUE(WriteGridReport(*r, out.path() + "/grid").ok());
   for (const char* f : {"grid.json", "grid.csv", "accuracy_by_snr.svg", "auc_by_snr.svg", "decided_accuracy_by_snr.svg",
                         "abstention_by_snr.svg", "metrics_by_variation.svg"})
@@ -432,20 +415,20 @@ TEST_F(TinyModel, GeometryMismatchIsInvalidArgument) {
 
 TEST_F(TinyModel, BadModelDirectories) {
   EXPECT_EQ(SexClassifier::Load("/nonexistent/ovoflow/model").status().code(), StatusCode::kNotFound);
-  TempDir empty;
+  TempDir empty("empty");
   auto r = SexClassifier::Load(empty.path());
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   EXPECT_NE(r.status().message().find("model.json"), std::string::npos) << r.status().message();
 
-  TempDir no_weights;
+  TempDir no_weights("no_weights");
   fs::copy_file(dir_->path() + "/model.json", no_weights.path() + "/model.json");
   EXPECT_EQ(SexClassifier::Load(no_weights.path()).status().code(), StatusCode::kNotFound);
 
-  TempDir bad_json;
+  TempDir bad_json("bad_json");
   std::ofstream(bad_json.path() + "/model.json") << "{\"name\": ";
   EXPECT_EQ(SexClassifier::Load(bad_json.path()).status().code(), StatusCode::kInvalidArgument);
 
-  TempDir no_input;
+  TempDir no_input("no_input");
   std::ofstream(no_input.path() + "/model.json") << "{\"name\": \"x\", \"future_field\": 1}";
   auto missing = SexClassifier::Load(no_input.path());
   EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
@@ -479,7 +462,7 @@ TEST_F(TinyModel, EvaluateCountsEveryScan) {
   EXPECT_NE(MetricsToJson(*m).find("\"abstention\""), std::string::npos);
 
   // Without a band in model.json there are no band figures, not zeros.
-  TempDir bare;
+  TempDir bare("bare");
   fs::copy_file(dir_->path() + "/model.pt", bare.path() + "/model.pt");
   meta->clear_recommended_thresholds();
   ASSERT_TRUE(WriteModelMetadata(bare.path(), *meta).ok());

@@ -17,7 +17,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -86,7 +85,6 @@ class PoisonTest : public ::testing::TestWithParam<std::string> {
     }
     up_.reset();
     pg_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   void StartUp() {

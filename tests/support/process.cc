@@ -1,9 +1,11 @@
 #include "support/process.h"
 
-#include <sys/stat.h>
-
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
+#include <vector>
+
+#include "common/testing/temp_dir.h"
 
 namespace ovoflow::testing {
 
@@ -35,11 +37,9 @@ std::string BinaryDir() { return Env("OVOFLOW_BINARY_DIR"); }
 std::string OvoflowBinary() { return BinaryDir() + "/src/exe/ovoflow"; }
 
 std::string MakeTempDir(const std::string& prefix) {
-  std::string tmpl = BinaryDir() + "/test-tmp";
-  mkdir(tmpl.c_str(), 0755);
-  tmpl += "/" + prefix + "-XXXXXX";
-  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-  return tmpl;
+  static std::vector<std::unique_ptr<TempDir>> dirs;  // removed at exit
+  dirs.push_back(std::make_unique<TempDir>(prefix, BinaryDir() + "/test-tmp"));
+  return dirs.back()->path();
 }
 
 }  // namespace ovoflow::testing

@@ -56,6 +56,8 @@ bool WaitFor(Pred pred, int timeout_s) {
 std::string SourceDir();  // $OVOFLOW_SOURCE_DIR
 std::string BinaryDir();  // $OVOFLOW_BINARY_DIR
 std::string OvoflowBinary();
+// A fresh directory under <build>/test-tmp, removed with its contents when
+// the test program exits (also after failed tests).
 std::string MakeTempDir(const std::string& prefix);
 
 }  // namespace ovoflow::testing
