@@ -112,7 +112,17 @@ ApiMetrics& GetApiMetrics() {
                          .Help("Correct predictions / eggs with an outcome, all time, by tenant and model version "
                                "(from the store, advanced by each outcome this process records)")
                          .Register(r);
-    return new ApiMetrics{requests, durations, clients, sent, dropped, accepted, rejected, outcomes, accuracy};
+    auto& handshakes = prometheus::BuildCounter()
+                           .Name("ovoflow_tls_handshake_failures_total")
+                           .Help("TLS handshakes that failed or timed out (plain HTTP on the HTTPS port, old clients)")
+                           .Register(r)
+                           .Add({});
+    auto& reloads = prometheus::BuildCounter()
+                        .Name("ovoflow_tls_reloads_total")
+                        .Help("Reloads of the TLS certificate and key (SIGHUP), by result (ok, rejected)")
+                        .Register(r);
+    return new ApiMetrics{requests, durations, clients,  sent,       dropped,   accepted,
+                          rejected, outcomes,  accuracy, handshakes, reloads};
   }();
   return *metrics;
 }

@@ -33,6 +33,8 @@ struct ApiMetrics {
   // never egg ids.
   prometheus::Family<prometheus::Counter>& outcomes;     // ovoflow_outcomes_total{tenant,model_version,correct}
   prometheus::Family<prometheus::Gauge>& live_accuracy;  // ovoflow_live_accuracy_ratio{tenant,model_version}
+  prometheus::Counter& tls_handshake_failures;           // ovoflow_tls_handshake_failures_total
+  prometheus::Family<prometheus::Counter>& tls_reloads;  // ovoflow_tls_reloads_total{result}
 
   // route: the route template (never the raw path), or "unmatched".
   void RecordRequest(const std::string& route, const std::string& method, int code, double seconds);

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <exception>
+#include <utility>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -14,6 +15,7 @@
 
 #include "api/api_metrics.h"
 #include "api/live_session.h"
+#include "api/tls.h"
 
 namespace ovoflow::api {
 
@@ -36,55 +38,120 @@ Response RunHandler(const RouteMatch& m, const Request& req, const ServerState& 
 }
 }  // namespace
 
-HttpSession::HttpSession(net::ip::tcp::socket&& socket, ServerState& state)
-    : stream_(std::move(socket)), executor_(stream_.get_executor()), state_(state) {}
+template <class Stream>
+HttpSession<Stream>::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls,
+                                 ServerState& state)
+    : tls_(std::move(tls)), stream_(MakeStream(std::move(socket))), executor_(stream_.get_executor()), state_(state) {}
 
-HttpSession::~HttpSession() { state_.sessions.Remove(this); }
-
-void HttpSession::Run() {
-  state_.sessions.Add(this, weak_from_this());
-  net::dispatch(executor_, [self = shared_from_this()] { self->DoRead(); });
+template <class Stream>
+Stream HttpSession<Stream>::MakeStream(net::ip::tcp::socket&& socket) {
+  if constexpr (kTls)
+    return Stream(beast::tcp_stream(std::move(socket)), *tls_);
+  else
+    return Stream(std::move(socket));
 }
 
-void HttpSession::Shutdown() {
-  net::post(executor_, [self = shared_from_this()] {
+template <class Stream>
+HttpSession<Stream>::~HttpSession() {
+  ReleaseBody();
+  state_.sessions.Remove(this);
+}
+
+template <class Stream>
+void HttpSession<Stream>::ReleaseBody() {
+  if (body_reserved_ > 0) state_.body_bytes.Give(std::exchange(body_reserved_, 0));
+}
+
+template <class Stream>
+void HttpSession<Stream>::Run() {
+  state_.sessions.Add(this, this->weak_from_this());
+  if constexpr (kTls) {
+    net::dispatch(executor_, [self = this->shared_from_this()] {
+      beast::get_lowest_layer(self->stream_).expires_after(std::chrono::milliseconds(self->state_.options.read_timeout_ms));
+      self->stream_.async_handshake(net::ssl::stream_base::server,
+                                    [self](beast::error_code ec) { self->OnHandshake(ec); });
+    });
+  } else {
+    net::dispatch(executor_, [self = this->shared_from_this()] { self->DoRead(); });
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::OnHandshake(beast::error_code ec) {
+  if (closed_) return;
+  if (ec) {
+    // Scanners, plain-HTTP clients and timeouts: counted, not logged per connection.
+    GetApiMetrics().tls_handshake_failures.Increment();
+    return Close();
+  }
+  DoRead();
+}
+
+template <class Stream>
+void HttpSession<Stream>::Shutdown() {
+  net::post(executor_, [self = this->shared_from_this()] {
     if (!self->busy_ && !self->closed_) self->Close();
   });
 }
 
-void HttpSession::DoRead() {
+template <class Stream>
+void HttpSession<Stream>::DoRead() {
   if (state_.stopping.load()) return Close();
   busy_ = false;
+  req_ = {};  // an idle keep-alive connection holds no body
+  ReleaseBody();
   parser_.emplace();
   parser_->header_limit(kHeaderLimitBytes);
   parser_->body_limit(state_.options.max_body_bytes);
-  stream_.expires_after(std::chrono::milliseconds(state_.options.read_timeout_ms));
+  beast::get_lowest_layer(stream_).expires_after(std::chrono::milliseconds(state_.options.read_timeout_ms));
   http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
 }
 
-void HttpSession::OnHeader(beast::error_code ec) {
+template <class Stream>
+void HttpSession<Stream>::OnHeader(beast::error_code ec) {
   if (closed_) return;
   if (ec || parser_->is_done()) return OnRead(ec);
   busy_ = true;
+  // The body's bytes come out of the server-wide budget before it is read.
+  // A chunked body may be as large as the limit; no Content-Length and no chunks: no body.
+  const std::size_t want = parser_->chunked()          ? state_.options.max_body_bytes
+                           : parser_->content_length() ? static_cast<std::size_t>(*parser_->content_length())
+                                                       : 0;
+  if (want > 0 && want <= state_.options.max_body_bytes) {
+    if (!state_.body_bytes.TryTake(want)) {
+      req_ = Request(parser_->get().base());
+      match_ = MatchRoute(req_, state_.deps.store != nullptr);
+      started_ = std::chrono::steady_clock::now();
+      Response busy = Problem(kUnavailable,
+                              "the server holds its limit of " + std::to_string(state_.body_bytes.limit()) +
+                                  " bytes of request bodies; retry shortly",
+                              std::string(req_.target()));
+      busy.set(http::field::retry_after, "1");
+      return Reply(std::move(busy), /*close=*/true, /*drain=*/true);
+    }
+    body_reserved_ = want;
+  }
   const auto& head = parser_->get();
   if (head.version() < 11 || !beast::iequals(head[http::field::expect], "100-continue")) return ReadBody();
   // The client waits for this before it sends the body (curl does for large scans).
   auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-  stream_.expires_after(kWriteTimeout);
-  http::async_write(stream_, *interim, [self = shared_from_this(), interim](beast::error_code e, std::size_t) {
+  beast::get_lowest_layer(stream_).expires_after(kWriteTimeout);
+  http::async_write(stream_, *interim, [self = this->shared_from_this(), interim](beast::error_code e, std::size_t) {
     if (e) return self->Close();
     self->ReadBody();
   });
 }
 
-void HttpSession::ReadBody() {
-  stream_.expires_after(std::chrono::milliseconds(state_.options.read_timeout_ms));
+template <class Stream>
+void HttpSession<Stream>::ReadBody() {
+  beast::get_lowest_layer(stream_).expires_after(std::chrono::milliseconds(state_.options.read_timeout_ms));
   http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+                   [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
 }
 
-void HttpSession::OnRead(beast::error_code ec) {
+template <class Stream>
+void HttpSession<Stream>::OnRead(beast::error_code ec) {
   if (closed_) return;
   busy_ = true;
   started_ = std::chrono::steady_clock::now();
@@ -109,7 +176,8 @@ void HttpSession::OnRead(beast::error_code ec) {
   Dispatch();
 }
 
-void HttpSession::Dispatch() {
+template <class Stream>
+void HttpSession<Stream>::Dispatch() {
   if (match_.error) return Reply(std::move(*match_.error));
   if (match_.spec->websocket && beast::websocket::is_upgrade(req_)) return Upgrade();
   switch (match_.spec->lane) {
@@ -120,7 +188,7 @@ void HttpSession::Dispatch() {
       if (state_.stopping.load())
         return Reply(Problem(kUnavailable, "the server is stopping", std::string(req_.target())), /*close=*/true);
       auto& pool = match_.spec->lane == Lane::kQuery ? state_.query_pool : state_.ingest_pool;
-      net::post(pool, [self = shared_from_this()] {
+      net::post(pool, [self = this->shared_from_this()] {
         Response res = RunHandler(self->match_, self->req_, self->state_);
         net::post(self->executor_, [self, res = std::move(res)]() mutable { self->Reply(std::move(res)); });
       });
@@ -129,33 +197,36 @@ void HttpSession::Dispatch() {
   }
 }
 
-void HttpSession::Upgrade() {
+template <class Stream>
+void HttpSession<Stream>::Upgrade() {
   PredictionFilter filter;
   if (auto e = ParseFilter(match_.target.query, &filter))
     return Reply(Problem(kInvalidParameter, "query parameter '" + e->parameter + "': " + e->detail,
                          std::string(req_.target()), e->parameter));
-  if (state_.hub.size() >= state_.options.max_ws_clients)
+  if (!state_.hub.TakeSlot(state_.options.max_ws_clients))
     return Reply(Problem(kUnavailable,
                          "too many live clients (limit " + std::to_string(state_.options.max_ws_clients) + ")",
                          std::string(req_.target())));
   GetApiMetrics().RecordRequest(match_.route_label, "GET", 101,
                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
   closed_ = true;  // the socket now belongs to the live session
-  auto live = std::make_shared<LiveSession>(std::move(stream_), std::move(filter), state_);
+  auto live = std::make_shared<LiveSession<Stream>>(std::move(stream_), tls_, std::move(filter), state_);
   live->Start(std::move(req_));
 }
 
-void HttpSession::Reply(Response res, bool close, bool drain) {
+template <class Stream>
+void HttpSession<Stream>::Reply(Response res, bool close, bool drain) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   GetApiMetrics().RecordRequest(match_.route_label, std::string(req_.method_string()), res.result_int(), seconds);
   if (closed_) return;
   bool keep_alive = !close && req_.keep_alive() && !state_.stopping.load();
   res.version(11);
   res.set(http::field::server, "ovoflow");
+  if constexpr (kTls) res.set(http::field::strict_transport_security, kHstsHeader);
   res.keep_alive(keep_alive);
   res_ = std::move(res);
-  stream_.expires_after(kWriteTimeout);
-  http::async_write(stream_, res_, [self = shared_from_this(), keep_alive, drain](beast::error_code ec, std::size_t) {
+  beast::get_lowest_layer(stream_).expires_after(kWriteTimeout);
+  http::async_write(stream_, res_, [self = this->shared_from_this(), keep_alive, drain](beast::error_code ec, std::size_t) {
     if (ec) return self->Close();
     if (drain) return self->DrainAndClose();
     if (!keep_alive || self->state_.stopping.load()) return self->Close();
@@ -165,27 +236,33 @@ void HttpSession::Reply(Response res, bool close, bool drain) {
 
 // Lingering close: a client still sending a refused body would otherwise get
 // a reset before it reads our answer.
-void HttpSession::DrainAndClose() {
+template <class Stream>
+void HttpSession<Stream>::DrainAndClose() {
   beast::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-  stream_.expires_after(kDrainTimeout);
+  beast::get_lowest_layer(stream_).socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  beast::get_lowest_layer(stream_).expires_after(kDrainTimeout);
   DrainRead();
 }
 
-void HttpSession::DrainRead() {
+template <class Stream>
+void HttpSession<Stream>::DrainRead() {
   buffer_.clear();
-  stream_.async_read_some(buffer_.prepare(64 * 1024), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+  beast::get_lowest_layer(stream_).async_read_some(buffer_.prepare(64 * 1024), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
     if (ec) return self->Close();  // the client finished (EOF) or the drain timed out
     self->DrainRead();
   });
 }
 
-void HttpSession::Close() {
+template <class Stream>
+void HttpSession<Stream>::Close() {
   if (closed_) return;
   closed_ = true;
   beast::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-  stream_.socket().close(ec);
+  beast::get_lowest_layer(stream_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  beast::get_lowest_layer(stream_).socket().close(ec);
 }
+
+template class HttpSession<PlainStream>;
+template class HttpSession<TlsStream>;
 
 }  // namespace ovoflow::api

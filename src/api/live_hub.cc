@@ -4,18 +4,17 @@
 #include <mutex>
 
 #include "api/json.h"
-#include "api/live_session.h"
 
 namespace ovoflow::api {
 
-void LiveHub::Add(std::shared_ptr<LiveSession> session) {
+void LiveHub::Add(std::shared_ptr<LiveSubscriber> session) {
   std::unique_lock lock(mu_);
   sessions_.push_back(std::move(session));
   count_.store(sessions_.size(), std::memory_order_relaxed);
 }
 
-void LiveHub::Remove(const LiveSession* session) {
-  std::shared_ptr<LiveSession> keep;  // released after the lock
+void LiveHub::Remove(const LiveSubscriber* session) {
+  std::shared_ptr<LiveSubscriber> keep;  // released after the lock
   std::unique_lock lock(mu_);
   auto it = std::find_if(sessions_.begin(), sessions_.end(), [&](const auto& s) { return s.get() == session; });
   if (it == sessions_.end()) return;
@@ -26,8 +25,16 @@ void LiveHub::Remove(const LiveSession* session) {
   lock.unlock();
 }
 
+bool LiveHub::TakeSlot(std::size_t limit) {
+  std::size_t taken = slots_.load();
+  do {
+    if (taken >= limit) return false;
+  } while (!slots_.compare_exchange_weak(taken, taken + 1));
+  return true;
+}
+
 void LiveHub::Clear() {
-  std::vector<std::shared_ptr<LiveSession>> sessions;
+  std::vector<std::shared_ptr<LiveSubscriber>> sessions;
   {
     std::unique_lock lock(mu_);
     sessions.swap(sessions_);

@@ -19,16 +19,25 @@ namespace {
 constexpr auto kCloseGrace = std::chrono::seconds(2);
 }  // namespace
 
-LiveSession::LiveSession(beast::tcp_stream&& stream, PredictionFilter filter, ServerState& state)
-    : ws_(std::move(stream)), filter_(std::move(filter)), state_(state), close_timer_(ws_.get_executor()) {}
+template <class Stream>
+LiveSession<Stream>::LiveSession(Stream&& stream, std::shared_ptr<net::ssl::context> tls, PredictionFilter filter,
+                                 ServerState& state)
+    : tls_(std::move(tls)),
+      ws_(std::move(stream)),
+      filter_(std::move(filter)),
+      state_(state),
+      close_timer_(ws_.get_executor()) {}
 
-LiveSession::~LiveSession() {
+template <class Stream>
+LiveSession<Stream>::~LiveSession() {
   if (joined_) GetApiMetrics().ws_clients.Decrement();
+  state_.hub.GiveSlot();
   state_.sessions.Remove(this);
 }
 
-void LiveSession::Start(Request upgrade) {
-  state_.sessions.Add(this, weak_from_this());
+template <class Stream>
+void LiveSession<Stream>::Start(Request upgrade) {
+  state_.sessions.Add(this, this->weak_from_this());
   upgrade_ = std::move(upgrade);
   beast::get_lowest_layer(ws_).expires_never();  // the websocket stream keeps its own timeouts
   auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
@@ -37,27 +46,30 @@ void LiveSession::Start(Request upgrade) {
   ws_.set_option(timeouts);
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(beast::http::field::server, "ovoflow"); }));
-  ws_.async_accept(upgrade_, [self = shared_from_this()](beast::error_code ec) { self->OnAccept(ec); });
+  ws_.async_accept(upgrade_, [self = this->shared_from_this()](beast::error_code ec) { self->OnAccept(ec); });
 }
 
-void LiveSession::OnAccept(beast::error_code ec) {
+template <class Stream>
+void LiveSession<Stream>::OnAccept(beast::error_code ec) {
   if (ec) return Finish();
   if (state_.stopping.load()) return CloseWith({websocket::close_code::going_away, "server stopping"});
   joined_ = true;
   GetApiMetrics().ws_clients.Increment();
-  state_.hub.Add(shared_from_this());
+  state_.hub.Add(this->shared_from_this());
   DoRead();
 }
 
-void LiveSession::DoRead() {
+template <class Stream>
+void LiveSession<Stream>::DoRead() {
   read_buffer_.clear();
-  ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+  ws_.async_read(read_buffer_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
     if (ec) return self->Finish();  // closed by the client, timed out, or cut
     self->DoRead();                 // client messages carry nothing; ignore them
   });
 }
 
-void LiveSession::Enqueue(std::shared_ptr<const std::string> message) {
+template <class Stream>
+void LiveSession<Stream>::Enqueue(std::shared_ptr<const std::string> message) {
   bool schedule = false, drop = false;
   {
     std::lock_guard lock(mu_);
@@ -75,15 +87,16 @@ void LiveSession::Enqueue(std::shared_ptr<const std::string> message) {
     GetApiMetrics().ws_clients_dropped.Increment();
     std::string reason = "client too slow: more than " + std::to_string(state_.hub.queue_limit()) +
                          " messages waiting";
-    net::post(ws_.get_executor(), [self = shared_from_this(), reason] {
+    net::post(ws_.get_executor(), [self = this->shared_from_this(), reason] {
       self->CloseWith({websocket::close_code::policy_error, reason});
     });
   } else if (schedule) {
-    net::post(ws_.get_executor(), [self = shared_from_this()] { self->WriteNext(); });
+    net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->WriteNext(); });
   }
 }
 
-void LiveSession::WriteNext() {
+template <class Stream>
+void LiveSession<Stream>::WriteNext() {
   std::shared_ptr<const std::string> message;
   {
     std::lock_guard lock(mu_);
@@ -95,7 +108,7 @@ void LiveSession::WriteNext() {
     queue_.pop_front();
   }
   ws_.text(true);
-  ws_.async_write(net::buffer(*message), [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
+  ws_.async_write(net::buffer(*message), [self = this->shared_from_this(), message](beast::error_code ec, std::size_t) {
     if (ec) {
       std::lock_guard lock(self->mu_);
       self->write_scheduled_ = false;
@@ -106,8 +119,9 @@ void LiveSession::WriteNext() {
   });
 }
 
-void LiveSession::Shutdown() {
-  net::post(ws_.get_executor(), [self = shared_from_this()] {
+template <class Stream>
+void LiveSession<Stream>::Shutdown() {
+  net::post(ws_.get_executor(), [self = this->shared_from_this()] {
     {
       std::lock_guard lock(self->mu_);
       self->closing_ = true;
@@ -117,7 +131,8 @@ void LiveSession::Shutdown() {
   });
 }
 
-void LiveSession::CloseWith(websocket::close_reason reason) {
+template <class Stream>
+void LiveSession<Stream>::CloseWith(websocket::close_reason reason) {
   if (close_started_ || finished_) return;
   close_started_ = true;
   {
@@ -127,13 +142,14 @@ void LiveSession::CloseWith(websocket::close_reason reason) {
   if (reason.code == websocket::close_code::policy_error)
     spdlog::warn("dropping live client: {}", reason.reason.c_str());
   close_timer_.expires_after(kCloseGrace);
-  close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+  close_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
     if (!ec) self->Finish();  // the peer did not complete the close handshake in time
   });
-  ws_.async_close(reason, [self = shared_from_this()](beast::error_code) { self->Finish(); });
+  ws_.async_close(reason, [self = this->shared_from_this()](beast::error_code) { self->Finish(); });
 }
 
-void LiveSession::Finish() {
+template <class Stream>
+void LiveSession<Stream>::Finish() {
   if (finished_) return;
   finished_ = true;
   {
@@ -147,5 +163,8 @@ void LiveSession::Finish() {
   beast::get_lowest_layer(ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
   beast::get_lowest_layer(ws_).socket().close(ec);
 }
+
+template class LiveSession<PlainStream>;
+template class LiveSession<TlsStream>;
 
 }  // namespace ovoflow::api

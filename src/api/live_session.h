@@ -6,6 +6,8 @@
 // client is closed with code 1008 (policy violation) and a reason; if the
 // close handshake cannot finish within a grace period the socket is cut.
 // Frames from the client are read only to answer pings and closes.
+// `Stream` is beast::tcp_stream (plain HTTP) or a TLS stream over it; the
+// session keeps the TLS context its connection started with.
 #pragma once
 
 #include <deque>
@@ -16,6 +18,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include "api/query.h"
@@ -24,16 +28,19 @@
 
 namespace ovoflow::api {
 
-class LiveSession : public Closeable, public std::enable_shared_from_this<LiveSession> {
+template <class Stream>
+class LiveSession : public Closeable, public LiveSubscriber, public std::enable_shared_from_this<LiveSession<Stream>> {
  public:
-  LiveSession(boost::beast::tcp_stream&& stream, PredictionFilter filter, ServerState& state);
+  LiveSession(Stream&& stream, std::shared_ptr<boost::asio::ssl::context> tls, PredictionFilter filter,
+              ServerState& state);
   ~LiveSession() override;
 
+  // Holds a slot of the hub (LiveHub::TakeSlot), given back when destroyed.
   // Completes the WebSocket handshake for `upgrade`, then joins the hub.
   void Start(Request upgrade);
-  bool Matches(const v1::Prediction& p) const { return filter_.Matches(p); }
+  bool Matches(const v1::Prediction& p) const override { return filter_.Matches(p); }
   // Thread-safe, never blocks on the network.
-  void Enqueue(std::shared_ptr<const std::string> message);
+  void Enqueue(std::shared_ptr<const std::string> message) override;
   // Thread-safe: closes with 1001 (going away).
   void Shutdown() override;
 
@@ -44,7 +51,8 @@ class LiveSession : public Closeable, public std::enable_shared_from_this<LiveSe
   void CloseWith(boost::beast::websocket::close_reason reason);
   void Finish();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  const std::shared_ptr<boost::asio::ssl::context> tls_;  // outlives ws_; nullptr on plain TCP
+  boost::beast::websocket::stream<Stream> ws_;
   const PredictionFilter filter_;
   ServerState& state_;
   Request upgrade_;
@@ -61,5 +69,10 @@ class LiveSession : public Closeable, public std::enable_shared_from_this<LiveSe
   bool close_started_ = false;
   bool finished_ = false;
 };
+
+using PlainStream = boost::beast::tcp_stream;
+using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+extern template class LiveSession<PlainStream>;
+extern template class LiveSession<TlsStream>;
 
 }  // namespace ovoflow::api

@@ -20,6 +20,7 @@
 #include "api/http_session.h"
 #include "api/live_hub.h"
 #include "api/server_state.h"
+#include "api/tls.h"
 
 namespace ovoflow::api {
 
@@ -61,14 +62,34 @@ Status ValidateOptions(const ApiOptions& o) {
     return Status::InvalidArgument("api: threads, query_threads and ingest_threads must be >= 1");
   if (o.read_timeout_ms < 1) return Status::InvalidArgument("api: read_timeout_ms must be >= 1");
   if (o.max_body_bytes < 1) return Status::InvalidArgument("api: max_body_bytes must be >= 1");
+  if (o.max_body_bytes_in_flight < o.max_body_bytes)
+    return Status::InvalidArgument("api: max_body_bytes_in_flight must be >= max_body_bytes");
   if (o.ws_queue_limit < 1) return Status::InvalidArgument("api: ws_queue_limit must be >= 1");
+  const bool has_tls = !o.tls.cert_file.empty() || !o.tls.key_file.empty();
+  if (has_tls && o.tls.insecure_http)
+    return Status::InvalidArgument("api: --insecure-http and --tls-cert/--tls-key exclude each other");
+  if (!has_tls) {
+    if (!o.tls.insecure_http)
+      return Status::InvalidArgument(
+          "api: no TLS certificate: give --tls-cert and --tls-key (make up creates them under var/tls/), or "
+          "--insecure-http to serve plain HTTP on a loopback address");
+    boost::system::error_code ec;
+    auto address = net::ip::make_address(o.listen_address, ec);
+    if (ec) return Status::InvalidArgument("api: '" + o.listen_address + "' is not an IP address");
+    if (!address.is_loopback())
+      return Status::InvalidArgument("api: --insecure-http serves plain HTTP only on a loopback address, not on " +
+                                     o.listen_address + "; use --tls-cert and --tls-key");
+  }
   return Status::Ok();
 }
 
 class ApiServerImpl final : public ApiServer {
  public:
-  ApiServerImpl(const ApiOptions& options, ApiDeps deps)
-      : state_(options, std::move(deps)), acceptor_(net::make_strand(ioc_)), retry_timer_(acceptor_.get_executor()) {}
+  ApiServerImpl(const ApiOptions& options, ApiDeps deps, std::unique_ptr<TlsContextSlot> tls)
+      : state_(options, std::move(deps)),
+        tls_(std::move(tls)),
+        acceptor_(net::make_strand(ioc_)),
+        retry_timer_(acceptor_.get_executor()) {}
   ~ApiServerImpl() override { Stop(); }
 
   Status Listen() {
@@ -93,11 +114,23 @@ class ApiServerImpl final : public ApiServer {
     DoAccept();
     threads_.reserve(static_cast<std::size_t>(state_.options.threads));
     for (int i = 0; i < state_.options.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
-    spdlog::info("api: serving http://{}:{} ({} I/O threads)", state_.options.listen_address, port_,
-                 state_.options.threads);
+    spdlog::info("api: serving {}://{}:{} ({} I/O threads)", tls_ ? "https" : "http", state_.options.listen_address,
+                 port_, state_.options.threads);
   }
 
   uint16_t port() const override { return port_; }
+  bool tls() const override { return tls_ != nullptr; }
+
+  Status ReloadTls() override {
+    if (!tls_) return Status::Ok();
+    Status st = tls_->Reload();
+    GetApiMetrics().tls_reloads.Add({{"result", st.ok() ? "ok" : "rejected"}}).Increment();
+    if (st.ok())
+      spdlog::info("api: TLS certificate reloaded from {}", state_.options.tls.cert_file);
+    else
+      spdlog::error("api: TLS reload refused, the certificate in force stays: {}", st.ToString());
+    return st;
+  }
 
   void PublishLive(const v1::Prediction& prediction) override { state_.hub.Publish(prediction); }
 
@@ -142,7 +175,10 @@ class ApiServerImpl final : public ApiServer {
         });
         return;
       }
-      std::make_shared<HttpSession>(std::move(socket), state_)->Run();
+      if (tls_)
+        std::make_shared<HttpSession<TlsStream>>(std::move(socket), tls_->Current(), state_)->Run();
+      else
+        std::make_shared<HttpSession<PlainStream>>(std::move(socket), nullptr, state_)->Run();
       DoAccept();
     });
   }
@@ -151,6 +187,7 @@ class ApiServerImpl final : public ApiServer {
   // queued in it, which may own a session) before the state the sessions
   // reference. The pools in the state are empty by then (Stop joined them).
   ServerState state_;
+  const std::unique_ptr<TlsContextSlot> tls_;  // nullptr: plain HTTP
   net::io_context ioc_;
   // Keeps the I/O threads running while a pooled handler's answer is on its way.
   net::executor_work_guard<net::io_context::executor_type> work_{ioc_.get_executor()};
@@ -174,7 +211,12 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, A
   }
   ApiOptions resolved = options;
   OVOFLOW_RETURN_IF_ERROR(LoadAdminToken(&resolved));
-  auto server = std::make_unique<ApiServerImpl>(resolved, std::move(deps));
+  std::unique_ptr<TlsContextSlot> tls;
+  if (!options.tls.cert_file.empty() || !options.tls.key_file.empty()) {
+    tls = std::make_unique<TlsContextSlot>(options.tls.cert_file, options.tls.key_file);
+    OVOFLOW_RETURN_IF_ERROR(tls->Reload());
+  }
+  auto server = std::make_unique<ApiServerImpl>(resolved, std::move(deps), std::move(tls));
   OVOFLOW_RETURN_IF_ERROR(server->Listen());
   server->Begin();
   return std::unique_ptr<ApiServer>(std::move(server));

@@ -15,7 +15,17 @@ namespace ovoflow::api {
 
 class ModelAdmin;  // api/model_admin.h
 
+// HTTPS: a PEM certificate chain and its private key (api/tls.h). Without
+// them the server refuses to start unless insecure_http is set and the
+// listen address is a loopback address (plain HTTP, for local tests).
+struct TlsOptions {
+  std::string cert_file;
+  std::string key_file;
+  bool insecure_http = false;
+};
+
 struct ApiOptions {
+  TlsOptions tls;
   std::string listen_address = "127.0.0.1";
   uint16_t port = 8080;                 // 0: pick a free port (see ApiServer::port())
   int threads = 2;                      // I/O threads (accept, parse, write; never block)
@@ -26,7 +36,12 @@ struct ApiOptions {
   // Larger request bodies get 413: a scan of the largest size the pipeline
   // takes (common/validation.h, 8 MiB of voxels) fits in JSON (base64).
   std::size_t max_body_bytes = 12u << 20;
-  std::size_t max_ws_clients = 1000;    // further upgrades get 503
+  // The bytes of request bodies the server holds at once, over all
+  // connections (OWASP API4): a request whose body (its Content-Length, or
+  // max_body_bytes when chunked) does not fit gets 503 with Retry-After
+  // before its body is read. >= max_body_bytes.
+  std::size_t max_body_bytes_in_flight = 64u << 20;
+  std::size_t max_ws_clients = 1000;    // further upgrades get 503 (exact, also under a burst)
   std::size_t ws_queue_limit = 1024;    // messages buffered per slow client before it is dropped
   // Bearer token for the admin routes (model activation); empty: those
   // routes answer 403. admin_token_file, when set, replaces it at Start().
@@ -60,6 +75,12 @@ class ApiServer {
   // Binds and starts serving; fails (Unavailable) when the port is taken.
   static Result<std::unique_ptr<ApiServer>> Start(const ApiOptions& options, ApiDeps deps);
   virtual uint16_t port() const = 0;
+  // True when serving HTTPS.
+  virtual bool tls() const = 0;
+  // Reads the certificate and key files again (SIGHUP); new connections get
+  // them, open ones keep theirs. On an error the files in force stay and the
+  // error is returned (and logged). Ok without TLS.
+  virtual Status ReloadTls() = 0;
   // Fans a prediction out to every /v1/live subscriber whose filter matches.
   // Thread-safe, non-blocking.
   virtual void PublishLive(const v1::Prediction& prediction) = 0;

@@ -40,11 +40,33 @@ class SessionRegistry {
   std::unordered_map<const void*, std::weak_ptr<Closeable>> sessions_;  // GUARDED_BY(mu_)
 };
 
+// A budget of bytes shared by all connections (request bodies in flight).
+class ByteBudget {
+ public:
+  explicit ByteBudget(std::size_t limit) : limit_(limit) {}
+  // Takes `n` bytes when they fit; false (nothing taken) otherwise.
+  bool TryTake(std::size_t n) {
+    std::size_t used = used_.load();
+    do {
+      if (n > limit_ - used) return false;
+    } while (!used_.compare_exchange_weak(used, used + n));
+    return true;
+  }
+  void Give(std::size_t n) { used_.fetch_sub(n); }
+  std::size_t used() const { return used_.load(); }
+  std::size_t limit() const { return limit_; }
+
+ private:
+  const std::size_t limit_;
+  std::atomic<std::size_t> used_{0};
+};
+
 struct ServerState {
   ServerState(const ApiOptions& o, ApiDeps d)
       : options(o),
         deps(std::move(d)),
         hub(o.ws_queue_limit),
+        body_bytes(o.max_body_bytes_in_flight),
         // Without a store every /v1/ route answers inline (503): one idle thread each.
         query_pool(deps.store ? static_cast<std::size_t>(o.query_threads) : 1),
         ingest_pool(deps.store ? static_cast<std::size_t>(o.ingest_threads) : 1) {}
@@ -52,6 +74,7 @@ struct ServerState {
   const ApiOptions options;
   const ApiDeps deps;
   LiveHub hub;
+  ByteBudget body_bytes;  // request bodies being read or handled
   SessionRegistry sessions;
   boost::asio::thread_pool query_pool;   // Lane::kQuery handlers
   boost::asio::thread_pool ingest_pool;  // Lane::kIngest handlers

@@ -29,6 +29,8 @@ std::unique_ptr<ApiProcess> ApiProcess::Start(const std::string& brokers, const 
   auto server = api::ApiServer::Start(options, deps);
   if (!server.ok()) Fatal(server.status().ToString() + " (choose another --port)");
   p->server_ = std::move(server).value();
+  api::ApiServer* srv = p->server_.get();
+  p->reload_ = std::make_unique<ReloadOnSighup>([srv] { (void)srv->ReloadTls(); });  // logs and counts the result
   return p;
 }
 
@@ -36,6 +38,7 @@ ApiProcess::~ApiProcess() { Stop(); }
 
 void ApiProcess::Stop() {
   if (std::exchange(stopped_, true)) return;
+  reload_.reset();
   server_->Stop();
   Status flushed = producer_->Flush(10000);
   if (!flushed.ok()) spdlog::warn("api producer: {}", flushed.ToString());

@@ -10,6 +10,7 @@
 #include "api/server.h"
 #include "bus/producer.h"
 #include "exe/kafka_scan_sink.h"
+#include "exe/signals.h"
 #include "inference/model_admin.h"
 #include "store/prediction_store.h"
 
@@ -35,7 +36,8 @@ class ApiProcess {
   std::unique_ptr<bus::Producer> producer_;
   std::unique_ptr<KafkaScanSink> sink_;
   std::unique_ptr<inference::ModelAdminService> models_;
-  std::unique_ptr<api::ApiServer> server_;  // last: stopped before the parts it uses
+  std::unique_ptr<api::ApiServer> server_;  // stopped before the parts it uses
+  std::unique_ptr<ReloadOnSighup> reload_;  // last: gone before the server (SIGHUP reloads TLS)
   bool stopped_ = false;
 };
 

@@ -66,7 +66,9 @@ std::vector<MeteredChild*> BenchPipeline::Children() {
 }
 
 std::vector<std::string> BenchPipeline::CommonArgs(const std::string& command, int port) const {
-  return {command, "--brokers", o_.brokers, "--log-level", o_.log_level, "--metrics-port", std::to_string(port)};
+  // The scraper reads /metrics over plain HTTP on loopback.
+  return {command,          "--brokers",   o_.brokers, "--log-level", o_.log_level, "--metrics-port", std::to_string(port),
+          "--insecure-http"};
 }
 
 Result<MeteredChild> BenchPipeline::Spawn(const std::string& name, const std::vector<std::string>& args, int port) {

@@ -136,7 +136,8 @@ void AddApiCommand(CLI::App& app, const GlobalFlags& g) {
     auto store = store::OpenStore(*db);
     if (!store.ok()) Fatal(store.status().ToString());
     auto api = ApiProcess::Start(g.brokers, *o, store->get(), *models_dir);
-    std::printf("ovoflow api: http://%s:%u\n", o->listen_address.c_str(), api->server().port());
+    std::printf("ovoflow api: %s://%s:%u\n", api->server().tls() ? "https" : "http", o->listen_address.c_str(),
+                api->server().port());
     std::fflush(stdout);
     // The live feed follows the predictions topic from "now" in a group of its own.
     Status st = RunLiveRelay(g.brokers, api->server(), stop);

@@ -150,9 +150,9 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
     });
   }
   ready = true;
-  std::printf("ovoflow up: pipeline running\n  dashboard  http://%s:%u\n  broker     %s\n  database   %s\n"
+  std::printf("ovoflow up: pipeline running\n  dashboard  %s://%s:%u\n  broker     %s\n  database   %s\n"
               "  scanner    %s\nPress Ctrl-C to stop.\n",
-              o.api.listen_address.c_str(), srv->port(), g.brokers.c_str(), o.db.c_str(),
+              srv->tls() ? "https" : "http", o.api.listen_address.c_str(), srv->port(), g.brokers.c_str(), o.db.c_str(),
               scanner ? ("run " + scanner->run_id() + ", " + FormatRate(o.scanner.rate_per_s)).c_str()
                       : "off (--no-scanner)");
   std::fflush(stdout);

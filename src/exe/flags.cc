@@ -126,11 +126,24 @@ void AddWriterFlags(CLI::App* cmd, store::WriterOptions* o) {
   cmd->add_option("--store-group", o->group_id, "consumer group of the store writers")->capture_default_str();
 }
 
+void AddTlsFlags(CLI::App* cmd, api::TlsOptions* o) {
+  cmd->add_option("--tls-cert", o->cert_file, "PEM certificate chain for HTTPS (reloaded on SIGHUP)");
+  cmd->add_option("--tls-key", o->key_file, "PEM private key of --tls-cert");
+  cmd->add_flag("--insecure-http", o->insecure_http,
+                "serve plain HTTP instead of HTTPS; refused unless the listen address is loopback");
+}
+
 void AddApiFlags(CLI::App* cmd, api::ApiOptions* o) {
   cmd->add_option("--listen", o->listen_address, "API listen address")->capture_default_str();
+  AddTlsFlags(cmd, &o->tls);
   cmd->add_option("--port", o->port, "API port (0: any free port)")->capture_default_str();
   cmd->add_option("--api-threads", o->threads, "API I/O threads")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--web-root", o->web_root, "dashboard files (built by `make web`)")->capture_default_str();
+  cmd->add_option("--max-body-bytes-in-flight", o->max_body_bytes_in_flight,
+                  "request body bytes held at once over all connections; more get 503 + Retry-After")
+      ->capture_default_str();
+  cmd->add_option("--max-ws-clients", o->max_ws_clients, "live WebSocket clients at once; more get 503")
+      ->capture_default_str();
   if (const char* token = std::getenv("OVOFLOW_ADMIN_TOKEN")) o->admin_token = token;
   cmd->add_option("--admin-token-file", o->admin_token_file,
                   "file holding the bearer token of the admin routes (model activation); else $OVOFLOW_ADMIN_TOKEN; "
@@ -141,6 +154,7 @@ void AddMetricsFlags(CLI::App* cmd, MetricsFlags* o, uint16_t default_port) {
   o->port = default_port;
   cmd->add_option("--metrics-port", o->port, "port for /metrics, /healthz, /readyz (0: off)")->capture_default_str();
   cmd->add_option("--metrics-listen", o->listen_address, "address for the metrics endpoint")->capture_default_str();
+  AddTlsFlags(cmd, &o->tls);
 }
 
 }  // namespace ovoflow::exe

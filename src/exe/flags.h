@@ -38,11 +38,15 @@ void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o);
 void AddWriterFlags(CLI::App* cmd, store::WriterOptions* o);
 void AddApiFlags(CLI::App* cmd, api::ApiOptions* o);
 
+// --tls-cert, --tls-key and --insecure-http (docs/security.md).
+void AddTlsFlags(CLI::App* cmd, api::TlsOptions* o);
+
 // Serves /metrics, /healthz and /readyz for processes without the REST API.
 // Port 0 disables it.
 struct MetricsFlags {
   uint16_t port = 0;
   std::string listen_address = "127.0.0.1";
+  api::TlsOptions tls;
 };
 void AddMetricsFlags(CLI::App* cmd, MetricsFlags* o, uint16_t default_port);
 

@@ -4,16 +4,21 @@
 
 namespace ovoflow::exe {
 
-std::unique_ptr<api::ApiServer> StartMetricsEndpoint(const MetricsFlags& flags) {
+std::unique_ptr<MetricsEndpoint> StartMetricsEndpoint(const MetricsFlags& flags) {
   if (flags.port == 0) return nullptr;
   api::ApiOptions o;
   o.listen_address = flags.listen_address;
   o.port = flags.port;
   o.threads = 1;
+  o.tls = flags.tls;
   auto server = api::ApiServer::Start(o, api::ApiDeps{});
-  if (!server.ok()) Fatal("metrics endpoint: " + server.status().ToString() + " (choose another --metrics-port)");
-  spdlog::info("metrics on http://{}:{}/metrics", flags.listen_address, (*server)->port());
-  return std::move(server).value();
+  if (!server.ok()) Fatal("metrics endpoint: " + server.status().ToString());
+  auto endpoint = std::make_unique<MetricsEndpoint>();
+  endpoint->server = std::move(server).value();
+  api::ApiServer* srv = endpoint->server.get();
+  endpoint->reload = std::make_unique<ReloadOnSighup>([srv] { (void)srv->ReloadTls(); });
+  spdlog::info("metrics on {}://{}:{}/metrics", srv->tls() ? "https" : "http", flags.listen_address, srv->port());
+  return endpoint;
 }
 
 }  // namespace ovoflow::exe

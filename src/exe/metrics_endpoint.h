@@ -5,10 +5,18 @@
 
 #include "api/server.h"
 #include "exe/flags.h"
+#include "exe/signals.h"
 
 namespace ovoflow::exe {
 
-// nullptr when flags.port == 0; exits with a clear message when the port is taken.
-std::unique_ptr<api::ApiServer> StartMetricsEndpoint(const MetricsFlags& flags);
+// The endpoint's server, and the SIGHUP handler that reloads its TLS files.
+struct MetricsEndpoint {
+  std::unique_ptr<api::ApiServer> server;
+  std::unique_ptr<ReloadOnSighup> reload;  // gone before the server
+};
+
+// nullptr when flags.port == 0; exits with a clear message when the port is
+// taken or the TLS flags are missing or wrong.
+std::unique_ptr<MetricsEndpoint> StartMetricsEndpoint(const MetricsFlags& flags);
 
 }  // namespace ovoflow::exe

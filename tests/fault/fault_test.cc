@@ -162,12 +162,13 @@ class FaultTest : public ::testing::Test {
 
   Process* StartStoreWriter() {
     store_metrics_port_ = FreePort();
-    return Spawn("store", {"store", "--db", db_url_, "--metrics-port", std::to_string(store_metrics_port_)});
+    return Spawn("store", {"store", "--db", db_url_, "--metrics-port", std::to_string(store_metrics_port_),
+                              "--insecure-http"});
   }
 
   Process* StartUp() {
     store_metrics_port_ = FreePort();  // `up` serves /metrics on its API port
-    return Spawn("up", {"up", "--no-scanner", "--db", db_url_, "--workers", "2", "--port",
+    return Spawn("up", {"up", "--insecure-http", "--no-scanner", "--db", db_url_, "--workers", "2", "--port",
                         std::to_string(store_metrics_port_), "--partitions", std::to_string(kPartitions)});
   }
 
@@ -176,7 +177,7 @@ class FaultTest : public ::testing::Test {
     labels_path_ = dir_ + "/labels.csv";
     scanner_ = Spawn("scanner", {"scanner", "--scans", std::to_string(kScans), "--rate", std::to_string(kRate),
                                  "--run-id", run_id_, "--labels", labels_path_, "--tenants", "hatchery-a,hatchery-b",
-                                 "--metrics-port", std::to_string(scanner_metrics_port_)});
+                                 "--metrics-port", std::to_string(scanner_metrics_port_), "--insecure-http"});
   }
 
   // -------------------------------------------------------------- store

@@ -74,7 +74,7 @@ class PipelineTest : public ::testing::Test {
     port_ = FreePort();
     db_url_ = "sqlite://" + dir_ + "/ovoflow.db";
     up_ = std::make_unique<Process>(
-        std::vector<std::string>{OvoflowBinary(), "up", "--brokers", TestBrokers(), "--db", db_url_, "--port",
+        std::vector<std::string>{OvoflowBinary(), "up", "--insecure-http", "--brokers", TestBrokers(), "--db", db_url_, "--port",
                                  std::to_string(port_), "--no-scanner", "--web-root", SourceDir() + "/web/dist"},
         dir_ + "/up.log");
     ASSERT_TRUE(WaitFor([] { return Fetch(port_, "GET", "/readyz").status == 200 || !up_->Running(); },

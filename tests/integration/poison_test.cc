@@ -90,7 +90,7 @@ class PoisonTest : public ::testing::TestWithParam<std::string> {
   void StartUp() {
     port_ = FreePort();
     up_ = std::make_unique<Process>(
-        std::vector<std::string>{Binary(), "up", "--brokers", TestBrokers(), "--db", db_url_, "--port",
+        std::vector<std::string>{Binary(), "up", "--insecure-http", "--brokers", TestBrokers(), "--db", db_url_, "--port",
                                  std::to_string(port_), "--no-scanner", "--infer-group", prefix_ + "-infer",
                                  "--store-group", prefix_ + "-store", "--web-root", SourceDir() + "/web/dist"},
         dir_ + "/up.log");

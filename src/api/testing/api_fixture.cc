@@ -73,6 +73,7 @@ void RecordingSink::set_result(Status s) {
 ApiOptions ApiHarness::DefaultOptions() {
   ApiOptions o;
   o.port = 0;
+  o.tls.insecure_http = true;  // loopback; the TLS tests set a certificate instead
   return o;
 }
 
