@@ -54,7 +54,10 @@ Result<Url> ParseUrl(const std::string& url) {
 template <class Stream>
 Result<std::string> Exchange(Stream& stream, const Url& u, const std::string& url, const HttpGetOptions& o) {
   http::request<http::empty_body> req(http::verb::get, u.target, 11);
-  req.set(http::field::host, u.host);
+  // RFC 9110 §7.2: the port too unless it is the scheme's default (providers
+  // such as Keycloak build their issuer URL from it).
+  const bool default_port = u.port == (u.tls ? "443" : "80");
+  req.set(http::field::host, default_port ? u.host : u.host + ":" + u.port);
   req.set(http::field::accept, "application/json");
   req.set(http::field::user_agent, "ovoflow");
   http::write(stream, req);
