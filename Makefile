@@ -1,9 +1,12 @@
 # ovoflow: `make up` runs the whole pipeline locally, `make test` runs every test.
 BUILD ?= build
+# The libFuzzer harnesses (tests/fuzz), built with clang + ASan + UBSan.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all up test build setup web model clean kafka-start kafka-stop unit integration fault
+.PHONY: all up test build setup web model clean kafka-start kafka-stop unit integration fault fuzz-build fuzz
 
 all: build
 
@@ -27,23 +30,23 @@ model: build
 up: build model
 	@scripts/up
 
-test: build
+test: build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
-unit: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+$(FUZZ_BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DOVOFLOW_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-integration: build
-	cd $(BUILD) && ctest --output-on-failure -L integration
+fuzz-build: setup $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target ovoflow_fuzzers
 
-fault: build
-	cd $(BUILD) && ctest --output-on-failure -L fault
-
-kafka-start:
-	@scripts/kafka start
-
-kafka-stop:
-	@scripts/kafka stop
+# Each harness for FUZZ_SECONDS (300 by default) on its corpus, two at a
+# time; prints executions per harness and anything found.
+fuzz: fuzz-build
+	cd $(FUZZ_BUILD) && cmake -DOVOFLOW_FUZZ_SECONDS=$(FUZZ_SECONDS) . >/dev/null && \
+	  { ctest -j $(JOBS) -V -L fuzz > fuzz.log 2>&1; rc=$$?; \
+	    grep -E 'number_of_executed_units|no crash|FAILED|FOUND' fuzz.log; \
+	    cmake -DOVOFLOW_FUZZ_SECONDS=15 . >/dev/null; exit $$rc; }
 
 clean:
-	rm -rf $(BUILD) web/dist
+	rm -rf $(BUILD) $(FUZZ_BUILD) web/dist

@@ -4,10 +4,12 @@
 function(ovoflow_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
     -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual
-    -Wimplicit-fallthrough
+    -Wimplicit-fallthrough)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     # GCC 12 reports false positives through std::variant and std::optional
     # (GCC bug 105562 and relatives); keep -Werror meaningful without it.
-    -Wno-maybe-uninitialized)
+    target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized)
+  endif()
   if(OVOFLOW_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
@@ -25,6 +27,9 @@ endfunction()
 # ovoflow_test(name SOURCES ... DEPS ... [LABELS ...] [TIMEOUT s] [FIXTURES ...] [ENV K=V ...])
 # A GoogleTest binary registered as one CTest test (label "unit" by default).
 function(ovoflow_test name)
+  if(OVOFLOW_FUZZ)  # the fuzz build builds harnesses only
+    return()
+  endif()
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS;FIXTURES;ENV" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)

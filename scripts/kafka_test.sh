@@ -67,7 +67,8 @@ cleanup() {
       echo "---- last lines of $f"
       tail -n 30 "$f" 2>/dev/null
     done
-    echo "kafka_test: FAILED ($failures failure(s)) after $((SECONDS - t_start)) s; data kept in $tmp"
+    echo "kafka_test: FAILED ($failures failure(s)) after $((SECONDS - t_start)) s (its logs above; temp dir removed)"
+    rm -rf "$tmp"
     exit 1
   fi
   rm -rf "$tmp"

@@ -17,16 +17,7 @@ psql_bin=/usr/lib/postgresql/15/bin/psql
 
 # shellcheck source=lib/test_helpers.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/test_helpers.sh"
-pick_port() {
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((30000 + RANDOM % 9000))
-    tcp_open "$p" || { echo "$p"; return 0; }
-  done
-  return 1
-}
-
-port="$(pick_port)" || abort "no free port found"
+port="$(free_port)" || abort "no free port found"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/ovoflow-pg-test.XXXXXX")" || abort "mktemp failed"
 chmod 755 "$tmp"  # run as root, the server user must reach the data dir
 data="$tmp/pg"
@@ -39,7 +30,8 @@ cleanup() {
   if [[ $rc -ne 0 || $failures -ne 0 ]]; then
     echo "---- last lines of $data/log/postgres.log"
     tail -n 30 "$data/log/postgres.log" 2>/dev/null
-    echo "pg_test: FAILED ($failures failure(s)); data kept in $tmp"
+    echo "pg_test: FAILED ($failures failure(s)) (its logs above; temp dir removed)"
+    rm -rf "$tmp"
     exit 1
   fi
   rm -rf "$tmp"

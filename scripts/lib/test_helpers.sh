@@ -1,6 +1,7 @@
 # Shared by the script tests (scripts/*_test.sh): sourced, not run.
 # pass/fail count checks, abort stops the test, indent shows captured output,
-# tcp_open tells whether something listens on 127.0.0.1:PORT, start_watchdog
+# tcp_open tells whether something listens on 127.0.0.1:PORT, free_port
+# picks one where nothing does, start_watchdog
 # and stop_watchdog bound the test's run time.
 failures=0
 pass() { echo "PASS: $*"; }
@@ -8,6 +9,15 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 abort() { fail "$*"; exit 1; }
 indent() { local l; while IFS= read -r l; do echo "  $l"; done <<<"$1"; }
 tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# free_port: a port in 30000-38999 on which nothing listens on 127.0.0.1.
+free_port() {
+  local p i
+  for ((i = 0; i < 200; i++)); do
+    p=$((30000 + RANDOM % 9000))
+    tcp_open "$p" || { echo "$p"; return 0; }
+  done
+  return 1
+}
 
 # start_watchdog DEFAULT_S: after $OVOFLOW_TEST_BUDGET_S seconds (else
 # DEFAULT_S; keep it under the CTest timeout) send this shell TERM, so that its

@@ -20,6 +20,26 @@ bool Jwk::Fits(const std::string& alg) const {
   return false;
 }
 
+namespace {
+
+// True for a base64url value cjose can decode: its alphabet only (no '='
+// padding) and a length that is not 1 modulo 4. libcjose 0.6.2 aborts the
+// process (an assert in its decoder) on '=' inside a value; found by
+// tests/fuzz/jwks_fuzzer.cc.
+bool IsBase64UrlValue(json_t* v) {
+  const char* s = json_string_value(v);
+  if (s == nullptr || *s == '\0') return false;
+  std::size_t n = 0;
+  for (; s[n] != '\0'; ++n) {
+    const char c = s[n];
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return n % 4 != 1;
+}
+
+}  // namespace
+
 Result<std::vector<std::shared_ptr<const Jwk>>> ParseJwks(const std::string& json) {
   json_error_t jerr;
   std::unique_ptr<json_t, void (*)(json_t*)> doc(json_loadb(json.data(), json.size(), 0, &jerr),
@@ -41,8 +61,19 @@ Result<std::vector<std::shared_ptr<const Jwk>>> ParseJwks(const std::string& jso
     }
     if (std::string(kty) != "RSA" && std::string(kty) != "EC") continue;  // "oct", "OKP": not ours to verify with
     if (use != nullptr && std::string(use) != "sig") continue;             // encryption keys
-    if (json_object_get(key, "d") != nullptr) {
+    bool private_part = false;
+    for (const char* m : {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}) private_part |= json_object_get(key, m) != nullptr;
+    if (private_part) {
       spdlog::warn("auth: JWKS key '{}' holds a private part; skipped", kid);
+      continue;
+    }
+    const bool ec = std::string(kty) == "EC";
+    const bool encoded_ok = ec ? IsBase64UrlValue(json_object_get(key, "x")) &&
+                                     IsBase64UrlValue(json_object_get(key, "y")) &&
+                                     json_is_string(json_object_get(key, "crv"))
+                               : IsBase64UrlValue(json_object_get(key, "n")) && IsBase64UrlValue(json_object_get(key, "e"));
+    if (!encoded_ok) {
+      spdlog::warn("auth: JWKS key '{}' has a member that is not base64url; skipped", kid);
       continue;
     }
     cjose_err err;

@@ -138,3 +138,38 @@ TEST(HttpGetTest, RefusesWhatIsNotAnHttpUrl) {
 
 }  // namespace
 }  // namespace ovoflow::auth
+
+namespace ovoflow::auth {
+namespace {
+
+TEST(ParseJwksTest, SkipsKeysThatWouldCrashLibcjose) {
+  // Found by tests/fuzz/jwks_fuzzer.cc: '=' inside a base64url member makes
+  // libcjose 0.6.2 abort the process (an assert in its decoder).
+  const std::string jwks =
+      R"({"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f=3OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",)"
+      R"("y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},)"
+      R"({"kty":"RSA","kid":"r1","e":"AQAB","n":"a"},{"kty":"RSA","kid":"r2","e":"AQAB"},)"
+      R"({"kty":"EC","crv":"P-256","kid":"k2","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",)"
+      R"("y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]})";
+  auto keys = ParseJwks(jwks);
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_EQ(keys->size(), 1u) << "only the well-formed key";
+  EXPECT_EQ((*keys)[0]->kid(), "k2");
+  EXPECT_TRUE((*keys)[0]->Fits("ES256"));
+}
+
+TEST(ParseJwksTest, SkipsPrivateSymmetricAndEncryptionKeys) {
+  auto keys = ParseJwks(
+      R"({"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0"},)"
+      R"({"kty":"EC","crv":"P-256","kid":"enc","use":"enc","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",)"
+      R"("y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},)"
+      R"({"kty":"EC","crv":"P-256","kid":"priv","d":"AAAA","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",)"
+      R"("y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]})");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_TRUE(keys->empty());
+  EXPECT_FALSE(ParseJwks("not json").ok());
+  EXPECT_FALSE(ParseJwks(R"({"keys":{}})").ok());
+}
+
+}  // namespace
+}  // namespace ovoflow::auth

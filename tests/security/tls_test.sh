@@ -22,15 +22,6 @@ brokers="${OVOFLOW_TEST_BROKERS:?OVOFLOW_TEST_BROKERS is not set (run through ct
 source "$repo/scripts/lib/test_helpers.sh"
 command -v testssl >/dev/null || abort "testssl (Debian's testssl.sh) is missing: run scripts/setup"
 
-pick_port() {
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((30000 + RANDOM % 9000))
-    tcp_open "$p" || { echo "$p"; return 0; }
-  done
-  return 1
-}
-
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/ovoflow-tls-test.XXXXXX")" || abort "mktemp failed"
 pids=()
 cleanup() {
@@ -64,7 +55,7 @@ openssl verify -crl_check -CAfile "$tls/ca.pem" -CRLfile "$tls/ca.crl" "$tls/ser
   && pass "the certificate verifies against the CA and its CRL" || fail "openssl verify -crl_check failed"
 
 # 2. plain HTTP only when asked for, and only on loopback
-port="$(pick_port)" || abort "no free port"
+port="$(free_port)" || abort "no free port"
 out="$(timeout 60 "$bin" api --brokers "$brokers" --db "sqlite://$tmp/a.db" --port "$port" 2>&1)"; rc=$?
 [[ $rc -ne 0 && "$out" == *"--tls-cert"* ]] && pass "without a certificate the API refuses to start" \
   || fail "api without TLS flags: exit $rc: $(tail -n 2 <<<"$out")"
@@ -110,7 +101,7 @@ kill -0 "$api_pid" 2>/dev/null && pass "the API runs on after SIGHUP" || fail "S
 cp "$tmp/tls-next/ca.pem" "$tls/ca.pem"
 
 # 5. a component's metrics endpoint speaks TLS too
-mport="$(pick_port)" || abort "no free port"
+mport="$(free_port)" || abort "no free port"
 "$bin" store --brokers "$brokers" --db "sqlite://$tmp/s.db" --metrics-port "$mport" --tls-cert "$tls/server.pem" \
   --tls-key "$tls/server.key" > "$tmp/store.log" 2>&1 &
 pids+=($!)
