@@ -6,7 +6,7 @@ FUZZ_SECONDS ?= 300
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all up test build setup web model clean kafka-start kafka-stop unit integration fault fuzz-build fuzz
+.PHONY: all up test build setup web model clean kafka-start kafka-stop unit integration fault fuzz-build fuzz lint
 
 all: build
 
@@ -30,7 +30,11 @@ model: build
 up: build model
 	@scripts/up
 
-test: build fuzz-build
+# Static checks (scripts/lint): shellcheck on every shell script.
+lint: setup
+	@scripts/lint
+
+test: lint build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
 

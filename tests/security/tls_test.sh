@@ -102,8 +102,10 @@ cp "$tmp/tls-next/ca.pem" "$tls/ca.pem"
 
 # 5. a component's metrics endpoint speaks TLS too
 mport="$(free_port)" || abort "no free port"
-"$bin" store --brokers "$brokers" --db "sqlite://$tmp/s.db" --metrics-port "$mport" --tls-cert "$tls/server.pem" \
-  --tls-key "$tls/server.key" > "$tmp/store.log" 2>&1 &
+# A consumer group of its own: in the default one it would take partitions
+# from the store writers of other tests on the same broker.
+"$bin" store --brokers "$brokers" --store-group "tls-test-$$-$RANDOM" --db "sqlite://$tmp/s.db" \
+  --metrics-port "$mport" --tls-cert "$tls/server.pem" --tls-key "$tls/server.key" > "$tmp/store.log" 2>&1 &
 pids+=($!)
 for ((i = 0; i < 150; i++)); do
   curl -fsS --max-time 2 --cacert "$tls/ca.pem" "https://localhost:$mport/metrics" >/dev/null 2>&1 && break
