@@ -59,9 +59,9 @@ LiveAccuracy& GetLiveAccuracy() {
   return *live;
 }
 
-Status RefreshLiveAccuracy(store::PredictionStore& store, const std::string& tenant_id) {
+Status RefreshLiveAccuracy(store::PredictionStore& store, const store::TenantScope& tenants) {
   store::StatsQuery query;
-  query.tenant_id = tenant_id;
+  query.tenants = tenants;
   OVOFLOW_ASSIGN_OR_RETURN(auto rows, store.GetAccuracy(query));
   GetLiveAccuracy().Reset(rows);
   return Status::Ok();
@@ -121,8 +121,13 @@ ApiMetrics& GetApiMetrics() {
                         .Name("ovoflow_tls_reloads_total")
                         .Help("Reloads of the TLS certificate and key (SIGHUP), by result (ok, rejected)")
                         .Register(r);
-    return new ApiMetrics{requests, durations, clients,  sent,       dropped,   accepted,
-                          rejected, outcomes,  accuracy, handshakes, reloads};
+    auto& auth_failures = prometheus::BuildCounter()
+                              .Name("ovoflow_api_auth_failures_total")
+                              .Help("Requests refused by authentication or authorisation, by reason (missing, "
+                                    "expired, signature, audience, forbidden, throttled, ...)")
+                              .Register(r);
+    return new ApiMetrics{requests, durations, clients,    sent,    dropped,      accepted,
+                          rejected, outcomes,  accuracy,   handshakes, reloads, auth_failures};
   }();
   return *metrics;
 }

@@ -35,6 +35,10 @@ struct ApiMetrics {
   prometheus::Family<prometheus::Gauge>& live_accuracy;  // ovoflow_live_accuracy_ratio{tenant,model_version}
   prometheus::Counter& tls_handshake_failures;           // ovoflow_tls_handshake_failures_total
   prometheus::Family<prometheus::Counter>& tls_reloads;  // ovoflow_tls_reloads_total{result}
+  // Refused callers, by reason: missing, malformed, expired, signature, ...
+  // (auth::TokenErrorKind), forbidden (a role the route does not take),
+  // throttled (429 after too many failures from one address).
+  prometheus::Family<prometheus::Counter>& auth_failures;  // ovoflow_api_auth_failures_total{reason}
 
   // route: the route template (never the raw path), or "unmatched".
   void RecordRequest(const std::string& route, const std::string& method, int code, double seconds);
@@ -80,9 +84,9 @@ class LiveAccuracy {
 
 LiveAccuracy& GetLiveAccuracy();
 
-// Reads the accuracy of `tenant_id` (empty: every tenant) from the store,
+// Reads the accuracy of the tenants of `tenants` from the store,
 // over all time, into GetLiveAccuracy(). Blocks on one store read; the
 // store's error, if any (the gauges then keep their values).
-Status RefreshLiveAccuracy(store::PredictionStore& store, const std::string& tenant_id);
+Status RefreshLiveAccuracy(store::PredictionStore& store, const store::TenantScope& tenants);
 
 }  // namespace ovoflow::api

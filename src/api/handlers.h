@@ -10,6 +10,9 @@ namespace ovoflow::api {
 Response HandleGetEgg(const RequestContext& ctx);
 Response HandleListEggs(const RequestContext& ctx);
 Response HandleStats(const RequestContext& ctx);
+// GET /v1/me (any role) and GET /v1/auth/config (public), Lane::kInline.
+Response HandleMe(const RequestContext& ctx);
+Response HandleAuthConfig(const RequestContext& ctx);
 
 // POST /v1/scans (scan_handler.cc), Lane::kIngest.
 Response HandlePostScan(const RequestContext& ctx);
@@ -20,7 +23,7 @@ Response HandlePostOutcome(const RequestContext& ctx);
 
 // Model lifecycle (model_handlers.cc): GET /v1/models on Lane::kQuery;
 // POST /v1/models/{version}:activate and :deactivate on Lane::kIngest
-// (they load a model and wait for the broker); admin token required.
+// (they load a model and wait for the broker); platform-admin only.
 Response HandleListModels(const RequestContext& ctx);
 Response HandleActivateModel(const RequestContext& ctx);
 Response HandleDeactivateModel(const RequestContext& ctx);

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api_metrics.h"
+#include "api/handlers.h"
 #include "api/live_session.h"
 #include "api/tls.h"
 
@@ -28,9 +29,10 @@ constexpr std::size_t kHeaderLimitBytes = 16 * 1024;
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr auto kDrainTimeout = std::chrono::seconds(5);
 
-Response RunHandler(const RouteMatch& m, const Request& req, const ServerState& state) {
+Response RunHandler(const RouteMatch& m, const Request& req, const ServerState& state,
+                    const auth::Principal* principal = nullptr) {
   try {
-    return m.spec->handler(RequestContext{req, m.target, m.path_params, state.options, state.deps});
+    return m.spec->handler(RequestContext{req, m.target, m.path_params, state.options, state.deps, principal});
   } catch (const std::exception& e) {  // a bug or a library throwing: answer 500, keep serving
     spdlog::error("handler for {} {} threw: {}", m.spec->info.method, m.route_label, e.what());
     return Problem(kInternal, "unexpected error", std::string(req.target()));
@@ -41,7 +43,11 @@ Response RunHandler(const RouteMatch& m, const Request& req, const ServerState& 
 template <class Stream>
 HttpSession<Stream>::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls,
                                  ServerState& state)
-    : tls_(std::move(tls)), stream_(MakeStream(std::move(socket))), executor_(stream_.get_executor()), state_(state) {}
+    : tls_(std::move(tls)), stream_(MakeStream(std::move(socket))), executor_(stream_.get_executor()), state_(state) {
+  beast::error_code ec;
+  auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+  client_address_ = ec ? "unknown" : peer.address().to_string();
+}
 
 template <class Stream>
 Stream HttpSession<Stream>::MakeStream(net::ip::tcp::socket&& socket) {
@@ -179,7 +185,22 @@ void HttpSession<Stream>::OnRead(beast::error_code ec) {
 template <class Stream>
 void HttpSession<Stream>::Dispatch() {
   if (match_.error) return Reply(std::move(*match_.error));
-  if (match_.spec->websocket && beast::websocket::is_upgrade(req_)) return Upgrade();
+  const Access& access = match_.spec->info.access;
+  const bool is_public = access.is_public() || (state_.options.auth.metrics_public && match_.spec->handler == HandleMetrics);
+  if (!is_public) {
+    // Every route that is not public: a caller with a role the route takes
+    // (Authenticator), checked here and nowhere else. Verification may fetch
+    // the provider's keys, so it runs on a pool, never on this I/O thread.
+    if (access.kind != Access::Kind::kAnyRole) {
+      spdlog::error("route {} {} declares no access; refused", match_.spec->info.method, match_.route_label);
+      return Reply(Problem(kInternal, "this route declares no access rule", std::string(req_.target())));
+    }
+    Response throttled;
+    if (state_.authn.Throttled(client_address_, req_, &throttled)) return Reply(std::move(throttled));
+    if (state_.stopping.load())
+      return Reply(Problem(kUnavailable, "the server is stopping", std::string(req_.target())), /*close=*/true);
+    return AuthenticateAndRun(match_.spec->lane == Lane::kIngest ? state_.ingest_pool : state_.query_pool);
+  }
   switch (match_.spec->lane) {
     case Lane::kInline: return Reply(RunHandler(match_, req_, state_));
     case Lane::kQuery:
@@ -198,11 +219,33 @@ void HttpSession<Stream>::Dispatch() {
 }
 
 template <class Stream>
-void HttpSession<Stream>::Upgrade() {
+void HttpSession<Stream>::AuthenticateAndRun(net::thread_pool& pool) {
+  net::post(pool, [self = this->shared_from_this()] {
+    auto outcome = self->state_.authn.Authenticate(self->req_, self->match_.spec->info.access, self->client_address_);
+    if (outcome.refusal) {
+      net::post(self->executor_, [self, res = std::move(*outcome.refusal)]() mutable { self->Reply(std::move(res)); });
+      return;
+    }
+    if (self->match_.spec->websocket && beast::websocket::is_upgrade(self->req_)) {
+      net::post(self->executor_, [self, p = std::move(*outcome.principal)]() mutable { self->Upgrade(std::move(p)); });
+      return;
+    }
+    Response res = RunHandler(self->match_, self->req_, self->state_, &*outcome.principal);
+    net::post(self->executor_, [self, res = std::move(res)]() mutable { self->Reply(std::move(res)); });
+  });
+}
+
+template <class Stream>
+void HttpSession<Stream>::Upgrade(auth::Principal principal) {
   PredictionFilter filter;
   if (auto e = ParseFilter(match_.target.query, &filter))
     return Reply(Problem(kInvalidParameter, "query parameter '" + e->parameter + "': " + e->detail,
                          std::string(req_.target()), e->parameter));
+  // Only the caller's tenants, also when it names one.
+  if (!filter.tenant_id.empty() && !principal.ActsFor(filter.tenant_id))
+    return Reply(Problem(kForbidden, "tenant_id '" + filter.tenant_id + "' is not one of your tenants",
+                         std::string(req_.target()), "tenant_id"));
+  filter.scope = TenantScopeOf(principal);
   if (!state_.hub.TakeSlot(state_.options.max_ws_clients))
     return Reply(Problem(kUnavailable,
                          "too many live clients (limit " + std::to_string(state_.options.max_ws_clients) + ")",
@@ -210,7 +253,8 @@ void HttpSession<Stream>::Upgrade() {
   GetApiMetrics().RecordRequest(match_.route_label, "GET", 101,
                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
   closed_ = true;  // the socket now belongs to the live session
-  auto live = std::make_shared<LiveSession<Stream>>(std::move(stream_), tls_, std::move(filter), state_);
+  auto live = std::make_shared<LiveSession<Stream>>(std::move(stream_), tls_, std::move(filter), state_,
+                                                    principal.expires_at_unix);
   live->Start(std::move(req_));
 }
 

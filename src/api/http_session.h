@@ -45,7 +45,9 @@ class HttpSession : public Closeable, public std::enable_shared_from_this<HttpSe
   void ReadBody();
   void OnRead(boost::beast::error_code ec);
   void Dispatch();
-  void Upgrade();
+  // Runs on a pool: authenticates, then answers (or upgrades, on the strand).
+  void AuthenticateAndRun(boost::asio::thread_pool& pool);
+  void Upgrade(auth::Principal principal);
   // Writes `res`; closes afterwards when `close` (or the request said so), and
   // first reads and discards what the client still sends when `drain`.
   void Reply(Response res, bool close = false, bool drain = false);
@@ -68,6 +70,7 @@ class HttpSession : public Closeable, public std::enable_shared_from_this<HttpSe
   RouteMatch match_;
   Response res_;
   std::chrono::steady_clock::time_point started_;
+  std::string client_address_;  // the peer's IP, for the failed-authentication limit
   std::size_t body_reserved_ = 0;  // taken from ServerState::body_bytes for the request in progress
   bool busy_ = false;    // a request head arrived; its response is not written yet
   bool closed_ = false;  // closed, or handed to a LiveSession

@@ -21,12 +21,14 @@ constexpr auto kCloseGrace = std::chrono::seconds(2);
 
 template <class Stream>
 LiveSession<Stream>::LiveSession(Stream&& stream, std::shared_ptr<net::ssl::context> tls, PredictionFilter filter,
-                                 ServerState& state)
+                                 ServerState& state, int64_t expires_at_unix)
     : tls_(std::move(tls)),
       ws_(std::move(stream)),
       filter_(std::move(filter)),
       state_(state),
-      close_timer_(ws_.get_executor()) {}
+      close_timer_(ws_.get_executor()),
+      expiry_timer_(ws_.get_executor()),
+      expires_at_unix_(expires_at_unix) {}
 
 template <class Stream>
 LiveSession<Stream>::~LiveSession() {
@@ -44,8 +46,15 @@ void LiveSession<Stream>::Start(Request upgrade) {
   timeouts.idle_timeout = std::chrono::seconds(60);
   timeouts.keep_alive_pings = true;  // a dead peer is noticed within a minute
   ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(beast::http::field::server, "ovoflow"); }));
+  // A browser that offered subprotocols (its token rides in one, see
+  // api/authn.h) needs one of them back, or it fails the connection.
+  bool offered = false;
+  if (auto it = upgrade_.find(beast::http::field::sec_websocket_protocol); it != upgrade_.end())
+    offered = Sv(it->value()).find(kLiveSubprotocol) != std::string_view::npos;
+  ws_.set_option(websocket::stream_base::decorator([offered](websocket::response_type& res) {
+    res.set(beast::http::field::server, "ovoflow");
+    if (offered) res.set(beast::http::field::sec_websocket_protocol, std::string(kLiveSubprotocol));
+  }));
   ws_.async_accept(upgrade_, [self = this->shared_from_this()](beast::error_code ec) { self->OnAccept(ec); });
 }
 
@@ -56,6 +65,14 @@ void LiveSession<Stream>::OnAccept(beast::error_code ec) {
   joined_ = true;
   GetApiMetrics().ws_clients.Increment();
   state_.hub.Add(this->shared_from_this());
+  if (expires_at_unix_ > 0) {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    expiry_timer_.expires_after(std::chrono::seconds(expires_at_unix_) -
+                                std::chrono::duration_cast<std::chrono::seconds>(now));
+    expiry_timer_.async_wait([self = this->shared_from_this()](beast::error_code e) {
+      if (!e) self->CloseWith({websocket::close_code::policy_error, "token expired"});
+    });
+  }
   DoRead();
 }
 
@@ -159,6 +176,7 @@ void LiveSession<Stream>::Finish() {
   }
   if (joined_) state_.hub.Remove(this);
   close_timer_.cancel();
+  expiry_timer_.cancel();
   beast::error_code ec;
   beast::get_lowest_layer(ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
   beast::get_lowest_layer(ws_).socket().close(ec);

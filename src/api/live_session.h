@@ -31,8 +31,10 @@ namespace ovoflow::api {
 template <class Stream>
 class LiveSession : public Closeable, public LiveSubscriber, public std::enable_shared_from_this<LiveSession<Stream>> {
  public:
+  // `expires_at_unix`: when the caller's token expires (0: never); the
+  // session is then closed with 1008 (policy violation), "token expired".
   LiveSession(Stream&& stream, std::shared_ptr<boost::asio::ssl::context> tls, PredictionFilter filter,
-              ServerState& state);
+              ServerState& state, int64_t expires_at_unix);
   ~LiveSession() override;
 
   // Holds a slot of the hub (LiveHub::TakeSlot), given back when destroyed.
@@ -58,6 +60,8 @@ class LiveSession : public Closeable, public LiveSubscriber, public std::enable_
   Request upgrade_;
   boost::beast::flat_buffer read_buffer_;
   boost::asio::steady_timer close_timer_;
+  boost::asio::steady_timer expiry_timer_;
+  const int64_t expires_at_unix_;
 
   std::mutex mu_;
   std::deque<std::shared_ptr<const std::string>> queue_;  // GUARDED_BY(mu_)

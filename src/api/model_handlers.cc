@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <string>
 
-#include "api/admin_auth.h"
 #include "api/handlers.h"
 #include "api/json.h"
 #include "api/model_admin.h"
@@ -103,7 +102,6 @@ Response HandleListModels(const RequestContext& ctx) {
 }
 
 Response HandleActivateModel(const RequestContext& ctx) {
-  if (auto denied = RequireAdmin(ctx)) return *denied;
   if (auto no = RequireModelAdmin(ctx)) return *no;
   const std::string instance(ctx.request.target());
   ActionBody body;
@@ -112,7 +110,7 @@ Response HandleActivateModel(const RequestContext& ctx) {
   req.model_name = body.name;
   req.model_version = ctx.path_params.at(0);
   req.reason = body.reason;
-  req.activated_by = "admin-token";
+  req.activated_by = ctx.principal->subject;
   if (body.role.empty() || body.role == "active") req.role = v1::MODEL_ROLE_ACTIVE;
   else if (body.role == "shadow") req.role = v1::MODEL_ROLE_SHADOW;
   else return FieldProblem("role: must be \"active\" or \"shadow\"", instance, "role");
@@ -120,12 +118,11 @@ Response HandleActivateModel(const RequestContext& ctx) {
 }
 
 Response HandleDeactivateModel(const RequestContext& ctx) {
-  if (auto denied = RequireAdmin(ctx)) return *denied;
   if (auto no = RequireModelAdmin(ctx)) return *no;
   ActionBody body;
   if (auto bad = ParseActionBody(ctx, false, &body)) return *bad;
   return ActivationAnswer(
-      ctx.deps.models->DeactivateShadow(body.name, ctx.path_params.at(0), "admin-token", body.reason),
+      ctx.deps.models->DeactivateShadow(body.name, ctx.path_params.at(0), ctx.principal->subject, body.reason),
       std::string(ctx.request.target()));
 }
 

@@ -1,31 +1,27 @@
 // GET /v1/models and POST /v1/models/{version}:activate|:deactivate against
-// a real server: the catalogue's JSON, the admin token (401/403 problems),
+// a real server: the catalogue's JSON, platform-admin only (401/403 problems),
 // the custom-method path, and how ModelAdmin errors map to statuses.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <mutex>
 
 #include "api/model_admin.h"
 #include "api/testing/api_fixture.h"
-#include "common/testing/temp_dir.h"
 #include "api/client/http_client.h"
 
 namespace ovoflow::api::testing {
 namespace {
 
-constexpr char kToken[] = "0123456789abcdef-admin";
-
 class ModelsTest : public ::testing::Test {
  protected:
-  void Start(const std::string& token) {
-    ApiOptions o = ApiHarness::DefaultOptions();
-    o.admin_token = token;
-    auto h = ApiHarness::Start(o, true, nullptr, &admin_);
+  void SetUp() override {
+    admin_token_ = identity_.Token({"platform-admin"}, {}, "", "alice");
+    auto h = ApiHarness::Start(ApiHarness::DefaultOptions(), true, nullptr, &admin_, &identity_);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     harness_ = std::move(h).value();
   }
-  HttpResult Post(const std::string& target, const std::string& body = "", const std::string& token = kToken) {
+  HttpResult Post(const std::string& target, const std::string& body = "") { return Post(target, body, admin_token_); }
+  HttpResult Post(const std::string& target, const std::string& body, const std::string& token) {
     HttpConnection c(harness_->port());
     std::map<std::string, std::string> headers;
     if (!token.empty()) headers["Authorization"] = "Bearer " + token;
@@ -39,13 +35,15 @@ class ModelsTest : public ::testing::Test {
     EXPECT_EQ(Field(p, "status").number_value(), status);
   }
 
+  TestIdentity identity_;
+  std::string admin_token_;
   FakeModelAdmin admin_;
   std::unique_ptr<ApiHarness> harness_;
 };
 
 TEST_F(ModelsTest, ListsTheCatalogue) {
-  Start("");
-  HttpResult r = Fetch(harness_->port(), "GET", "/v1/models");
+  HttpResult r = Fetch(harness_->port(), "GET", "/v1/models", "", "", kDefaultTimeout,
+                       BearerHeader(identity_.Token({"viewer"}, {"hatchery-a"})));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.ContentType(), "application/json");
   auto body = ParseJson(r.body);
@@ -61,26 +59,23 @@ TEST_F(ModelsTest, ListsTheCatalogue) {
   EXPECT_EQ(Field(body, "shadow_activation").kind_case(), google::protobuf::Value::kNullValue);
 }
 
-TEST_F(ModelsTest, AdminApiIsOffWithoutAToken) {
-  Start("");
-  HttpResult r = Post("/v1/models/1.1.0:activate");
-  ExpectProblem(r, 403, "forbidden");
-  EXPECT_NE(r.body.find("admin API is disabled"), std::string::npos) << r.body;
-  EXPECT_TRUE(admin_.requests.empty());
-}
-
-TEST_F(ModelsTest, ActivationNeedsTheAdminToken) {
-  Start(kToken);
+TEST_F(ModelsTest, ActivationNeedsPlatformAdmin) {
   HttpResult none = Post("/v1/models/1.1.0:activate", "", "");
   ExpectProblem(none, 401, "unauthorized");
-  EXPECT_EQ(none.Header("www-authenticate").rfind("Bearer", 0), 0u);
-  ExpectProblem(Post("/v1/models/1.1.0:activate", "", "0123456789abcdef-wrong"), 403, "forbidden");
-  ExpectProblem(Post("/v1/models/1.1.0:deactivate", "", "nope"), 403, "forbidden");
+  EXPECT_EQ(none.Header("www-authenticate"), "Bearer realm=\"ovoflow\"");
+  ExpectProblem(Post("/v1/models/1.1.0:activate", "", "0123456789abcdef-wrong"), 401, "unauthorized");
+  // A hatchery's own administrator switches no model for everyone.
+  for (const char* role : {"hatchery-admin", "operator", "viewer", "scanner"}) {
+    HttpResult r = Post("/v1/models/1.1.0:activate", "",
+                        identity_.Token({role}, {"hatchery-a"}, "s1"));
+    ExpectProblem(r, 403, "forbidden");
+    EXPECT_NE(r.Header("www-authenticate").find("insufficient_scope"), std::string::npos);
+    ExpectProblem(Post("/v1/models/1.0.0:deactivate", "", identity_.Token({role})), 403, "forbidden");
+  }
   EXPECT_TRUE(admin_.requests.empty());
 }
 
 TEST_F(ModelsTest, ActivatesAndAnswers202WithTheRecord) {
-  Start(kToken);
   HttpResult r = Post("/v1/models/1.1.0:activate", R"({"reason": "better held-out accuracy"})");
   ASSERT_EQ(r.status, 202) << r.body;
   auto rec = ParseJson(r.body);
@@ -88,7 +83,7 @@ TEST_F(ModelsTest, ActivatesAndAnswers202WithTheRecord) {
   EXPECT_EQ(Field(rec, "role").string_value(), "MODEL_ROLE_ACTIVE");
   EXPECT_EQ(Field(rec, "reason").string_value(), "better held-out accuracy");
   ASSERT_EQ(admin_.requests.size(), 1u);
-  EXPECT_EQ(admin_.requests[0].activated_by, "admin-token");
+  EXPECT_EQ(admin_.requests[0].activated_by, "alice");  // the token's subject
 
   // The colon percent-encoded, and the shadow role.
   r = Post("/v1/models/1.0.0%3Aactivate", R"({"name": "gonad-cnn", "role": "shadow"})");
@@ -100,7 +95,6 @@ TEST_F(ModelsTest, ActivatesAndAnswers202WithTheRecord) {
 }
 
 TEST_F(ModelsTest, ErrorsAreProblems) {
-  Start(kToken);
   ExpectProblem(Post("/v1/models/1.1.0:activate", R"({"role": "boss"})"), 400, "invalid-field");
   ExpectProblem(Post("/v1/models/1.1.0:activate", R"({"version": "x"})"), 400, "invalid-field");
   ExpectProblem(Post("/v1/models/1.1.0:activate", "[1"), 400, "bad-request");
@@ -116,25 +110,6 @@ TEST_F(ModelsTest, ErrorsAreProblems) {
   HttpResult get = Fetch(harness_->port(), "GET", "/v1/models/1.1.0:activate");
   ExpectProblem(get, 405, "method-not-allowed");
   EXPECT_EQ(get.Header("allow"), "POST");
-}
-
-TEST(ModelsTokenFileTest, ShortOrMissingTokenFileStopsStartUp) {
-  ApiOptions o = ApiHarness::DefaultOptions();
-  o.admin_token_file = "/nonexistent/token";
-  EXPECT_EQ(ApiHarness::Start(o).status().code(), StatusCode::kInvalidArgument);
-  ovoflow::testing::TempDir dir("token");
-  const std::string path = dir.path() + "/token";
-  std::ofstream(path) << "short\n";
-  o.admin_token_file = path;
-  EXPECT_EQ(ApiHarness::Start(o).status().code(), StatusCode::kInvalidArgument);
-  std::ofstream(path, std::ios::trunc) << kToken << "\n";
-  FakeModelAdmin admin;
-  auto h = ApiHarness::Start(o, true, nullptr, &admin);
-  ASSERT_TRUE(h.ok()) << h.status().ToString();
-  HttpConnection c((*h)->port());
-  HttpResult r = c.Request("POST", "/v1/models/1.1.0:activate", "", "",
-                           {{"Authorization", std::string("Bearer ") + kToken}});
-  EXPECT_EQ(r.status, 202) << r.body;
 }
 
 }  // namespace

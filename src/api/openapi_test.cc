@@ -15,6 +15,8 @@ namespace ovoflow::api {
 namespace {
 
 using Operations = std::map<std::string, std::set<std::string>>;  // "GET /v1/eggs" -> query params
+// "GET /v1/eggs" -> "public", or the roles of x-ovoflow-roles joined by ','.
+using Security = std::map<std::string, std::string>;
 
 std::size_t Indent(const std::string& line) { return line.find_first_not_of(' '); }
 
@@ -31,7 +33,7 @@ std::string Upper(std::string s) {
 
 // An indentation walk of `paths:`: path keys at 2 spaces, methods at 4, and
 // within an operation every "- name: x" whose next line is "in: query".
-Operations ParsePaths(std::string_view yaml) {
+Operations ParsePaths(std::string_view yaml, Security* security = nullptr) {
   std::istringstream in{std::string(yaml)};
   std::vector<std::string> lines;
   for (std::string l; std::getline(in, l);) lines.push_back(l);
@@ -59,9 +61,49 @@ Operations ParsePaths(std::string_view yaml) {
     } else if (!op.empty() && t.rfind("- name: ", 0) == 0 && i + 1 < lines.size() &&
                Trim(lines[i + 1]) == "in: query") {
       ops[op].insert(Trim(t.substr(8)));
+    } else if (!op.empty() && security && indent == 6 && t == "security: []") {
+      (*security)[op] = "public";
+    } else if (!op.empty() && security && indent == 6 && t.rfind("x-ovoflow-roles: [", 0) == 0 && t.back() == ']') {
+      std::string list = t.substr(18, t.size() - 19), joined;
+      std::stringstream items(list);
+      for (std::string role; std::getline(items, role, ',');) joined += (joined.empty() ? "" : ",") + Trim(role);
+      (*security)[op] = joined;
     }
   }
   return ops;
+}
+
+std::string Declared(const Access& a) {
+  if (a.kind == Access::Kind::kPublic) return "public";
+  if (a.kind == Access::Kind::kUndeclared) return "undeclared";
+  std::string joined;
+  for (const auto& r : a.roles) joined += (joined.empty() ? "" : ",") + r;
+  return joined;
+}
+
+// Every route says who may call it, and the document says the same: public
+// operations have "security: []", the others the bearer scheme and the
+// route table's roles in x-ovoflow-roles (same order).
+TEST(OpenApiTest, EveryRouteDeclaresItsAccessAndTheDocumentStatesIt) {
+  Security documented;
+  ParsePaths(OpenApiYaml(), &documented);
+  for (const auto& r : Routes()) {
+    const std::string op = r.method + " " + r.path;
+    EXPECT_NE(r.access.kind, Access::Kind::kUndeclared) << op << " declares no access in the route table";
+    if (r.access.kind == Access::Kind::kAnyRole) {
+      EXPECT_FALSE(r.access.roles.empty()) << op;
+    }
+    auto it = documented.find(op);
+    ASSERT_NE(it, documented.end()) << op << ": openapi.yaml states no security (security: [] or x-ovoflow-roles)";
+    EXPECT_EQ(it->second, Declared(r.access)) << op;
+  }
+  // Only the probes, the document, the dashboard's files and its sign-in
+  // settings are public: nothing that holds a tenant's data.
+  std::set<std::string> open;
+  for (const auto& r : Routes())
+    if (r.access.is_public()) open.insert(r.method + " " + r.path);
+  EXPECT_EQ(open, (std::set<std::string>{"GET /healthz", "GET /readyz", "GET /openapi.yaml", "GET /", "GET /{asset}",
+                                         "GET /v1/auth/config"}));
 }
 
 TEST(OpenApiTest, DocumentMatchesTheRouteTable) {

@@ -94,7 +94,7 @@ void RecordOutcomeMetrics(store::PredictionStore& store, const store::StoredOutc
   const std::string& tenant = stored.outcome.tenant_id;
   GetApiMetrics().RecordOutcome(tenant, stored.prediction.model_version, stored.correct());
   if (!GetLiveAccuracy().RefreshDue(tenant, SystemClock().MonotonicNanos())) return;
-  if (Status st = RefreshLiveAccuracy(store, tenant); !st.ok())
+  if (Status st = RefreshLiveAccuracy(store, store::TenantScope::Only(tenant)); !st.ok())
     spdlog::warn("api: live accuracy of tenant '{}' not re-read: {}", tenant, st.ToString());
 }
 
@@ -116,6 +116,18 @@ Response HandlePostOutcome(const RequestContext& ctx) {
   if (auto e = ParseOutcome(body, &outcome, now)) return FieldProblem(e->field + ": " + e->detail, instance, e->field);
   std::string field;
   if (Status st = store::CheckOutcome(outcome, &field); !st.ok()) return FieldProblem(st.message(), instance, field);
+  // The body names the tenant; the token decides whether the caller acts for it.
+  const auth::Principal& caller = *ctx.principal;
+  if (!caller.ActsFor(outcome.tenant_id))
+    return Problem(kForbidden, "tenant_id '" + outcome.tenant_id + "' is not one of your tenants", instance,
+                   "tenant_id");
+  // Who recorded it comes from the token, not from the body (mass assignment).
+  if (!caller.local_development) {
+    if (!outcome.recorded_by.empty() && outcome.recorded_by != caller.subject)
+      return FieldProblem("recorded_by: is set from your token ('" + caller.subject + "'); leave it out", instance,
+                          "recorded_by");
+    outcome.recorded_by = caller.subject;
+  }
 
   auto recorded = ctx.deps.store->RecordOutcome(outcome);
   if (!recorded.ok()) {

@@ -10,6 +10,7 @@
 
 #include "common/status.h"
 #include "ovoflow/v1/prediction.pb.h"
+#include "store/prediction_store.h"
 
 namespace ovoflow::api {
 
@@ -49,10 +50,12 @@ struct PredictionFilter {
   std::string tenant_id;
   std::optional<v1::Sex> sex;
   std::optional<v1::Decision> decision;
+  // The tenants the subscriber may see (its principal's); default: none.
+  store::TenantScope scope;
 
   bool Matches(const v1::Prediction& p) const {
-    return (tenant_id.empty() || p.tenant_id() == tenant_id) && (!sex || p.sex() == *sex) &&
-           (!decision || p.decision() == *decision);
+    return scope.Contains(p.tenant_id()) && (tenant_id.empty() || p.tenant_id() == tenant_id) &&
+           (!sex || p.sex() == *sex) && (!decision || p.decision() == *decision);
   }
 };
 

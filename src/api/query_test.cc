@@ -74,6 +74,8 @@ TEST(QueryTest, FilterMatchesPredictions) {
   v1::Prediction p;
   p.set_tenant_id("a");
   p.set_sex(v1::SEX_MALE);
+  EXPECT_FALSE(f.Matches(p)) << "no tenant in scope: nothing matches";
+  f.scope = store::TenantScope::Of({"a", "b"});
   EXPECT_TRUE(f.Matches(p));
   p.set_tenant_id("b");
   EXPECT_FALSE(f.Matches(p));

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "api/handlers.h"
+#include "auth/principal.h"
 
 namespace ovoflow::api {
 
@@ -11,24 +12,42 @@ namespace {
 
 namespace http = boost::beast::http;
 
+// The roles of docs/security.md ("Roles"): readers see their tenants'
+// data; operators and hatchery admins also record outcomes; scanners (machines)
+// only post scans; platform admins act for every tenant and manage models.
+const std::vector<std::string> kReaders = {auth::kViewer, auth::kOperator, auth::kHatcheryAdmin, auth::kPlatformAdmin};
+const std::vector<std::string> kOutcomeWriters = {auth::kOperator, auth::kHatcheryAdmin, auth::kPlatformAdmin};
+const std::vector<std::string> kScanners = {auth::kScanner};
+const std::vector<std::string> kAllRoles = {auth::kViewer,   auth::kOperator, auth::kHatcheryAdmin,
+                                           auth::kPlatformAdmin, auth::kScanner, auth::kMonitoring};
+const std::vector<std::string> kModelAdmins = {auth::kPlatformAdmin};
+// /metrics carries tenant names in some labels: scrapers need a token with
+// the monitoring role (or ApiOptions::auth.metrics_public on stage endpoints).
+const std::vector<std::string> kMonitors = {auth::kMonitoring, auth::kPlatformAdmin};
+
 const std::vector<RouteSpec>& Specs() {
   static const auto* specs = new std::vector<RouteSpec>{
-      {{"GET", "/v1/eggs", {"tenant_id", "sex", "decision", "from", "to", "limit", "cursor"}},
+      {{"GET", "/v1/eggs", {"tenant_id", "sex", "decision", "from", "to", "limit", "cursor"}, Access::AnyRole(kReaders)},
        Lane::kQuery, HandleListEggs},
-      {{"GET", "/v1/eggs/{egg_id}", {"tenant_id"}}, Lane::kQuery, HandleGetEgg},
-      {{"POST", "/v1/eggs/{egg_id}/outcome", {}}, Lane::kIngest, HandlePostOutcome},
-      {{"GET", "/v1/stats", {"tenant_id", "from", "to"}}, Lane::kQuery, HandleStats},
-      {{"POST", "/v1/scans", {}}, Lane::kIngest, HandlePostScan},
-      {{"GET", "/v1/models", {}}, Lane::kQuery, HandleListModels},
-      {{"POST", "/v1/models/{version}:activate", {}}, Lane::kIngest, HandleActivateModel},
-      {{"POST", "/v1/models/{version}:deactivate", {}}, Lane::kIngest, HandleDeactivateModel},
-      {{"GET", "/v1/live", {"tenant_id", "sex", "decision"}}, Lane::kInline, HandleLiveWithoutUpgrade, true},
-      {{"GET", "/healthz", {}}, Lane::kInline, HandleHealthz},
-      {{"GET", "/readyz", {}}, Lane::kInline, HandleReadyz},
-      {{"GET", "/metrics", {}}, Lane::kInline, HandleMetrics},
-      {{"GET", "/openapi.yaml", {}}, Lane::kInline, HandleOpenApi},
-      {{"GET", "/", {}}, Lane::kInline, HandleIndex},
-      {{"GET", "/{asset}", {}}, Lane::kInline, HandleAsset},
+      {{"GET", "/v1/eggs/{egg_id}", {"tenant_id"}, Access::AnyRole(kReaders)}, Lane::kQuery, HandleGetEgg},
+      {{"POST", "/v1/eggs/{egg_id}/outcome", {}, Access::AnyRole(kOutcomeWriters)}, Lane::kIngest, HandlePostOutcome},
+      {{"GET", "/v1/stats", {"tenant_id", "from", "to"}, Access::AnyRole(kReaders)}, Lane::kQuery, HandleStats},
+      {{"POST", "/v1/scans", {}, Access::AnyRole(kScanners)}, Lane::kIngest, HandlePostScan},
+      {{"GET", "/v1/models", {}, Access::AnyRole(kReaders)}, Lane::kQuery, HandleListModels},
+      {{"POST", "/v1/models/{version}:activate", {}, Access::AnyRole(kModelAdmins)}, Lane::kIngest,
+       HandleActivateModel},
+      {{"POST", "/v1/models/{version}:deactivate", {}, Access::AnyRole(kModelAdmins)}, Lane::kIngest,
+       HandleDeactivateModel},
+      {{"GET", "/v1/live", {"tenant_id", "sex", "decision"}, Access::AnyRole(kReaders)}, Lane::kInline,
+       HandleLiveWithoutUpgrade, true},
+      {{"GET", "/v1/me", {}, Access::AnyRole(kAllRoles)}, Lane::kInline, HandleMe},
+      {{"GET", "/v1/auth/config", {}, Access::Public()}, Lane::kInline, HandleAuthConfig},
+      {{"GET", "/healthz", {}, Access::Public()}, Lane::kInline, HandleHealthz},
+      {{"GET", "/readyz", {}, Access::Public()}, Lane::kInline, HandleReadyz},
+      {{"GET", "/metrics", {}, Access::AnyRole(kMonitors)}, Lane::kInline, HandleMetrics},
+      {{"GET", "/openapi.yaml", {}, Access::Public()}, Lane::kInline, HandleOpenApi},
+      {{"GET", "/", {}, Access::Public()}, Lane::kInline, HandleIndex},
+      {{"GET", "/{asset}", {}, Access::Public()}, Lane::kInline, HandleAsset},
   };
   return *specs;
 }

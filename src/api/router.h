@@ -11,6 +11,7 @@
 #include "api/response.h"
 #include "api/routes.h"
 #include "api/server.h"
+#include "auth/principal.h"
 
 namespace ovoflow::api {
 
@@ -25,6 +26,9 @@ struct RequestContext {
   const std::vector<std::string>& path_params;  // decoded, in template order
   const ApiOptions& options;
   const ApiDeps& deps;
+  // The caller, for every route that is not public (checked before the
+  // handler runs); nullptr on public routes.
+  const auth::Principal* principal = nullptr;
 };
 
 using Handler = Response (*)(const RequestContext&);

@@ -82,6 +82,18 @@ Response HandlePostScan(const RequestContext& ctx) {
                                        instance));
   if (Status st = ValidateScan(scan); !st.ok())
     return Reject("invalid", Problem(kInvalidScan, st.message(), instance));
+  // A scanner posts only its own scans: its tenant, its scanner id (the
+  // token's claims), never another's.
+  if (const auth::Principal* p = ctx.principal; p && !p->local_development) {
+    if (!p->ActsFor(scan.tenant_id()))
+      return Reject("forbidden", Problem(kForbidden, "tenant_id '" + scan.tenant_id() +
+                                                         "' is not the tenant of this scanner's credentials",
+                                         instance, "tenant_id"));
+    if (p->scanner_id.empty() || p->scanner_id != scan.scanner_id())
+      return Reject("forbidden", Problem(kForbidden, "scanner_id '" + scan.scanner_id() +
+                                                         "' is not the scanner id of these credentials",
+                                         instance, "scanner_id"));
+  }
   if (ctx.deps.models) {  // the workers refuse scans their model cannot take
     Result<v1::InputSpec> input = ctx.deps.models->ServingInput();
     if (input.ok()) {

@@ -15,7 +15,6 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
-#include "api/admin_auth.h"
 #include "api/api_metrics.h"
 #include "api/http_session.h"
 #include "api/live_hub.h"
@@ -80,6 +79,27 @@ Status ValidateOptions(const ApiOptions& o) {
       return Status::InvalidArgument("api: --insecure-http serves plain HTTP only on a loopback address, not on " +
                                      o.listen_address + "; use --tls-cert and --tls-key");
   }
+  return Status::Ok();
+}
+
+// Who may call: a verifier, or (local development only) no identity at all.
+Status ValidateAuth(const ApiOptions& o, const ApiDeps& d) {
+  if (o.auth.failure_limit < 1 || o.auth.failure_window.count() < 1)
+    return Status::InvalidArgument("api: the failed-authentication limit and window must be >= 1");
+  if (o.auth.disabled) {
+    if (d.verifier)
+      return Status::InvalidArgument("api: --no-auth and --oidc-issuer exclude each other");
+    if (!o.tls.insecure_http)
+      return Status::InvalidArgument(
+          "api: --no-auth (no identity provider) is for local development only: it needs --insecure-http on a "
+          "loopback address");
+    spdlog::warn("api: --no-auth: every caller may read and write every tenant's data (local development only)");
+    return Status::Ok();
+  }
+  if (!d.verifier && d.store)
+    return Status::InvalidArgument(
+        "api: no identity provider: give --oidc-issuer URL (and --oidc-audience) so that callers can be told "
+        "apart, or --no-auth with --insecure-http on a loopback address for local development");
   return Status::Ok();
 }
 
@@ -202,15 +222,18 @@ class ApiServerImpl final : public ApiServer {
 
 Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, ApiDeps deps) {
   OVOFLOW_RETURN_IF_ERROR(ValidateOptions(options));
+  OVOFLOW_RETURN_IF_ERROR(ValidateAuth(options, deps));
   GetApiMetrics();  // registers the families, so /metrics lists them from the start
   if (deps.store != nullptr) {
     // ovoflow_live_accuracy_ratio from the outcomes stored so far; metrics
     // only, so a store that cannot answer yet does not stop the server.
-    if (Status st = RefreshLiveAccuracy(*deps.store, ""); !st.ok())
+    if (Status st = RefreshLiveAccuracy(*deps.store, store::TenantScope::All()); !st.ok())
       spdlog::warn("api: live accuracy not read at start-up: {}", st.ToString());
   }
   ApiOptions resolved = options;
-  OVOFLOW_RETURN_IF_ERROR(LoadAdminToken(&resolved));
+  if (resolved.auth.audience.empty() && deps.verifier) resolved.auth.audience = deps.verifier->audience();
+  if (resolved.auth.dashboard_issuer.empty() && deps.verifier && !deps.verifier->issuers().empty())
+    resolved.auth.dashboard_issuer = deps.verifier->issuers().front();
   std::unique_ptr<TlsContextSlot> tls;
   if (!options.tls.cert_file.empty() || !options.tls.key_file.empty()) {
     tls = std::make_unique<TlsContextSlot>(options.tls.cert_file, options.tls.key_file);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "api/authn.h"
 #include "common/status.h"
 #include "ovoflow/v1/egg_scan.pb.h"
 #include "ovoflow/v1/prediction.pb.h"
@@ -43,10 +44,10 @@ struct ApiOptions {
   std::size_t max_body_bytes_in_flight = 64u << 20;
   std::size_t max_ws_clients = 1000;    // further upgrades get 503 (exact, also under a burst)
   std::size_t ws_queue_limit = 1024;    // messages buffered per slow client before it is dropped
-  // Bearer token for the admin routes (model activation); empty: those
-  // routes answer 403. admin_token_file, when set, replaces it at Start().
-  std::string admin_token;
-  std::string admin_token_file;
+  // Identity: who may call which route (api/authn.h, docs/security.md).
+  // Without ApiDeps::verifier the server serving a store refuses to start
+  // unless auth.disabled is set on a plain-HTTP loopback address.
+  AuthOptions auth;
   // Start() returns InvalidArgument when a field is out of range.
 };
 
@@ -65,6 +66,9 @@ struct ApiDeps {
   ScanSink* scans = nullptr;                // optional; POST /v1/scans answers 503 without it
   std::function<bool()> ready;              // /readyz; empty means always ready
   ModelAdmin* models = nullptr;             // optional; /v1/models* answer 503 without it
+  // Checks bearer tokens; not owned. nullptr only with ApiOptions::auth.disabled,
+  // or without a store (metrics and health only).
+  const auth::JwtVerifier* verifier = nullptr;
 };
 
 // Thread-safe. Stops (closing all connections) when destroyed.

@@ -12,6 +12,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include "api/authn.h"
 #include "api/live_hub.h"
 #include "api/server.h"
 
@@ -66,6 +67,7 @@ struct ServerState {
       : options(o),
         deps(std::move(d)),
         hub(o.ws_queue_limit),
+        authn(deps.verifier, o.auth),
         body_bytes(o.max_body_bytes_in_flight),
         // Without a store every /v1/ route answers inline (503): one idle thread each.
         query_pool(deps.store ? static_cast<std::size_t>(o.query_threads) : 1),
@@ -74,6 +76,7 @@ struct ServerState {
   const ApiOptions options;
   const ApiDeps deps;
   LiveHub hub;
+  Authenticator authn;
   ByteBudget body_bytes;  // request bodies being read or handled
   SessionRegistry sessions;
   boost::asio::thread_pool query_pool;   // Lane::kQuery handlers

@@ -72,9 +72,10 @@ class TlsClient {
   const beast::error_code& handshake_error() const { return handshake_error_; }
   std::string protocol() { return SSL_get_version(stream_.native_handle()); }
 
-  http::response<http::string_body> Get(const std::string& target) {
+  http::response<http::string_body> Get(const std::string& target, const std::string& token = "") {
     http::request<http::empty_body> req(http::verb::get, target, 11);
     req.set(http::field::host, "127.0.0.1");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
     http::write(stream_, req);
     http::response<http::string_body> res;
@@ -98,14 +99,17 @@ class TlsTest : public ::testing::Test {
     o.tls.insecure_http = false;
     o.tls.cert_file = dir_.path() + "/server.pem";
     o.tls.key_file = dir_.path() + "/server.key";
-    auto h = ApiHarness::Start(o);
+    auto h = ApiHarness::Start(o, true, nullptr, nullptr, &identity_);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     harness_ = std::move(h).value();
   }
   int port() const { return harness_->port(); }
   std::string ca() const { return dir_.path() + "/ca.pem"; }
 
+  std::string token() const { return identity_.Token({"viewer"}, {"hatchery-a"}); }
+
   ovoflow::testing::TempDir dir_{"tls"};
+  testing::TestIdentity identity_;
   std::unique_ptr<ApiHarness> harness_;
 };
 
@@ -118,7 +122,7 @@ TEST_F(TlsTest, ServesHttpsWithHstsToAClientThatTrustsTheLocalCa) {
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_EQ(res[http::field::strict_transport_security], kHstsHeader);
   // Keep-alive: a second request on the same connection.
-  EXPECT_EQ(client.Get("/v1/eggs?limit=1").result_int(), 200);
+  EXPECT_EQ(client.Get("/v1/eggs?limit=1", token()).result_int(), 200);
 }
 
 TEST_F(TlsTest, AClientThatDoesNotTrustTheCaFailsVerification) {
@@ -198,6 +202,9 @@ TEST_F(TlsTest, LivePredictionsArriveOverWss) {
   beast::get_lowest_layer(ws).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port()));
   beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
   ws.next_layer().handshake(ssl::stream_base::client);
+  const std::string bearer = "Bearer " + token();
+  ws.set_option(beast::websocket::stream_base::decorator(
+      [bearer](beast::websocket::request_type& req) { req.set(http::field::authorization, bearer); }));
   ws.handshake("127.0.0.1", "/v1/live?tenant_id=hatchery-a");
   // The session joins the hub just after the handshake: publish until it answers.
   beast::flat_buffer buffer;
@@ -229,6 +236,7 @@ TEST(TlsOptionsTest, PlainHttpNeedsTheFlagAndALoopbackAddress) {
   EXPECT_EQ(ApiServer::Start(o, ApiDeps{}).status().code(), StatusCode::kInvalidArgument) << "both modes at once";
 
   o.tls.insecure_http = false;
+  o.auth.disabled = false;  // (--no-auth needs plain HTTP; a metrics-only server needs no identity)
   auto missing = ApiServer::Start(o, ApiDeps{});
   ASSERT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(missing.status().message().find("--tls-key"), std::string::npos) << missing.status().ToString();

@@ -52,6 +52,9 @@ class JwtVerifier {
   // Thread-safe.
   Result<Principal> Verify(std::string_view token) const;
 
+  const std::vector<std::string>& issuers() const { return options_.issuers; }
+  const std::string& audience() const { return options_.audience; }
+
  private:
   JwtVerifier(VerifierOptions options, KeySource* keys, const Clock& clock)
       : options_(std::move(options)), keys_(keys), clock_(clock) {}

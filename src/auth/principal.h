@@ -14,6 +14,7 @@ inline constexpr const char* kHatcheryAdmin = "hatchery-admin";  // own tenants:
 inline constexpr const char* kOperator = "operator";             // own tenants: read, record outcomes
 inline constexpr const char* kViewer = "viewer";                 // own tenants: read
 inline constexpr const char* kScanner = "scanner";               // a machine: POST scans for its tenant and scanner id
+inline constexpr const char* kMonitoring = "monitoring";         // a scraper: GET /metrics
 
 struct Principal {
   std::string issuer;
@@ -21,11 +22,16 @@ struct Principal {
   std::set<std::string> roles;     // from the configured roles claim
   std::set<std::string> tenants;   // from the configured tenants claim
   std::string scanner_id;          // from the configured scanner claim; empty when absent
-  int64_t expires_at_unix = 0;     // "exp"
+  int64_t expires_at_unix = 0;     // "exp"; 0: never (only the local development principal)
+  // The API runs without identity (--no-auth, loopback only): this caller
+  // may do everything, as one local developer.
+  bool local_development = false;
 
-  bool HasRole(const std::string& role) const { return roles.count(role) > 0; }
+  bool HasRole(const std::string& role) const { return local_development || roles.count(role) > 0; }
+  // Every tenant: platform-admin, or the local development principal.
+  bool AllTenants() const { return local_development || roles.count(kPlatformAdmin) > 0; }
   // platform-admin acts for every tenant; everyone else for their own.
-  bool ActsFor(const std::string& tenant) const { return HasRole(kPlatformAdmin) || tenants.count(tenant) > 0; }
+  bool ActsFor(const std::string& tenant) const { return AllTenants() || tenants.count(tenant) > 0; }
 };
 
 }  // namespace ovoflow::auth

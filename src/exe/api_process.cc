@@ -5,9 +5,22 @@
 namespace ovoflow::exe {
 
 std::unique_ptr<ApiProcess> ApiProcess::Start(const std::string& brokers, const api::ApiOptions& options,
-                                              store::PredictionStore* store, const std::string& registry_dir,
-                                              std::function<bool()> ready) {
+                                              const OidcFlags& oidc, store::PredictionStore* store,
+                                              const std::string& registry_dir, std::function<bool()> ready) {
   std::unique_ptr<ApiProcess> p(new ApiProcess());
+  if (!oidc.issuers.empty()) {
+    p->keys_ = std::make_unique<auth::OidcKeySource>(oidc.issuers, auth::OidcKeyOptions{});
+    // Keys are fetched again on first use when the provider is not up yet.
+    if (Status st = p->keys_->Prefetch(); !st.ok())
+      spdlog::warn("api: the identity provider's keys are not available yet: {}", st.ToString());
+    auth::VerifierOptions vo;
+    vo.issuers = oidc.issuers;
+    vo.audience = oidc.audience;
+    vo.claims = oidc.claims;
+    auto verifier = auth::JwtVerifier::Create(vo, p->keys_.get());
+    if (!verifier.ok()) Fatal(verifier.status().ToString());
+    p->verifier_ = std::move(verifier).value();
+  }
   bus::ProducerOptions po;
   po.brokers = brokers;
   po.client_id = "ovoflow-api";
@@ -26,6 +39,7 @@ std::unique_ptr<ApiProcess> ApiProcess::Start(const std::string& brokers, const 
   deps.scans = p->sink_.get();
   deps.models = p->models_.get();
   deps.ready = std::move(ready);
+  deps.verifier = p->verifier_.get();
   auto server = api::ApiServer::Start(options, deps);
   if (!server.ok()) Fatal(server.status().ToString() + " (choose another --port)");
   p->server_ = std::move(server).value();

@@ -202,6 +202,7 @@ Result<std::vector<RowTimes>> BenchPipeline::ReadRows(const std::string& run_id,
   std::vector<RowTimes> rows;
   const std::string prefix = run_id + "-";
   store::EggQuery q;
+  q.tenants = store::TenantScope::All();
   q.from_unix_nanos = from_ns;
   q.to_unix_nanos = to_ns;
   q.limit = 1000;

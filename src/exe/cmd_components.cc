@@ -129,13 +129,14 @@ void AddApiCommand(CLI::App& app, const GlobalFlags& g) {
   cmd->add_option("--db", *db, "database URL to read from")->capture_default_str();
   auto models_dir = std::make_shared<std::string>(DefaultModelRegistry());
   cmd->add_option("--models-dir", *models_dir, "model registry listed by GET /v1/models")->capture_default_str();
-  AddApiFlags(cmd, o.get());
-  cmd->callback([&g, o, db, models_dir] {
+  auto oidc = std::make_shared<OidcFlags>();
+  AddApiFlags(cmd, o.get(), oidc.get());
+  cmd->callback([&g, o, oidc, db, models_dir] {
     InitLogging(g.log_level);
     auto& stop = InstallStopSignals();
     auto store = store::OpenStore(*db);
     if (!store.ok()) Fatal(store.status().ToString());
-    auto api = ApiProcess::Start(g.brokers, *o, store->get(), *models_dir);
+    auto api = ApiProcess::Start(g.brokers, *o, *oidc, store->get(), *models_dir);
     std::printf("ovoflow api: %s://%s:%u\n", api->server().tls() ? "https" : "http", o->listen_address.c_str(),
                 api->server().port());
     std::fflush(stdout);

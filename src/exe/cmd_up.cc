@@ -34,6 +34,7 @@ struct UpOptions {
   inference::WorkerOptions worker;
   store::WriterOptions writer;
   api::ApiOptions api;
+  OidcFlags oidc;
   bool no_scanner = false;
   bool exit_when_done = false;  // with --scans N: stop once the store writer has seen all N of this run's eggs
   int workers = 1;
@@ -84,7 +85,7 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
   if (!store.ok()) Fatal(store.status().ToString());
 
   std::atomic<bool> ready{false};
-  auto api = ApiProcess::Start(g.brokers, o.api, store->get(), o.worker.registry_dir, [&ready] { return ready.load(); });
+  auto api = ApiProcess::Start(g.brokers, o.api, o.oidc, store->get(), o.worker.registry_dir, [&ready] { return ready.load(); });
   api::ApiServer* srv = &api->server();
 
   std::unique_ptr<edge::ScannerAgent> scanner;
@@ -113,7 +114,7 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
     if (!w.ok()) Fatal(w.status().ToString());
     workers.push_back(std::move(w).value());
   }
-  auto stored_before = (*store)->Count("");
+  auto stored_before = (*store)->Count(store::TenantScope::All());
   if (!stored_before.ok()) Fatal(stored_before.status().ToString());
 
   // The first stage that stops on an error stops the whole process, and the
@@ -175,7 +176,7 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
   stop_pipeline = true;
   for (auto& t : threads) t.join();
   api->Stop();
-  auto stored_after = (*store)->Count("");
+  auto stored_after = (*store)->Count(store::TenantScope::All());
   const long long added = stored_after.ok() ? static_cast<long long>(*stored_after - *stored_before) : -1;
   if (failed.load()) {
     std::lock_guard lock(failure_mu);
@@ -210,7 +211,7 @@ void AddUpCommand(CLI::App& app, const GlobalFlags& g) {
   AddScannerFlags(cmd, &o->scanner);
   AddWorkerFlags(cmd, &o->worker);
   AddWriterFlags(cmd, &o->writer);
-  AddApiFlags(cmd, &o->api);
+  AddApiFlags(cmd, &o->api, &o->oidc);
   cmd->callback([&g, o] {
     int rc = RunUp(g, *o);
     if (rc != 0) throw CLI::RuntimeError(rc);

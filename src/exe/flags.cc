@@ -133,7 +133,7 @@ void AddTlsFlags(CLI::App* cmd, api::TlsOptions* o) {
                 "serve plain HTTP instead of HTTPS; refused unless the listen address is loopback");
 }
 
-void AddApiFlags(CLI::App* cmd, api::ApiOptions* o) {
+void AddApiFlags(CLI::App* cmd, api::ApiOptions* o, OidcFlags* oidc) {
   cmd->add_option("--listen", o->listen_address, "API listen address")->capture_default_str();
   AddTlsFlags(cmd, &o->tls);
   cmd->add_option("--port", o->port, "API port (0: any free port)")->capture_default_str();
@@ -144,10 +144,23 @@ void AddApiFlags(CLI::App* cmd, api::ApiOptions* o) {
       ->capture_default_str();
   cmd->add_option("--max-ws-clients", o->max_ws_clients, "live WebSocket clients at once; more get 503")
       ->capture_default_str();
-  if (const char* token = std::getenv("OVOFLOW_ADMIN_TOKEN")) o->admin_token = token;
-  cmd->add_option("--admin-token-file", o->admin_token_file,
-                  "file holding the bearer token of the admin routes (model activation); else $OVOFLOW_ADMIN_TOKEN; "
-                  "neither: admin routes answer 403");
+  cmd->add_option("--oidc-issuer", oidc->issuers,
+                  "trusted OpenID Connect issuer URL (repeatable): bearer tokens it signs are accepted "
+                  "(discovery + JWKS; `scripts/keycloak issuer` prints the local one)");
+  cmd->add_option("--oidc-audience", oidc->audience, "the audience tokens must name (aud)")->capture_default_str();
+  cmd->add_option("--oidc-roles-claim", oidc->claims.roles,
+                  "claim holding the caller's roles (a dotted path, e.g. realm_access.roles)")
+      ->capture_default_str();
+  cmd->add_option("--oidc-tenants-claim", oidc->claims.tenants, "claim holding the caller's tenants")
+      ->capture_default_str();
+  cmd->add_option("--oidc-scanner-claim", oidc->claims.scanner_id, "claim holding a scanner's id")
+      ->capture_default_str();
+  cmd->add_option("--oidc-dashboard-client", o->auth.dashboard_client_id,
+                  "the dashboard's client id at the issuer (sign-in with PKCE)")
+      ->capture_default_str();
+  cmd->add_flag("--no-auth", o->auth.disabled,
+                "no identity provider: every caller may do everything (local development; needs --insecure-http "
+                "on a loopback address)");
 }
 
 void AddMetricsFlags(CLI::App* cmd, MetricsFlags* o, uint16_t default_port) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "api/server.h"
+#include "auth/jwt_verifier.h"
 #include "common/topics.h"
 #include "edge/scanner_agent.h"
 #include "inference/worker.h"
@@ -36,7 +37,15 @@ void AddPhantomFlags(CLI::App* cmd, edge::PhantomOptions* o);
 void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o);
 void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o);
 void AddWriterFlags(CLI::App* cmd, store::WriterOptions* o);
-void AddApiFlags(CLI::App* cmd, api::ApiOptions* o);
+// Who may call the API: the trusted OpenID Connect issuers, the audience
+// and the claims that carry roles, tenants and a scanner id
+// (docs/security.md, "Plugging in an identity provider").
+struct OidcFlags {
+  std::vector<std::string> issuers;
+  std::string audience = "ovoflow-api";
+  auth::ClaimNames claims;
+};
+void AddApiFlags(CLI::App* cmd, api::ApiOptions* o, OidcFlags* oidc);
 
 // --tls-cert, --tls-key and --insecure-http (docs/security.md).
 void AddTlsFlags(CLI::App* cmd, api::TlsOptions* o);

@@ -11,6 +11,9 @@ std::unique_ptr<MetricsEndpoint> StartMetricsEndpoint(const MetricsFlags& flags)
   o.port = flags.port;
   o.threads = 1;
   o.tls = flags.tls;
+  // A stage's metrics name no tenant (only the API's carry tenant labels,
+  // and its /metrics needs the monitoring role): scrapers need no token.
+  o.auth.metrics_public = true;
   auto server = api::ApiServer::Start(o, api::ApiDeps{});
   if (!server.ok()) Fatal("metrics endpoint: " + server.status().ToString());
   auto endpoint = std::make_unique<MetricsEndpoint>();

@@ -28,7 +28,8 @@ Outcome MakeOutcome(const std::string& tenant, const std::string& egg, v1::Sex s
 
 StatsQuery Scope(const std::string& tenant, std::optional<int64_t> from = {}, std::optional<int64_t> to = {}) {
   StatsQuery q;
-  q.tenant_id = tenant;
+  q.tenants = TenantScope::All();
+  q.tenants = test_util::TenantOrAll(tenant);
   q.from_unix_nanos = from;
   q.to_unix_nanos = to;
   return q;
@@ -104,7 +105,7 @@ TEST_P(StoreContractTest, SameOutcomeAgainIsIdempotentAnotherSexConflicts) {
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ((*got)->outcome.sex, v1::SEX_FEMALE);
   EXPECT_EQ((*got)->outcome.source, "hatch");
-  auto acc = store_->GetAccuracy({});
+  auto acc = store_->GetAccuracy(test_util::AllStats());
   ASSERT_TRUE(acc.ok());
   ASSERT_EQ(acc->size(), 1u);
   EXPECT_EQ((*acc)[0].outcomes, 1);
@@ -119,7 +120,7 @@ TEST_P(StoreContractTest, OutcomeNeedsThePredictionOfItsOwnTenant) {
   EXPECT_EQ(other.status().code(), StatusCode::kNotFound) << other.status().ToString();
   EXPECT_FALSE(store_->GetOutcome("h-b", "egg-1")->has_value());
   EXPECT_FALSE(store_->GetOutcome("h-a", "egg-1")->has_value());
-  EXPECT_TRUE(store_->GetAccuracy({})->empty());
+  EXPECT_TRUE(store_->GetAccuracy(test_util::AllStats())->empty());
   // h-a's own outcome still goes in after the refusals.
   EXPECT_TRUE(store_->RecordOutcome(MakeOutcome("h-a", "egg-1", v1::SEX_MALE))->created);
 }
@@ -179,7 +180,7 @@ TEST_P(StoreContractTest, AccuracyIsExactPerTenantAndModelVersion) {
     auto rec = store_->RecordOutcome(MakeOutcome(tenant, egg, sex));
     ASSERT_TRUE(rec.ok()) << key << ": " << rec.status().ToString();
   }
-  auto all = store_->GetAccuracy({});
+  auto all = store_->GetAccuracy(test_util::AllStats());
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   ASSERT_EQ(all->size(), 3u);
   auto expect_row = [](const ModelAccuracy& a, const std::string& tenant, const std::string& version,
@@ -236,7 +237,7 @@ TEST_P(StoreContractTest, ConcurrentConflictingOutcomesStoreOneEach) {
   EXPECT_EQ(errors[0] + errors[1], 0);
   EXPECT_EQ(created[0] + created[1], kEggs);      // each egg judged once
   EXPECT_EQ(conflicts[0] + conflicts[1], kEggs);  // and the other sex refused
-  auto acc = store_->GetAccuracy({});
+  auto acc = store_->GetAccuracy(test_util::AllStats());
   ASSERT_TRUE(acc.ok() && acc->size() == 1u);
   EXPECT_EQ((*acc)[0].outcomes, kEggs);
   EXPECT_EQ((*acc)[0].correct, created[0]);  // the female records are the correct ones

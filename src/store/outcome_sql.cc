@@ -41,7 +41,17 @@ std::string ScopeClause(SqlDialect dialect, const StatsQuery& query, std::vector
     params->push_back(std::move(v));
     conditions.push_back(expr + Placeholder(dialect, static_cast<int>(params->size())));
   };
-  if (!query.tenant_id.empty()) add("tenant_id = ", query.tenant_id);
+  const TenantScope& scope = query.tenants;
+  if (scope.none()) {
+    conditions.push_back("1 = 0");
+  } else if (!scope.all()) {
+    std::string in;
+    for (const auto& t : scope.tenants()) {
+      params->push_back(t);
+      in += (in.empty() ? "" : ", ") + Placeholder(dialect, static_cast<int>(params->size()));
+    }
+    conditions.push_back("tenant_id IN (" + in + ")");
+  }
   if (query.from_unix_nanos) add("captured_at_ns >= ", *query.from_unix_nanos);
   if (query.to_unix_nanos) add("captured_at_ns < ", *query.to_unix_nanos);
   std::string out;

@@ -11,6 +11,7 @@
 
 #include "store/postgres_store.h"
 #include "store/postgres_test_util.h"
+#include "store/store_test_util.h"
 
 namespace ovoflow::store {
 namespace {
@@ -26,7 +27,7 @@ TEST_F(PostgresFaultTest, ReconnectsAfterItsConnectionsAreTerminated) {
   auto store = OpenOk();
   ASSERT_NE(store, nullptr);
   ASSERT_EQ(*store->InsertBatch(PgBatch(0, 10), kT0), 10);
-  ASSERT_EQ(*store->Count(""), 10);
+  ASSERT_EQ(*store->Count(TenantScope::All()), 10);
   for (int round = 0; round < 3; ++round) {
     TerminateStoreConnections();
     // Each call may report the lost connection once (Unavailable); the next
@@ -42,14 +43,14 @@ TEST_F(PostgresFaultTest, ReconnectsAfterItsConnectionsAreTerminated) {
     if (n.ok()) {
       EXPECT_EQ(*n, 10);
     }
-    auto count = expect_recovers("Count", [&] { return store->Count(""); });
+    auto count = expect_recovers("Count", [&] { return store->Count(TenantScope::All()); });
     if (count.ok()) {
       EXPECT_EQ(*count, 20 + round * 10);
     }
-    EXPECT_EQ(expect_recovers("ListEggs", [&] { return store->ListEggs({}); })->items.size(),
+    EXPECT_EQ(expect_recovers("ListEggs", [&] { return store->ListEggs(test_util::AllEggs()); })->items.size(),
               static_cast<std::size_t>(20 + round * 10));
-    EXPECT_TRUE(expect_recovers("GetEgg", [&] { return store->GetEgg("h-a", "egg-1"); })->has_value());
-    EXPECT_EQ(expect_recovers("GetStats", [&] { return store->GetStats({}); })->overall.total, 20 + round * 10);
+    EXPECT_TRUE(expect_recovers("GetEgg", [&] { return store->GetEgg(TenantScope::Only("h-a"), "egg-1"); })->has_value());
+    EXPECT_EQ(expect_recovers("GetStats", [&] { return store->GetStats(test_util::AllStats()); })->overall.total, 20 + round * 10);
   }
 }
 
@@ -67,7 +68,7 @@ TEST_F(PostgresFaultTest, WriterAndReadersRideOutRepeatedlyKilledConnections) {
   });
   std::thread reader([&] {
     while (!done.load()) {
-      auto page = store->ListEggs({});
+      auto page = store->ListEggs(test_util::AllEggs());
       if (!page.ok()) {
         EXPECT_TRUE(page.status().retryable()) << page.status().ToString();
         ++read_errors;
@@ -91,7 +92,7 @@ TEST_F(PostgresFaultTest, WriterAndReadersRideOutRepeatedlyKilledConnections) {
   // A batch whose commit was cut off may have been stored and reported as
   // an error: its retry then stores nothing. Either way, every egg once.
   EXPECT_LE(inserted, batches * 50);
-  auto count = Retrying([&] { return store->Count(""); });
+  auto count = Retrying([&] { return store->Count(TenantScope::All()); });
   ASSERT_TRUE(count.ok()) << count.status().ToString();
   EXPECT_EQ(*count, batches * 50);
   EXPECT_EQ(Admin().Value("SELECT count(*) FROM egg_keys"), std::to_string(batches * 50));
@@ -128,7 +129,7 @@ TEST_F(PostgresFaultTest, ServerRestartIsUnavailableUntilItIsBack) {
   ASSERT_FALSE(down.ok());
   EXPECT_EQ(down.status().code(), StatusCode::kUnavailable) << down.status().ToString();
   EXPECT_TRUE(down.status().retryable());
-  auto count = store->Count("");
+  auto count = store->Count(TenantScope::All());
   EXPECT_EQ(count.status().code(), StatusCode::kUnavailable) << count.status().ToString();
   EXPECT_NE(count.status().message().find("cannot connect to PostgreSQL"), std::string::npos)
       << count.status().message();
@@ -149,8 +150,8 @@ TEST_F(PostgresFaultTest, ServerRestartIsUnavailableUntilItIsBack) {
   ASSERT_TRUE(RunPgScript("start"));
   writer.join();
   EXPECT_GT(failures, 0);
-  EXPECT_EQ(*Retrying([&] { return store->Count(""); }), 20);
-  auto egg = store->GetEgg("h-b", "egg-0");
+  EXPECT_EQ(*Retrying([&] { return store->Count(TenantScope::All()); }), 20);
+  auto egg = store->GetEgg(TenantScope::Only("h-b"), "egg-0");
   ASSERT_TRUE(egg.ok() && egg->has_value()) << egg.status().ToString();
 }
 
@@ -181,7 +182,7 @@ TEST_F(PostgresFaultTest, DroppedPartitionIsCreatedAgain) {
   ASSERT_EQ(*store->InsertBatch(PgBatch(0, 5), kT0), 5);
   Admin().Exec("DROP TABLE predictions_d20251124; DELETE FROM egg_keys");
   EXPECT_EQ(*store->InsertBatch(PgBatch(0, 5), kT0), 5);
-  EXPECT_EQ(*store->Count(""), 5);
+  EXPECT_EQ(*store->Count(TenantScope::All()), 5);
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ TEST_F(PostgresMigrationTest, ReopenOnlyReadsAndKeepsData) {
     auto store = Open();
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     EXPECT_EQ((*store)->SchemaVersion(), LatestSchemaVersion());
-    EXPECT_EQ(*(*store)->Count(""), 3);
+    EXPECT_EQ(*(*store)->Count(TenantScope::All()), 3);
   }
   EXPECT_EQ(Admin().Value("SELECT count(*) FROM schema_migrations"), "3");
 }
@@ -74,7 +74,7 @@ TEST_F(PostgresMigrationTest, UpgradesAnOlderDatabaseKeepingItsRowsAndPartitions
   auto store = Open(&next);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_EQ((*store)->SchemaVersion(), 4);
-  EXPECT_EQ(*(*store)->Count(""), 2);
+  EXPECT_EQ(*(*store)->Count(TenantScope::All()), 2);
   ASSERT_EQ(*(*store)->InsertBatch(PgBatch(2, 1, kT0 + 2 * kDay), kT0), 1);  // a new day's partition
   PgAdmin admin = Admin();
   EXPECT_EQ(admin.Rows("SELECT version FROM schema_migrations ORDER BY version"), "1\n2\n3\n4\n");

@@ -180,13 +180,19 @@ std::optional<int64_t> PartitionDay(std::string_view name) {
   return static_cast<int64_t>(std::chrono::sys_days(ymd).time_since_epoch().count());
 }
 
-SqlQuery BuildPgGetEggQuery(std::string_view tenant_id, std::string_view egg_id) {
+SqlQuery BuildPgGetEggQuery(const TenantScope& scope, std::string_view egg_id) {
   SqlQuery q;
   q.params.emplace_back(std::string(egg_id));
   std::string key_filter = "egg_id = $1";
-  if (!tenant_id.empty()) {
-    q.params.emplace_back(std::string(tenant_id));
-    key_filter += " AND tenant_id = $2";
+  if (scope.none()) {
+    key_filter += " AND 1 = 0";
+  } else if (!scope.all()) {
+    std::string in;
+    for (const auto& t : scope.tenants()) {
+      q.params.emplace_back(t);
+      in += (in.empty() ? "$" : ", $") + std::to_string(q.params.size());
+    }
+    key_filter += scope.tenants().size() == 1 ? " AND tenant_id = " + in : " AND tenant_id IN (" + in + ")";
   }
   const std::vector<std::string> cols = ColumnNames();
   q.sql = "SELECT " + Join(cols, "p.") +

@@ -65,7 +65,7 @@ std::optional<int64_t> PartitionDay(std::string_view name);
 // egg_keys_egg_idx for any tenant: the first by tenant_id), then the one
 // partition holding its captured_at_ns (partitions pruned at run time).
 // Columns in PredictionColumn order, like BuildGetEggQuery.
-SqlQuery BuildPgGetEggQuery(std::string_view tenant_id, std::string_view egg_id);
+SqlQuery BuildPgGetEggQuery(const TenantScope& scope, std::string_view egg_id);
 
 // ---- connection URLs
 

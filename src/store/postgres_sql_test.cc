@@ -95,12 +95,12 @@ TEST(PostgresSqlTest, InsertBatchIsOneStatementOverColumnArrays) {
 }
 
 TEST(PostgresSqlTest, GetEggGoesThroughEggKeys) {
-  SqlQuery any = BuildPgGetEggQuery("", "egg-1");
+  SqlQuery any = BuildPgGetEggQuery(TenantScope::All(), "egg-1");
   ASSERT_EQ(any.params.size(), 1u);
   EXPECT_NE(any.sql.find("FROM egg_keys WHERE egg_id = $1 ORDER BY tenant_id LIMIT 1"), std::string::npos)
       << any.sql;
   EXPECT_NE(any.sql.find("SELECT p.tenant_id, p.egg_id, p.scanner_id"), std::string::npos) << any.sql;
-  SqlQuery one = BuildPgGetEggQuery("h-a", "egg-1");
+  SqlQuery one = BuildPgGetEggQuery(TenantScope::Only("h-a"), "egg-1");
   ASSERT_EQ(one.params.size(), 2u);
   EXPECT_EQ(std::get<std::string>(one.params[1]), "h-a");
   EXPECT_NE(one.sql.find("egg_id = $1 AND tenant_id = $2"), std::string::npos) << one.sql;

@@ -188,10 +188,10 @@ Result<int64_t> PostgresStore::InsertBatch(const std::vector<v1::Prediction>& ba
   return inserted;
 }
 
-Result<std::optional<StoredPrediction>> PostgresStore::GetEgg(std::string_view tenant_id, std::string_view egg_id) {
+Result<std::optional<StoredPrediction>> PostgresStore::GetEgg(const TenantScope& scope, std::string_view egg_id) {
   if (egg_id.empty()) return Status::InvalidArgument("egg_id is empty");
   std::optional<StoredPrediction> found;
-  Status st = impl_->Read(BuildPgGetEggQuery(tenant_id, egg_id),
+  Status st = impl_->Read(BuildPgGetEggQuery(scope, egg_id),
                           [&](const RowReader& row) { found = PredictionFromRow(row); });
   if (!st.ok()) return st;
   return found;
@@ -205,8 +205,8 @@ Result<Stats> PostgresStore::GetStats(const StatsQuery& query) {
   return GetStatsWith(kDialect, query, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
-Result<int64_t> PostgresStore::Count(std::string_view tenant_id) {
-  return CountWith(kDialect, tenant_id, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+Result<int64_t> PostgresStore::Count(const TenantScope& scope) {
+  return CountWith(kDialect, scope, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 Result<RecordedOutcome> PostgresStore::RecordOutcome(const Outcome& outcome) {
@@ -217,7 +217,7 @@ Result<RecordedOutcome> PostgresStore::RecordOutcome(const Outcome& outcome) {
   // Committed only when RecordOutcomeWith returns OK (a conflict or a
   // missing prediction rolls back, having written nothing).
   Status st = (conn)->Transaction([&](PgSession& s) {
-    recorded = RecordOutcomeWith(kDialect, outcome, BuildPgGetEggQuery(outcome.tenant_id, outcome.egg_id),
+    recorded = RecordOutcomeWith(kDialect, outcome, BuildPgGetEggQuery(TenantScope::Only(outcome.tenant_id), outcome.egg_id),
                                  [&s](const SqlQuery& q, const RowSink& on_row) { return s.Query(q, on_row); });
     return recorded->ok() ? Status::Ok() : recorded->status();
   });
@@ -246,8 +246,8 @@ Result<std::string> PostgresStore::ExplainStats(const StatsQuery& query) {
   return impl_->Explain(BuildStatsQuery(kDialect, query));
 }
 
-Result<std::string> PostgresStore::ExplainGetEgg(std::string_view tenant_id, std::string_view egg_id) {
-  return impl_->Explain(BuildPgGetEggQuery(tenant_id, egg_id));
+Result<std::string> PostgresStore::ExplainGetEgg(const TenantScope& scope, std::string_view egg_id) {
+  return impl_->Explain(BuildPgGetEggQuery(scope, egg_id));
 }
 
 }  // namespace ovoflow::store

@@ -74,7 +74,7 @@ TEST_F(PostgresStoreTest, EachRowLivesInItsUtcDaysPartition) {
             "afternoon|predictions_d20251124\nbefore-1970|predictions_d19691231\n"
             "five-days|predictions_d20251129\nlast-ns|predictions_d20251124\nmidnight|predictions_d20251125\n");
   EXPECT_EQ(admin.Value("SELECT count(*) FROM egg_keys"), "5");
-  auto got = store->GetEgg("h-b", "before-1970");
+  auto got = store->GetEgg(TenantScope::Only("h-b"), "before-1970");
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ(FromTimestamp((*got)->prediction.times().captured_at()), -1);
 
@@ -132,7 +132,7 @@ TEST_F(PostgresStoreTest, WritersInSeveralProcessesCreateEachDayOnce) {
   for (auto& t : threads) t.join();
   for (const auto& e : errors) EXPECT_EQ(e, "");
   EXPECT_EQ(inserted.load(), kDays * (10 + kStores * 10));
-  EXPECT_EQ(*stores[0]->Count("h-a"), kDays * (10 + kStores * 10));
+  EXPECT_EQ(*stores[0]->Count(TenantScope::Only("h-a")), kDays * (10 + kStores * 10));
   EXPECT_EQ(Admin().Value("SELECT count(*) FROM pg_inherits WHERE inhparent = 'predictions'::regclass"),
             std::to_string(kDays));
 }
@@ -174,7 +174,8 @@ TEST_F(PostgresStoreTest, EveryQueryUsesItsIndexes) {
     for (int filter = 0; filter < 4; ++filter) {
       for (int shape = 0; shape < 3; ++shape) {
         EggQuery q;
-        q.tenant_id = tenant;
+        q.tenants = TenantScope::All();
+        q.tenants = test_util::TenantOrAll(tenant);
         if (filter == 1 || filter == 3) q.sex = v1::SEX_MALE;
         if (filter == 2 || filter == 3) q.decision = v1::DECISION_RECHECK;
         if (shape >= 1) q.from_unix_nanos = midnight + 2 * kDay;
@@ -196,7 +197,8 @@ TEST_F(PostgresStoreTest, EveryQueryUsesItsIndexes) {
   // Stats over an hour: one partition, read through an index.
   for (const std::string tenant : {"", "h-3"}) {
     StatsQuery sq;
-    sq.tenant_id = tenant;
+    sq.tenants = TenantScope::All();
+    sq.tenants = test_util::TenantOrAll(tenant);
     sq.from_unix_nanos = midnight + 4 * kDay + 3600 * kSec;
     sq.to_unix_nanos = midnight + 4 * kDay + 7200 * kSec;
     auto plan = store->ExplainStats(sq);
@@ -209,14 +211,14 @@ TEST_F(PostgresStoreTest, EveryQueryUsesItsIndexes) {
   // GetEgg: the key's index, then the tenant-time index of each partition,
   // all but one of which are pruned while it runs.
   for (const std::string tenant : {"", "h-3"}) {
-    auto plan = store->ExplainGetEgg(tenant, "egg-12003");
+    auto plan = store->ExplainGetEgg(test_util::TenantOrAll(tenant), "egg-12003");
     ASSERT_TRUE(plan.ok()) << plan.status().ToString();
     EXPECT_NE(plan->find("Index Scan using egg_keys_"), std::string::npos) << *plan;
     EXPECT_NE(plan->find("_tenant_id_captured_at_ns_egg_id_idx"), std::string::npos) << *plan;
     EXPECT_EQ(SeqScans(*plan), "") << *plan;
   }
   // Run for real: the partitions not holding the egg are never read.
-  std::string sql = BuildPgGetEggQuery("h-3", "egg-12003").sql;
+  std::string sql = BuildPgGetEggQuery(TenantScope::Only("h-3"), "egg-12003").sql;
   sql.replace(sql.find("$1"), 2, "'egg-12003'");
   sql.replace(sql.find("$2"), 2, "'h-3'");
   const std::string analyzed = Admin().Rows("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql);
@@ -244,7 +246,7 @@ TEST_F(PostgresStoreTest, DataPostgresRefusesIsInvalidArgumentAndStoresNothing) 
             std::string::npos)
       << n.status().message();
   EXPECT_FALSE(n.status().retryable());
-  EXPECT_EQ(*store->Count(""), 0);
+  EXPECT_EQ(*store->Count(TenantScope::All()), 0);
   EXPECT_EQ(Admin().Value("SELECT count(*) FROM egg_keys"), "0");
   EXPECT_EQ(*store->InsertBatch({good}, kT0), 1);  // the connection is fine
 }
@@ -256,8 +258,8 @@ TEST_F(PostgresStoreTest, OpenStoreAcceptsBothSchemes) {
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   ASSERT_EQ(*(*a)->InsertBatch(PgBatch(0, 3), kT0), 3);
-  EXPECT_EQ(*(*b)->Count(""), 3);
-  auto egg = (*b)->GetEgg("h-a", "egg-1");
+  EXPECT_EQ(*(*b)->Count(TenantScope::All()), 3);
+  auto egg = (*b)->GetEgg(TenantScope::Only("h-a"), "egg-1");
   ASSERT_TRUE(egg.ok() && egg->has_value());
   EXPECT_EQ((*egg)->prediction.egg_id(), "egg-1");
   EXPECT_NE(dynamic_cast<PostgresStore*>(a->get()), nullptr);

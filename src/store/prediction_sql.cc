@@ -27,6 +27,15 @@ class SqlBuilder {
   }
   std::string Placeholder(int n) const { return (dialect_ == SqlDialect::kSqlite ? "?" : "$") + std::to_string(n); }
   void Where(std::string condition) { conditions_.push_back(std::move(condition)); }
+  // The scope's tenants: nothing for all, "1 = 0" for none, else = or IN.
+  void WhereScope(const TenantScope& scope, const std::string& column = "tenant_id") {
+    if (scope.all()) return;
+    if (scope.none()) return Where("1 = 0");
+    if (scope.tenants().size() == 1) return Where(column + " = " + Param(*scope.tenants().begin()));
+    std::string in;
+    for (const auto& t : scope.tenants()) in += (in.empty() ? "" : ", ") + Param(t);
+    Where(column + " IN (" + in + ")");
+  }
   // " WHERE a AND b" or "".
   std::string WhereClause() const {
     std::string out;
@@ -122,17 +131,24 @@ StoredPrediction PredictionFromRow(const RowReader& row) {
   return out;
 }
 
-SqlQuery BuildGetEggQuery(SqlDialect dialect, std::string_view tenant_id, std::string_view egg_id) {
+std::string TenantScope::Joined() const {
+  if (all_) return "*";
+  std::string out;
+  for (const auto& t : tenants_) out += (out.empty() ? "" : ",") + t;
+  return out;
+}
+
+SqlQuery BuildGetEggQuery(SqlDialect dialect, const TenantScope& scope, std::string_view egg_id) {
   SqlBuilder b(dialect);
   b.Where("egg_id = " + b.Param(std::string(egg_id)));
-  if (!tenant_id.empty()) b.Where("tenant_id = " + b.Param(std::string(tenant_id)));
+  b.WhereScope(scope);
   return b.Finish("SELECT " + PredictionColumnList() + " FROM predictions" + b.WhereClause() +
                   " ORDER BY tenant_id LIMIT 1");
 }
 
 SqlQuery BuildListEggsQuery(SqlDialect dialect, const EggQuery& query, const CursorKey* after, int fetch_limit) {
   SqlBuilder b(dialect);
-  if (!query.tenant_id.empty()) b.Where("tenant_id = " + b.Param(query.tenant_id));
+  b.WhereScope(query.tenants);
   if (query.sex) b.Where("sex = " + b.Param(static_cast<int64_t>(*query.sex)));
   if (query.decision) b.Where("decision = " + b.Param(static_cast<int64_t>(*query.decision)));
   if (query.from_unix_nanos) b.Where("captured_at_ns >= " + b.Param(*query.from_unix_nanos));
@@ -152,15 +168,15 @@ SqlQuery BuildListEggsQuery(SqlDialect dialect, const EggQuery& query, const Cur
                   " LIMIT " + limit);
 }
 
-SqlQuery BuildCountQuery(SqlDialect dialect, std::string_view tenant_id) {
+SqlQuery BuildCountQuery(SqlDialect dialect, const TenantScope& scope) {
   SqlBuilder b(dialect);
-  if (!tenant_id.empty()) b.Where("tenant_id = " + b.Param(std::string(tenant_id)));
+  b.WhereScope(scope);
   return b.Finish("SELECT COUNT(*) FROM predictions" + b.WhereClause());
 }
 
 SqlQuery BuildStatsQuery(SqlDialect dialect, const StatsQuery& query) {
   SqlBuilder b(dialect);
-  if (!query.tenant_id.empty()) b.Where("tenant_id = " + b.Param(query.tenant_id));
+  b.WhereScope(query.tenants);
   if (query.from_unix_nanos) b.Where("captured_at_ns >= " + b.Param(*query.from_unix_nanos));
   if (query.to_unix_nanos) b.Where("captured_at_ns < " + b.Param(*query.to_unix_nanos));
   auto count_if = [](const std::string& column, int value) {
@@ -174,7 +190,7 @@ SqlQuery BuildStatsQuery(SqlDialect dialect, const StatsQuery& query) {
       " FROM predictions" +
       // Without statistics SQLite prefers a full scan in tenant order (no
       // sort for GROUP BY) over the time range; pin the range scan.
-      (dialect == SqlDialect::kSqlite && query.tenant_id.empty() && (query.from_unix_nanos || query.to_unix_nanos)
+      (dialect == SqlDialect::kSqlite && query.tenants.all() && (query.from_unix_nanos || query.to_unix_nanos)
            ? " INDEXED BY predictions_time_idx"
            : "") +
       b.WhereClause() + " GROUP BY tenant_id ORDER BY tenant_id");
@@ -282,9 +298,9 @@ Result<Stats> GetStatsWith(SqlDialect dialect, const StatsQuery& query, const Qu
   return StatsFromSums(sums);
 }
 
-Result<int64_t> CountWith(SqlDialect dialect, std::string_view tenant_id, const QueryRunner& run) {
+Result<int64_t> CountWith(SqlDialect dialect, const TenantScope& scope, const QueryRunner& run) {
   int64_t n = 0;
-  Status st = run(BuildCountQuery(dialect, tenant_id), [&](const RowReader& row) { n = row.Int(0); });
+  Status st = run(BuildCountQuery(dialect, scope), [&](const RowReader& row) { n = row.Int(0); });
   if (!st.ok()) return st;
   return n;
 }

@@ -73,14 +73,14 @@ std::vector<SqlValue> InsertPredictionParams(const v1::Prediction& p, int64_t st
 // The inverse of InsertPredictionParams for a row in PredictionColumn order.
 StoredPrediction PredictionFromRow(const RowReader& row);
 
-// Empty tenant_id: any tenant (first by tenant_id if several hold the egg).
-SqlQuery BuildGetEggQuery(SqlDialect dialect, std::string_view tenant_id, std::string_view egg_id);
+// Any tenant of the scope (first by tenant_id if several hold the egg).
+SqlQuery BuildGetEggQuery(SqlDialect dialect, const TenantScope& scope, std::string_view egg_id);
 // Rows of the page after `after` (if any), `fetch_limit` rows at most, in
 // the order captured_at_ns DESC, tenant_id, egg_id. Ignores query.cursor and
 // query.limit: the caller decodes and checks them.
 SqlQuery BuildListEggsQuery(SqlDialect dialect, const EggQuery& query, const CursorKey* after, int fetch_limit);
 // One row: COUNT(*).
-SqlQuery BuildCountQuery(SqlDialect dialect, std::string_view tenant_id);
+SqlQuery BuildCountQuery(SqlDialect dialect, const TenantScope& scope);
 
 // One row per tenant, ordered by tenant_id; read with TenantSumsFromRow.
 SqlQuery BuildStatsQuery(SqlDialect dialect, const StatsQuery& query);
@@ -116,6 +116,6 @@ Result<std::optional<CursorKey>> DecodeQueryCursor(const EggQuery& query);
 // paging: one row more than asked tells whether another page exists).
 Result<EggPage> ListEggsWith(SqlDialect dialect, const EggQuery& query, const QueryRunner& run);
 Result<Stats> GetStatsWith(SqlDialect dialect, const StatsQuery& query, const QueryRunner& run);
-Result<int64_t> CountWith(SqlDialect dialect, std::string_view tenant_id, const QueryRunner& run);
+Result<int64_t> CountWith(SqlDialect dialect, const TenantScope& scope, const QueryRunner& run);
 
 }  // namespace ovoflow::store

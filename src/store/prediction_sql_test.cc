@@ -52,7 +52,8 @@ TEST(PredictionSqlTest, PlaceholdersFollowTheDialect) {
             std::string::npos);
 
   EggQuery q;
-  q.tenant_id = "t";
+  q.tenants = TenantScope::All();
+  q.tenants = test_util::TenantOrAll("t");
   q.decision = v1::DECISION_RECHECK;
   CursorKey after{100, "t", "egg-9"};
   SqlQuery list = BuildListEggsQuery(SqlDialect::kPostgres, q, &after, 51);
@@ -71,19 +72,29 @@ TEST(PredictionSqlTest, PlaceholdersFollowTheDialect) {
 }
 
 TEST(PredictionSqlTest, OptionalFiltersAddOnlyTheirConditions) {
-  SqlQuery all = BuildListEggsQuery(SqlDialect::kSqlite, EggQuery{}, nullptr, 101);
+  EggQuery everyone;
+  everyone.tenants = TenantScope::All();
+  SqlQuery all = BuildListEggsQuery(SqlDialect::kSqlite, everyone, nullptr, 101);
   EXPECT_EQ(all.sql.find("WHERE"), std::string::npos) << all.sql;
   ASSERT_EQ(all.params.size(), 1u);
+  // No tenant in scope: a condition no row meets, never "no condition".
+  SqlQuery nobody = BuildListEggsQuery(SqlDialect::kSqlite, EggQuery{}, nullptr, 101);
+  EXPECT_NE(nobody.sql.find("WHERE 1 = 0"), std::string::npos) << nobody.sql;
+  EggQuery two;
+  two.tenants = TenantScope::Of({"a", "b"});
+  SqlQuery both = BuildListEggsQuery(SqlDialect::kPostgres, two, nullptr, 101);
+  EXPECT_NE(both.sql.find("WHERE tenant_id IN ($1, $2)"), std::string::npos) << both.sql;
 
   StatsQuery sq;
+  sq.tenants = TenantScope::All();
   sq.from_unix_nanos = 10;
   sq.to_unix_nanos = 20;
   SqlQuery stats = BuildStatsQuery(SqlDialect::kSqlite, sq);
   EXPECT_NE(stats.sql.find("WHERE captured_at_ns >= ?1 AND captured_at_ns < ?2 GROUP BY tenant_id"),
             std::string::npos)
       << stats.sql;
-  EXPECT_EQ(BuildCountQuery(SqlDialect::kSqlite, "").sql, "SELECT COUNT(*) FROM predictions");
-  EXPECT_EQ(BuildCountQuery(SqlDialect::kPostgres, "t").sql, "SELECT COUNT(*) FROM predictions WHERE tenant_id = $1");
+  EXPECT_EQ(BuildCountQuery(SqlDialect::kSqlite, TenantScope::All()).sql, "SELECT COUNT(*) FROM predictions");
+  EXPECT_EQ(BuildCountQuery(SqlDialect::kPostgres, TenantScope::Only("t")).sql, "SELECT COUNT(*) FROM predictions WHERE tenant_id = $1");
 }
 
 TEST(PredictionSqlTest, StatsFromSumsWeightsMeansByRows) {
@@ -112,6 +123,7 @@ TEST(PredictionSqlTest, StatsFromSumsWeightsMeansByRows) {
 
 TEST(PredictionSqlTest, ArgumentChecks) {
   EggQuery q;
+  q.tenants = TenantScope::All();
   for (int limit : {0, -1, 1001}) {
     q.limit = limit;
     EXPECT_EQ(CheckEggQuery(q).code(), StatusCode::kInvalidArgument) << limit;

@@ -1,13 +1,15 @@
 // Where predictions live after the pipeline. One interface, two backends:
 // SQLite (embedded default) and PostgreSQL (partitioned by day, pooled
-// connections), behaving the same (docs/store.md). Every query is scoped by
-// tenant: an empty tenant_id means "all tenants" and is for the operator
-// only, until JWT roles arrive (the API will then force the caller's tenant).
+// connections), behaving the same (docs/store.md). Every read is scoped by a
+// TenantScope: there is no read without one, and the default scope sees
+// nothing. On PostgreSQL the scope is also set in the transaction, where
+// row-level security enforces it (docs/security.md).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,8 +24,43 @@ struct StoredPrediction {
   int64_t stored_at_unix_nanos = 0;
 };
 
+// The tenants a read may see. Default-constructed: none (every read answers
+// nothing); All(): every tenant, for platform administrators and the
+// pipeline's own tools; Only()/Of(): those tenants.
+class TenantScope {
+ public:
+  TenantScope() = default;
+  static TenantScope All() {
+    TenantScope s;
+    s.all_ = true;
+    return s;
+  }
+  // An empty name is no tenant: the scope then sees nothing.
+  static TenantScope Only(std::string tenant) {
+    TenantScope s;
+    if (!tenant.empty()) s.tenants_.insert(std::move(tenant));
+    return s;
+  }
+  static TenantScope Of(std::set<std::string> tenants) {
+    TenantScope s;
+    tenants.erase(std::string());
+    s.tenants_ = std::move(tenants);
+    return s;
+  }
+  bool all() const { return all_; }
+  bool none() const { return !all_ && tenants_.empty(); }
+  const std::set<std::string>& tenants() const { return tenants_; }  // empty when all()
+  bool Contains(std::string_view tenant) const { return all_ || tenants_.count(std::string(tenant)) > 0; }
+  // "*" for all, "" for none, else the names joined by ',' (tenant ids hold no ',').
+  std::string Joined() const;
+
+ private:
+  bool all_ = false;
+  std::set<std::string> tenants_;
+};
+
 struct EggQuery {
-  std::string tenant_id;                    // empty: all tenants
+  TenantScope tenants;                      // default: none
   std::optional<v1::Sex> sex;
   std::optional<v1::Decision> decision;
   std::optional<int64_t> from_unix_nanos;   // captured_at >= from
@@ -40,7 +77,7 @@ struct EggPage {
 };
 
 struct StatsQuery {
-  std::string tenant_id;  // empty: all tenants
+  TenantScope tenants;  // default: none
   std::optional<int64_t> from_unix_nanos;
   std::optional<int64_t> to_unix_nanos;
 };
@@ -136,17 +173,16 @@ class PredictionStore {
   virtual Result<int64_t> InsertBatch(const std::vector<v1::Prediction>& batch,
                                       int64_t stored_at_unix_nanos) = 0;
 
-  // nullopt when not stored (or stored for another tenant when tenant_id is set).
-  // With an empty tenant_id and the egg stored under several tenants, the
-  // first by tenant_id. InvalidArgument for an empty egg_id.
-  virtual Result<std::optional<StoredPrediction>> GetEgg(std::string_view tenant_id,
-                                                         std::string_view egg_id) = 0;
+  // nullopt when not stored under a tenant of the scope. With the egg
+  // stored under several tenants of the scope, the first by tenant_id.
+  // InvalidArgument for an empty egg_id.
+  virtual Result<std::optional<StoredPrediction>> GetEgg(const TenantScope& scope, std::string_view egg_id) = 0;
   // InvalidArgument for a malformed cursor, a limit out of range or from > to.
   virtual Result<EggPage> ListEggs(const EggQuery& query) = 0;
   // One grouped query; InvalidArgument when from > to.
   virtual Result<Stats> GetStats(const StatsQuery& query) = 0;
-  // Rows stored for the tenant (empty: all tenants).
-  virtual Result<int64_t> Count(std::string_view tenant_id) = 0;
+  // Rows stored for the tenants of the scope.
+  virtual Result<int64_t> Count(const TenantScope& scope) = 0;
 
   // Records the true sex of a stored egg, in one transaction with the read
   // of the prediction it judges. The first outcome of an egg stays: the
@@ -161,7 +197,7 @@ class PredictionStore {
   virtual Result<std::optional<StoredOutcome>> GetOutcome(std::string_view tenant_id,
                                                           std::string_view egg_id) = 0;
   // One row per (tenant, model version) with outcomes, ordered by
-  // tenant_id then model_version; query.tenant_id empty: all tenants; the
+  // tenant_id then model_version, over the query's tenants; the
   // time range applies to the prediction's captured_at. InvalidArgument
   // when from > to.
   virtual Result<std::vector<ModelAccuracy>> GetAccuracy(const StatsQuery& query) = 0;

@@ -53,7 +53,7 @@ TEST_F(SqliteConcurrencyTest, LockedDatabaseIsUnavailableAndRetryable) {
   EXPECT_TRUE(n.status().retryable());
   EXPECT_NE(n.status().message().find("busy"), std::string::npos) << n.status().message();
   // Readers are not blocked by the other writer (WAL).
-  EXPECT_EQ(*(*store)->Count(""), 0);
+  EXPECT_EQ(*(*store)->Count(TenantScope::All()), 0);
 
   ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(other);

@@ -97,7 +97,7 @@ TEST_F(SqliteMigrationTest, ReopenKeepsVersionAndData) {
     auto store = Open();
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     EXPECT_EQ((*store)->SchemaVersion(), LatestSchemaVersion());
-    EXPECT_EQ(*(*store)->Count(""), 1);
+    EXPECT_EQ(*(*store)->Count(TenantScope::All()), 1);
   }
   RawDb raw(options_.path);
   EXPECT_EQ(raw.Rows("SELECT count(*) FROM schema_migrations"), "3\n");
@@ -117,8 +117,8 @@ TEST_F(SqliteMigrationTest, UpgradesAnOlderDatabaseKeepingItsRows) {
   auto store = Open(&next);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_EQ((*store)->SchemaVersion(), 4);
-  EXPECT_EQ(*(*store)->Count("h-a"), 1);
-  auto egg = (*store)->GetEgg("h-a", "egg-1");
+  EXPECT_EQ(*(*store)->Count(TenantScope::Only("h-a")), 1);
+  auto egg = (*store)->GetEgg(TenantScope::Only("h-a"), "egg-1");
   ASSERT_TRUE(egg.ok() && egg->has_value());
   RawDb raw(options_.path);
   EXPECT_EQ(raw.Rows("SELECT version FROM schema_migrations ORDER BY version"), "1\n2\n3\n4\n");

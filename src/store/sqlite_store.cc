@@ -160,10 +160,10 @@ Result<int64_t> SqliteStore::InsertBatch(const std::vector<v1::Prediction>& batc
   return inserted;
 }
 
-Result<std::optional<StoredPrediction>> SqliteStore::GetEgg(std::string_view tenant_id, std::string_view egg_id) {
+Result<std::optional<StoredPrediction>> SqliteStore::GetEgg(const TenantScope& scope, std::string_view egg_id) {
   if (egg_id.empty()) return Status::InvalidArgument("egg_id is empty");
   std::optional<StoredPrediction> found;
-  Status st = impl_->Read(BuildGetEggQuery(kDialect, tenant_id, egg_id),
+  Status st = impl_->Read(BuildGetEggQuery(kDialect, scope, egg_id),
                           [&](const RowReader& row) { found = PredictionFromRow(row); });
   if (!st.ok()) return st;
   return found;
@@ -177,8 +177,8 @@ Result<Stats> SqliteStore::GetStats(const StatsQuery& query) {
   return GetStatsWith(kDialect, query, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
-Result<int64_t> SqliteStore::Count(std::string_view tenant_id) {
-  return CountWith(kDialect, tenant_id, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+Result<int64_t> SqliteStore::Count(const TenantScope& scope) {
+  return CountWith(kDialect, scope, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 Result<RecordedOutcome> SqliteStore::RecordOutcome(const Outcome& outcome) {
@@ -186,7 +186,7 @@ Result<RecordedOutcome> SqliteStore::RecordOutcome(const Outcome& outcome) {
   std::lock_guard lock(impl_->write_mu);
   SqliteConnection& db = *impl_->writer;
   OVOFLOW_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-  auto recorded = RecordOutcomeWith(kDialect, outcome, BuildGetEggQuery(kDialect, outcome.tenant_id, outcome.egg_id),
+  auto recorded = RecordOutcomeWith(kDialect, outcome, BuildGetEggQuery(kDialect, TenantScope::Only(outcome.tenant_id), outcome.egg_id),
                                     [&db](const SqlQuery& q, const RowSink& on_row) { return db.Query(q, on_row); });
   Status end = recorded.ok() ? db.Exec("COMMIT") : recorded.status();
   if (!end.ok() || !recorded.ok()) {

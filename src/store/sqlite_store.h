@@ -47,10 +47,10 @@ class SqliteStore final : public PredictionStore {
   ~SqliteStore() override;
 
   Result<int64_t> InsertBatch(const std::vector<v1::Prediction>& batch, int64_t stored_at_unix_nanos) override;
-  Result<std::optional<StoredPrediction>> GetEgg(std::string_view tenant_id, std::string_view egg_id) override;
+  Result<std::optional<StoredPrediction>> GetEgg(const TenantScope& scope, std::string_view egg_id) override;
   Result<EggPage> ListEggs(const EggQuery& query) override;
   Result<Stats> GetStats(const StatsQuery& query) override;
-  Result<int64_t> Count(std::string_view tenant_id) override;
+  Result<int64_t> Count(const TenantScope& scope) override;
   Result<RecordedOutcome> RecordOutcome(const Outcome& outcome) override;
   Result<std::optional<StoredOutcome>> GetOutcome(std::string_view tenant_id, std::string_view egg_id) override;
   Result<std::vector<ModelAccuracy>> GetAccuracy(const StatsQuery& query) override;

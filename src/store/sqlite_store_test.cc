@@ -76,7 +76,8 @@ TEST_F(SqliteStoreTest, EveryQueryUsesAnIndexWithoutSorting) {
     for (int filter = 0; filter < 3; ++filter) {
       for (bool paged : {false, true}) {
         EggQuery q;
-        q.tenant_id = tenant;
+        q.tenants = TenantScope::All();
+        q.tenants = test_util::TenantOrAll(tenant);
         if (filter == 1) q.sex = v1::SEX_MALE;
         if (filter == 2) q.decision = v1::DECISION_RECHECK;
         q.from_unix_nanos = kT0;
@@ -90,12 +91,13 @@ TEST_F(SqliteStoreTest, EveryQueryUsesAnIndexWithoutSorting) {
     }
   }
   StatsQuery sq;
-  sq.tenant_id = "h-a";
+  sq.tenants = TenantScope::All();
+  sq.tenants = test_util::TenantOrAll("h-a");
   sq.from_unix_nanos = kT0;
   auto plan = sqlite->ExplainStats(sq);
   ASSERT_TRUE(plan.ok());
   EXPECT_NE(plan->find("SEARCH predictions USING INDEX predictions_tenant_time_idx"), std::string::npos) << *plan;
-  sq.tenant_id.clear();
+  sq.tenants = TenantScope::All();
   plan = sqlite->ExplainStats(sq);
   EXPECT_NE(plan->find("SEARCH predictions USING INDEX predictions_time_idx"), std::string::npos) << *plan;
 }
@@ -122,11 +124,11 @@ TEST_F(SqliteStoreTest, RelativeAndPlainPathsOpenTheSameFile) {
   std::filesystem::current_path(cwd);
   ASSERT_TRUE(rel.ok()) << rel.status().ToString();
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();
-  EXPECT_EQ(*(*rel)->Count(""), 1);
-  EXPECT_EQ(*(*plain)->Count(""), 1);
+  EXPECT_EQ(*(*rel)->Count(TenantScope::All()), 1);
+  EXPECT_EQ(*(*plain)->Count(TenantScope::All()), 1);
   auto abs = OpenStore(path_);
   ASSERT_TRUE(abs.ok());
-  EXPECT_EQ(*(*abs)->Count("h-a"), 1);
+  EXPECT_EQ(*(*abs)->Count(TenantScope::Only("h-a")), 1);
 }
 
 TEST_F(SqliteStoreTest, MissingParentDirectoriesAreCreated) {

@@ -102,11 +102,12 @@ void InsertBatchBench(benchmark::State& state, const Backend& backend) {
   for (int r = 0; r < readers; ++r) {
     threads.emplace_back([&, r] {
       EggQuery q;
-      q.tenant_id = "hatchery-" + std::to_string(r % 8);
+      q.tenants = TenantScope::All();
+      q.tenants = test_util::TenantOrAll("hatchery-" + std::to_string(r % 8));
       q.limit = 100;
       while (!stop.load()) {
-        if (store->ListEggs(q).ok() && store->GetEgg("", "egg-" + std::to_string(r)).ok()) reads += 2;
-        if (r == 0 && store->GetStats({}).ok()) ++reads;
+        if (store->ListEggs(q).ok() && store->GetEgg(TenantScope::All(), "egg-" + std::to_string(r)).ok()) reads += 2;
+        if (r == 0 && store->GetStats(test_util::AllStats()).ok()) ++reads;
       }
     });
   }
@@ -149,7 +150,8 @@ void ListEggsPageBench(benchmark::State& state, const Backend& backend) {
     if (!db.store->InsertBatch(MakeBatch(i, 1000), kT0).ok()) state.SkipWithError("seed insert failed");
   }
   EggQuery q;
-  q.tenant_id = state.range(0) ? "hatchery-3" : "";
+  q.tenants = TenantScope::All();
+  q.tenants = test_util::TenantOrAll(state.range(0) ? "hatchery-3" : "");
   if (state.range(1)) q.decision = v1::DECISION_RECHECK;
   q.limit = 100;
   for (int i = 0; i < 20; ++i) q.cursor = db.store->ListEggs(q)->next_cursor;  // page 21

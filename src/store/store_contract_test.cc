@@ -85,7 +85,7 @@ bool ListedBefore(const v1::Prediction& a, const v1::Prediction& b) {
 TEST_P(StoreContractTest, InsertThenGetReturnsEveryField) {
   v1::Prediction p = MakePrediction("h-a", "egg-1", v1::SEX_FEMALE, v1::DECISION_KEEP, 0.96875f, kT0 + 123);
   EXPECT_EQ(Insert({p}, kT0 + 2 * kSec), 1);
-  auto got = store_->GetEgg("h-a", "egg-1");
+  auto got = store_->GetEgg(TenantScope::Only("h-a"), "egg-1");
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ASSERT_TRUE(got->has_value());
   EXPECT_TRUE(MessageDifferencer::Equals((*got)->prediction, p)) << (*got)->prediction.DebugString();
@@ -98,15 +98,15 @@ TEST_P(StoreContractTest, InsertThenGetReturnsEveryField) {
   q.mutable_times()->clear_published_at();
   q.mutable_times()->clear_inferred_at();
   EXPECT_EQ(Insert({q}), 1);
-  auto got_q = store_->GetEgg("", "egg-2");
+  auto got_q = store_->GetEgg(TenantScope::All(), "egg-2");
   ASSERT_TRUE(got_q.ok() && got_q->has_value()) << got_q.status().ToString();
   EXPECT_TRUE(MessageDifferencer::Equals((*got_q)->prediction, q)) << (*got_q)->prediction.DebugString();
 
-  auto missing = store_->GetEgg("h-a", "egg-3");
+  auto missing = store_->GetEgg(TenantScope::Only("h-a"), "egg-3");
   ASSERT_TRUE(missing.ok());
   EXPECT_FALSE(missing->has_value());
-  EXPECT_EQ(store_->GetEgg("h-a", "").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(*store_->Count(""), 2);
+  EXPECT_EQ(store_->GetEgg(TenantScope::Only("h-a"), "").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(*store_->Count(TenantScope::All()), 2);
   EXPECT_EQ(store_->SchemaVersion(), LatestSchemaVersion());
 }
 
@@ -121,8 +121,8 @@ TEST_P(StoreContractTest, DuplicatesAreStoredOnceAndNotCounted) {
   EXPECT_EQ(Insert({a_again, b}), 0);
   auto c = MakePrediction("h-a", "egg-3", v1::SEX_MALE, v1::DECISION_DIVERT, 0.05f, kT0);
   EXPECT_EQ(Insert({b, c, c, a}), 1);
-  EXPECT_EQ(*store_->Count("h-a"), 3);
-  EXPECT_FLOAT_EQ((*store_->GetEgg("h-a", "egg-1"))->prediction.p_female(), 0.95f);
+  EXPECT_EQ(*store_->Count(TenantScope::Only("h-a")), 3);
+  EXPECT_FLOAT_EQ((*store_->GetEgg(TenantScope::Only("h-a"), "egg-1"))->prediction.p_female(), 0.95f);
 }
 
 TEST_P(StoreContractTest, RedeliveryWithAnotherCaptureTimeKeepsTheFirstRow) {
@@ -138,36 +138,84 @@ TEST_P(StoreContractTest, RedeliveryWithAnotherCaptureTimeKeepsTheFirstRow) {
   auto b_early = MakePrediction("h-b", "egg-1", v1::SEX_FEMALE, v1::DECISION_KEEP, 0.75f, kT0 - 5 * kDay);
   EXPECT_EQ(Insert({b_late, b_early}), 1);
 
-  EXPECT_EQ(*store_->Count(""), 2);
-  auto got = store_->GetEgg("h-a", "egg-1");
+  EXPECT_EQ(*store_->Count(TenantScope::All()), 2);
+  auto got = store_->GetEgg(TenantScope::Only("h-a"), "egg-1");
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_TRUE(MessageDifferencer::Equals((*got)->prediction, a));
-  got = store_->GetEgg("h-b", "egg-1");
+  got = store_->GetEgg(TenantScope::Only("h-b"), "egg-1");
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_TRUE(MessageDifferencer::Equals((*got)->prediction, b_late));
   EggQuery all;
+  all.tenants = TenantScope::All();
   all.limit = 10;
   EXPECT_EQ(EggIds(ListAll(all)), (std::vector<std::string>{"h-b/egg-1", "h-a/egg-1"}));
-  EXPECT_EQ(store_->GetStats({})->overall.total, 2);
+  EXPECT_EQ(store_->GetStats(test_util::AllStats())->overall.total, 2);
 }
 
 TEST_P(StoreContractTest, SameEggUnderTwoTenantsIsTwoRows) {
   auto a = MakePrediction("h-a", "egg-1", v1::SEX_FEMALE, v1::DECISION_KEEP, 0.95f, kT0);
   auto b = MakePrediction("h-b", "egg-1", v1::SEX_MALE, v1::DECISION_DIVERT, 0.05f, kT0 + kSec);
   EXPECT_EQ(Insert({a, b}), 2);
-  EXPECT_EQ(*store_->Count(""), 2);
-  EXPECT_EQ(*store_->Count("h-a"), 1);
-  EXPECT_EQ(*store_->Count("h-b"), 1);
-  EXPECT_EQ(*store_->Count("h-c"), 0);
-  EXPECT_EQ((*store_->GetEgg("h-a", "egg-1"))->prediction.sex(), v1::SEX_FEMALE);
-  EXPECT_EQ((*store_->GetEgg("h-b", "egg-1"))->prediction.sex(), v1::SEX_MALE);
-  EXPECT_FALSE(store_->GetEgg("h-c", "egg-1")->has_value());
+  EXPECT_EQ(*store_->Count(TenantScope::All()), 2);
+  EXPECT_EQ(*store_->Count(TenantScope::Only("h-a")), 1);
+  EXPECT_EQ(*store_->Count(TenantScope::Only("h-b")), 1);
+  EXPECT_EQ(*store_->Count(TenantScope::Only("h-c")), 0);
+  EXPECT_EQ((*store_->GetEgg(TenantScope::Only("h-a"), "egg-1"))->prediction.sex(), v1::SEX_FEMALE);
+  EXPECT_EQ((*store_->GetEgg(TenantScope::Only("h-b"), "egg-1"))->prediction.sex(), v1::SEX_MALE);
+  EXPECT_FALSE(store_->GetEgg(TenantScope::Only("h-c"), "egg-1")->has_value());
   // Any tenant: deterministic, the first by tenant_id.
-  EXPECT_EQ((*store_->GetEgg("", "egg-1"))->prediction.tenant_id(), "h-a");
+  EXPECT_EQ((*store_->GetEgg(TenantScope::All(), "egg-1"))->prediction.tenant_id(), "h-a");
   auto only_b = MakePrediction("h-b", "egg-2", v1::SEX_MALE, v1::DECISION_DIVERT, 0.05f, kT0);
   Insert({only_b});
-  EXPECT_EQ((*store_->GetEgg("", "egg-2"))->prediction.tenant_id(), "h-b");
-  EXPECT_FALSE(store_->GetEgg("h-a", "egg-2")->has_value());
+  EXPECT_EQ((*store_->GetEgg(TenantScope::All(), "egg-2"))->prediction.tenant_id(), "h-b");
+  EXPECT_FALSE(store_->GetEgg(TenantScope::Only("h-a"), "egg-2")->has_value());
+}
+
+// Every read goes through a TenantScope (the store has no other read), and
+// a scope lets nothing of another tenant through: not by id, not in a list,
+// not in stats, counts or accuracy. The default scope sees nothing.
+TEST_P(StoreContractTest, EveryReadSeesOnlyItsScope) {
+  ASSERT_EQ(Insert({MakePrediction("h-a", "egg-a", v1::SEX_FEMALE, v1::DECISION_KEEP, 0.95f, kT0),
+                    MakePrediction("h-b", "egg-b", v1::SEX_MALE, v1::DECISION_DIVERT, 0.05f, kT0 + kSec),
+                    MakePrediction("h-c", "egg-c", v1::SEX_MALE, v1::DECISION_DIVERT, 0.05f, kT0 + 2 * kSec)}),
+            3);
+  Outcome o;
+  o.tenant_id = "h-b";
+  o.egg_id = "egg-b";
+  o.sex = v1::SEX_MALE;
+  o.source = "hatch";
+  o.observed_at_unix_nanos = o.recorded_at_unix_nanos = kT0 + 5 * kSec;
+  ASSERT_TRUE(store_->RecordOutcome(o).ok());
+
+  auto tenants_seen = [&](const TenantScope& scope) {
+    std::set<std::string> seen;
+    for (const char* egg : {"egg-a", "egg-b", "egg-c"})
+      if (auto e = store_->GetEgg(scope, egg); e.ok() && e->has_value()) seen.insert("get:" + (*e)->prediction.tenant_id());
+    EggQuery q;
+    q.tenants = scope;
+    for (const auto& s : ListAll(q)) seen.insert("list:" + s.prediction.tenant_id());
+    StatsQuery sq;
+    sq.tenants = scope;
+    auto stats = store_->GetStats(sq);
+    auto accuracy = store_->GetAccuracy(sq);
+    auto count = store_->Count(scope);
+    EXPECT_TRUE(stats.ok() && accuracy.ok() && count.ok())
+        << stats.status().ToString() << accuracy.status().ToString() << count.status().ToString();
+    if (!stats.ok() || !accuracy.ok() || !count.ok()) return seen;
+    for (const auto& t : stats->tenants) seen.insert("stats:" + t.tenant_id);
+    for (const auto& a : *accuracy) seen.insert("accuracy:" + a.tenant_id);
+    if (*count > 0) seen.insert("count:" + std::to_string(*count));
+    return seen;
+  };
+  EXPECT_EQ(tenants_seen(TenantScope()), std::set<std::string>{});
+  EXPECT_EQ(tenants_seen(TenantScope::Only("")), std::set<std::string>{});
+  EXPECT_EQ(tenants_seen(TenantScope::Only("h-z")), std::set<std::string>{});
+  EXPECT_EQ(tenants_seen(TenantScope::Only("h-a")), (std::set<std::string>{"get:h-a", "list:h-a", "stats:h-a", "count:1"}));
+  EXPECT_EQ(tenants_seen(TenantScope::Of({"h-b", "h-c"})),
+            (std::set<std::string>{"get:h-b", "get:h-c", "list:h-b", "list:h-c", "stats:h-b", "stats:h-c",
+                                   "accuracy:h-b", "count:2"}));
+  EXPECT_EQ(store_->GetStats(StatsQuery{})->overall.total, 0);
+  EXPECT_EQ(store_->GetStats(test_util::AllStats())->overall.total, 3);
 }
 
 TEST_P(StoreContractTest, BatchWithAnEmptyIdIsRejectedWhole) {
@@ -180,7 +228,7 @@ TEST_P(StoreContractTest, BatchWithAnEmptyIdIsRejectedWhole) {
     EXPECT_EQ(n.status().code(), StatusCode::kInvalidArgument);
     EXPECT_FALSE(n.status().retryable());
   }
-  EXPECT_EQ(*store_->Count(""), 0);
+  EXPECT_EQ(*store_->Count(TenantScope::All()), 0);
   EXPECT_EQ(Insert({}), 0);
 }
 
@@ -205,7 +253,7 @@ TEST_P(StoreContractTest, ListFiltersEachDimension) {
     std::set<std::string> ids;
     for (const auto& p : data) {
       const int64_t at = FromTimestamp(p.times().captured_at());
-      if (!q.tenant_id.empty() && p.tenant_id() != q.tenant_id) continue;
+      if (!q.tenants.Contains(p.tenant_id())) continue;
       if (q.sex && p.sex() != *q.sex) continue;
       if (q.decision && p.decision() != *q.decision) continue;
       if (q.from_unix_nanos && at < *q.from_unix_nanos) continue;
@@ -220,7 +268,8 @@ TEST_P(StoreContractTest, ListFiltersEachDimension) {
       for (int decision = 0; decision <= 3; ++decision) {
         for (int range = 0; range < 3; ++range) {
           EggQuery q;
-          q.tenant_id = tenant;
+          q.tenants = TenantScope::All();
+          q.tenants = test_util::TenantOrAll(tenant);
           if (sex) q.sex = static_cast<v1::Sex>(sex);
           if (decision) q.decision = static_cast<v1::Decision>(decision);
           if (range >= 1) q.from_unix_nanos = kT0 + 2 * kSec;  // inclusive
@@ -236,16 +285,18 @@ TEST_P(StoreContractTest, ListFiltersEachDimension) {
     auto ids = EggIds(got);
     const std::set<std::string> unique(ids.begin(), ids.end());
     EXPECT_EQ(unique.size(), ids.size());
-    EXPECT_EQ(unique, matching(q)) << "tenant '" << q.tenant_id << "' sex " << q.sex.value_or(v1::SEX_UNSPECIFIED)
+    EXPECT_EQ(unique, matching(q)) << "tenants '" << q.tenants.Joined() << "' sex " << q.sex.value_or(v1::SEX_UNSPECIFIED)
                                    << " decision " << q.decision.value_or(v1::DECISION_UNSPECIFIED);
     EXPECT_FALSE(unique.empty());
   }
   EggQuery rechecks;
-  rechecks.tenant_id = "h-a";
+  rechecks.tenants = TenantScope::All();
+  rechecks.tenants = test_util::TenantOrAll("h-a");
   rechecks.decision = v1::DECISION_RECHECK;
   rechecks.sex = v1::SEX_FEMALE;
   EXPECT_EQ(ListAll(rechecks).size(), 4u);  // i = 2, 8, 14, 20
   EggQuery empty_range;
+  empty_range.tenants = TenantScope::All();
   empty_range.from_unix_nanos = empty_range.to_unix_nanos = kT0;
   EXPECT_TRUE(ListAll(empty_range).empty());
   empty_range.to_unix_nanos = kT0 - 1;
@@ -266,9 +317,10 @@ TEST_P(StoreContractTest, PaginationVisitsEveryRowOnceInOrder) {
     }
   }
   Insert(batch);
-  ASSERT_EQ(*store_->Count(""), 1050);
+  ASSERT_EQ(*store_->Count(TenantScope::All()), 1050);
 
   EggQuery q;
+  q.tenants = TenantScope::All();
   q.limit = 100;
   int pages = 0;
   auto all = ListAll(q, &pages);
@@ -281,13 +333,13 @@ TEST_P(StoreContractTest, PaginationVisitsEveryRowOnceInOrder) {
                                                                         << " out of order";
   }
   // A single tenant with a limit that divides its rows exactly: no empty last page.
-  q.tenant_id = "h-b";  // i % 3 == 0: 350 rows
+  q.tenants = test_util::TenantOrAll("h-b");  // i % 3 == 0: 350 rows
   q.limit = 50;
   auto b_rows = ListAll(q, &pages);
   EXPECT_EQ(b_rows.size(), 350u);
   EXPECT_EQ(pages, 7);
   q.limit = 1000;
-  q.tenant_id.clear();
+  q.tenants = TenantScope::All();
   EXPECT_EQ(ListAll(q, &pages).size(), 1050u);
   EXPECT_EQ(pages, 2);
 }
@@ -310,9 +362,10 @@ TEST_P(StoreContractTest, PaginationCrossesDaysAndSeesLateRowsOnce) {
     const auto end = shuffled.begin() + static_cast<std::ptrdiff_t>(std::min(shuffled.size(), i + 70));
     Insert({shuffled.begin() + static_cast<std::ptrdiff_t>(i), end});
   }
-  ASSERT_EQ(*store_->Count(""), 300);
+  ASSERT_EQ(*store_->Count(TenantScope::All()), 300);
 
   EggQuery q;
+  q.tenants = TenantScope::All();
   q.limit = 45;  // pages straddle midnights
   auto first_page = store_->ListEggs(q);
   ASSERT_TRUE(first_page.ok());
@@ -330,6 +383,7 @@ TEST_P(StoreContractTest, PaginationCrossesDaysAndSeesLateRowsOnce) {
   }
   // A range over two whole days, filtered by sex.
   EggQuery two_days;
+  two_days.tenants = TenantScope::All();
   two_days.from_unix_nanos = midnight + kDay;
   two_days.to_unix_nanos = midnight + 3 * kDay;
   two_days.sex = v1::SEX_FEMALE;
@@ -360,10 +414,11 @@ TEST_P(StoreContractTest, TextSortsByBytesWhateverTheLocale) {
     return ta != tb ? ta < tb : a.substr(sa + 1) < b.substr(sb + 1);
   });
   EggQuery q;
+  q.tenants = TenantScope::All();
   q.limit = 5;  // cursors carry these keys across pages
   EXPECT_EQ(EggIds(ListAll(q)), expected);
-  EXPECT_EQ((*store_->GetEgg("", "egg-é"))->prediction.tenant_id(), "t-B");
-  auto stats = store_->GetStats({});
+  EXPECT_EQ((*store_->GetEgg(TenantScope::All(), "egg-é"))->prediction.tenant_id(), "t-B");
+  auto stats = store_->GetStats(test_util::AllStats());
   ASSERT_EQ(stats->tenants.size(), 4u);
   EXPECT_EQ(stats->tenants[0].tenant_id, "t-B");
   EXPECT_EQ(stats->tenants[3].tenant_id, "t-z");
@@ -372,6 +427,7 @@ TEST_P(StoreContractTest, TextSortsByBytesWhateverTheLocale) {
 TEST_P(StoreContractTest, MalformedCursorAndBadLimitAreInvalidArgument) {
   Insert({MakePrediction("h-a", "egg-1", v1::SEX_FEMALE, v1::DECISION_KEEP, 0.95f, kT0)});
   EggQuery q;
+  q.tenants = TenantScope::All();
   for (const char* cursor : {"%%%", "AAAA", "eyJvZmZzZXQiOjEwMH0"}) {
     q.cursor = cursor;
     auto page = store_->ListEggs(q);
@@ -406,7 +462,7 @@ TEST_P(StoreContractTest, StatsAreExactOnAKnownDataset) {
   };
   for (const auto& [p, e2e_s] : rows) Insert({p}, FromTimestamp(p.times().captured_at()) + e2e_s * kSec);
 
-  auto stats = store_->GetStats({});
+  auto stats = store_->GetStats(test_util::AllStats());
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   const Counts& o = stats->overall;
   EXPECT_EQ(o.total, 6);
@@ -430,27 +486,32 @@ TEST_P(StoreContractTest, StatsAreExactOnAKnownDataset) {
   EXPECT_DOUBLE_EQ(stats->tenants[1].counts.mean_end_to_end_seconds, 15.0);
 
   StatsQuery b_only;
-  b_only.tenant_id = "h-b";
+  b_only.tenants = TenantScope::All();
+  b_only.tenants = test_util::TenantOrAll("h-b");
   auto b = store_->GetStats(b_only);
   ASSERT_EQ(b->tenants.size(), 1u);
   EXPECT_EQ(b->overall.total, 2);
   EXPECT_DOUBLE_EQ(b->overall.mean_p_female, 0.5);
 
   StatsQuery later;  // only b2 was captured at or after kT0 + 1 s
+  later.tenants = TenantScope::All();
   later.from_unix_nanos = kT0 + kSec;
   auto l = store_->GetStats(later);
   EXPECT_EQ(l->overall.total, 1);
   EXPECT_EQ(l->overall.male, 1);
   EXPECT_DOUBLE_EQ(l->overall.mean_end_to_end_seconds, 20.0);
   StatsQuery earlier;
+  earlier.tenants = TenantScope::All();
   earlier.to_unix_nanos = kT0 + kSec;
   EXPECT_EQ(store_->GetStats(earlier)->overall.total, 5);
   StatsQuery none;
-  none.tenant_id = "h-z";
+  none.tenants = TenantScope::All();
+  none.tenants = test_util::TenantOrAll("h-z");
   auto z = store_->GetStats(none);
   EXPECT_EQ(z->overall.total, 0);
   EXPECT_TRUE(z->tenants.empty());
   StatsQuery backwards;
+  backwards.tenants = TenantScope::All();
   backwards.from_unix_nanos = 2;
   backwards.to_unix_nanos = 1;
   EXPECT_EQ(store_->GetStats(backwards).status().code(), StatusCode::kInvalidArgument);
@@ -464,7 +525,7 @@ TEST_P(StoreContractTest, ReopenedStoreSeesTheSameRows) {
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
   store_ = std::move(reopened).value();
   EXPECT_EQ(store_->SchemaVersion(), LatestSchemaVersion());
-  EXPECT_EQ(*store_->Count(""), 2);
+  EXPECT_EQ(*store_->Count(TenantScope::All()), 2);
   EXPECT_EQ(Insert({MakePrediction("h-b", "egg-2", v1::SEX_MALE, v1::DECISION_DIVERT, 0.05f, kT0 + kDay),
                     MakePrediction("h-b", "egg-3", v1::SEX_MALE, v1::DECISION_DIVERT, 0.05f, kT0 + kDay)}),
             1);
@@ -511,18 +572,19 @@ TEST_P(StoreContractTest, ReadersRunWhileTheWriterInserts) {
       };
       // Loop until the writer is done, and at least a few times.
       for (int i = 0; !writer_done.load() || i < 5; ++i) {
-        auto count = store.Count("");
+        auto count = store.Count(TenantScope::All());
         if (!count.ok()) fail(count.status());
         else if (*count < last_count) ++regressions;  // committed rows never disappear
         else last_count = *count;
         EggQuery q;
-        q.tenant_id = r % 2 ? "h-a" : "";
+        q.tenants = TenantScope::All();
+        q.tenants = test_util::TenantOrAll(r % 2 ? "h-a" : "");
         q.limit = 50;
         auto page = store.ListEggs(q);
         if (!page.ok()) fail(page.status());
-        auto egg = store.GetEgg(r % 2 ? "h-a" : "", "egg-" + std::to_string(i * 7 + 1));
+        auto egg = store.GetEgg(test_util::TenantOrAll(r % 2 ? "h-a" : ""), "egg-" + std::to_string(i * 7 + 1));
         if (!egg.ok()) fail(egg.status());
-        auto stats = store.GetStats({});
+        auto stats = store.GetStats(test_util::AllStats());
         if (!stats.ok()) fail(stats.status());
         else if (stats->overall.total != stats->overall.female + stats->overall.male) ++regressions;
         reads += 4;
@@ -536,9 +598,9 @@ TEST_P(StoreContractTest, ReadersRunWhileTheWriterInserts) {
   EXPECT_EQ(regressions.load(), 0);
   EXPECT_GT(reads.load(), kReaders * 4 * 5 - 1);
   EXPECT_EQ(writer_new.load(), kBatches * kBatchSize);
-  EXPECT_EQ(*store.Count(""), kBatches * kBatchSize);
-  EXPECT_EQ(*store.Count("h-a"), kBatches * kBatchSize / 2);
-  auto stats = store.GetStats({});
+  EXPECT_EQ(*store.Count(TenantScope::All()), kBatches * kBatchSize);
+  EXPECT_EQ(*store.Count(TenantScope::Only("h-a")), kBatches * kBatchSize / 2);
+  auto stats = store.GetStats(test_util::AllStats());
   EXPECT_EQ(stats->overall.recheck, kBatches * kBatchSize);
 }
 
@@ -565,8 +627,8 @@ TEST_P(StoreContractTest, TwoStoresOnOneDatabaseStoreEachEggOnce) {
   ta.join();
   tb.join();
   EXPECT_EQ(inserted.load(), 20 * 50 + 25);
-  EXPECT_EQ(*store_->Count(""), 20 * 50 + 25);
-  EXPECT_EQ(*(*other)->Count(""), 20 * 50 + 25);
+  EXPECT_EQ(*store_->Count(TenantScope::All()), 20 * 50 + 25);
+  EXPECT_EQ(*(*other)->Count(TenantScope::All()), 20 * 50 + 25);
 }
 
 }  // namespace

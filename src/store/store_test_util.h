@@ -10,9 +10,28 @@
 #include "common/clock.h"
 #include "ovoflow/v1/prediction.pb.h"
 
+#include "store/prediction_store.h"
+
 namespace ovoflow::store::test_util {
 
 // A new empty directory under `base` named after `name` and this process.
+// The tests' shorthand: one tenant, or every tenant for "".
+inline TenantScope TenantOrAll(const std::string& tenant) {
+  return tenant.empty() ? TenantScope::All() : TenantScope::Only(tenant);
+}
+
+// Queries over every tenant.
+inline EggQuery AllEggs() {
+  EggQuery q;
+  q.tenants = TenantScope::All();
+  return q;
+}
+inline StatsQuery AllStats() {
+  StatsQuery q;
+  q.tenants = TenantScope::All();
+  return q;
+}
+
 inline std::string FreshDir(const std::string& base, const std::string& name) {
   namespace fs = std::filesystem;
   std::string clean = name;  // a parameterised test's name holds '/'

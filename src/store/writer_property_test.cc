@@ -127,6 +127,7 @@ Outcome RunWriter(const std::vector<Input>& inputs, const std::string& store_url
   EXPECT_FALSE((*writer)->stalled());
 
   EggQuery q;
+  q.tenants = TenantScope::All();
   q.limit = 1000;
   do {
     auto page = (*store)->ListEggs(q);

@@ -68,9 +68,9 @@ TEST(StoreWriterTest, StoresEachEggOnceAndDeadLettersInvalidPredictions) {
   for (int i = 0; i < 100 && handled < 27; ++i) handled += *(*writer)->RunOnce(stop);
   EXPECT_EQ(handled, 27);
 
-  EXPECT_EQ(*(*store)->Count(""), 20);
-  EXPECT_EQ(*(*store)->Count("h-a"), 10);
-  auto egg = (*store)->GetEgg("h-b", "egg-4");
+  EXPECT_EQ(*(*store)->Count(TenantScope::All()), 20);
+  EXPECT_EQ(*(*store)->Count(TenantScope::Only("h-a")), 10);
+  auto egg = (*store)->GetEgg(TenantScope::Only("h-b"), "egg-4");
   ASSERT_TRUE(egg.ok());
   ASSERT_TRUE(egg->has_value());
   EXPECT_GT((*egg)->stored_at_unix_nanos, 0);

@@ -168,7 +168,7 @@ class FaultTest : public ::testing::Test {
 
   Process* StartUp() {
     store_metrics_port_ = FreePort();  // `up` serves /metrics on its API port
-    return Spawn("up", {"up", "--insecure-http", "--no-scanner", "--db", db_url_, "--workers", "2", "--port",
+    return Spawn("up", {"up", "--insecure-http", "--no-auth", "--no-scanner", "--db", db_url_, "--workers", "2", "--port",
                         std::to_string(store_metrics_port_), "--partitions", std::to_string(kPartitions)});
   }
 
@@ -187,7 +187,7 @@ class FaultTest : public ::testing::Test {
       if (!s.ok()) return -1;
       store_ = std::move(s).value();
     }
-    auto n = store_->Count("");
+    auto n = store_->Count(store::TenantScope::All());
     if (!n.ok()) {
       store_.reset();  // reconnect next time (e.g. PostgreSQL restarted)
       return -1;
@@ -200,6 +200,7 @@ class FaultTest : public ::testing::Test {
   int64_t StoredCapturedBeforeFault() {
     if (!store_) return -1;
     store::StatsQuery q;
+    q.tenants = store::TenantScope::All();
     q.to_unix_nanos = fault_wall_ns_;
     auto stats = store_->GetStats(q);
     return stats.ok() ? stats->overall.total : -1;
@@ -266,6 +267,7 @@ class FaultTest : public ::testing::Test {
     // Every egg of the run, once: page through the whole table.
     std::multiset<std::string> stored_eggs;
     store::EggQuery q;
+    q.tenants = store::TenantScope::All();
     q.limit = 1000;
     for (;;) {
       auto page = store_->ListEggs(q);

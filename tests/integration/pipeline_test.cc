@@ -74,7 +74,7 @@ class PipelineTest : public ::testing::Test {
     port_ = FreePort();
     db_url_ = "sqlite://" + dir_ + "/ovoflow.db";
     up_ = std::make_unique<Process>(
-        std::vector<std::string>{OvoflowBinary(), "up", "--insecure-http", "--brokers", TestBrokers(), "--db", db_url_, "--port",
+        std::vector<std::string>{OvoflowBinary(), "up", "--insecure-http", "--no-auth", "--brokers", TestBrokers(), "--db", db_url_, "--port",
                                  std::to_string(port_), "--no-scanner", "--web-root", SourceDir() + "/web/dist"},
         dir_ + "/up.log");
     ASSERT_TRUE(WaitFor([] { return Fetch(port_, "GET", "/readyz").status == 200 || !up_->Running(); },
@@ -121,7 +121,7 @@ TEST_F(PipelineTest, StoresExactlyOnePredictionPerScan) {
   EXPECT_EQ(StatsTotal(port_), kScans);
   auto store = store::OpenStore(db_url_);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  auto n = (*store)->Count("");
+  auto n = (*store)->Count(store::TenantScope::All());
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, kScans);
 }

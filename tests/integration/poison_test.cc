@@ -91,7 +91,7 @@ class PoisonTest : public ::testing::TestWithParam<std::string> {
   void StartUp() {
     port_ = FreePort();
     up_ = std::make_unique<Process>(
-        std::vector<std::string>{Binary(), "up", "--insecure-http", "--brokers", TestBrokers(), "--db", db_url_, "--port",
+        std::vector<std::string>{Binary(), "up", "--insecure-http", "--no-auth", "--brokers", TestBrokers(), "--db", db_url_, "--port",
                                  std::to_string(port_), "--no-scanner", "--infer-group", prefix_ + "-infer",
                                  "--store-group", prefix_ + "-store", "--web-root", SourceDir() + "/web/dist"},
         dir_ + "/up.log");
@@ -253,7 +253,7 @@ TEST_P(PoisonTest, EveryStageDeadLettersEachPoisonOnceAndStoresEverythingElse) {
   auto store = store::OpenStore(db_url_);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   auto stored = [&](const std::string& tenant, const std::string& egg) {
-    auto e = (*store)->GetEgg(tenant, egg);
+    auto e = (*store)->GetEgg(store::TenantScope::Only(tenant), egg);
     return e.ok() && e->has_value();
   };
   ASSERT_TRUE(WaitFor(

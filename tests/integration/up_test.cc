@@ -26,7 +26,7 @@ TEST(UpTest, ExitWhenDoneCountsThisRunsEggsEvenWhenAlreadyStored) {
   for (int run = 0; run < 2; ++run) {
     SCOPED_TRACE("run " + std::to_string(run));
     const std::string labels = dir + "/labels-" + std::to_string(run) + ".csv";
-    Process up({OvoflowBinary(), "up", "--insecure-http", "--brokers", TestBrokers(), "--db", "sqlite://" + dir + "/ovoflow.db", "--port",
+    Process up({OvoflowBinary(), "up", "--insecure-http", "--no-auth", "--brokers", TestBrokers(), "--db", "sqlite://" + dir + "/ovoflow.db", "--port",
                 "0", "--scans", "50", "--rate", "100", "--run-id", run_id, "--exit-when-done", "--labels", labels,
                 "--infer-group", run_id + "-infer", "--store-group", run_id + "-store"},
                dir + "/up-" + std::to_string(run) + ".log");
@@ -42,7 +42,7 @@ TEST(UpTest, ExitWhenDoneCountsThisRunsEggsEvenWhenAlreadyStored) {
   for (int i = 0; i < 50; ++i) {
     char egg[64];
     std::snprintf(egg, sizeof egg, "%s-%08d", run_id.c_str(), i);
-    auto got = (*store)->GetEgg("", egg);
+    auto got = (*store)->GetEgg(store::TenantScope::All(), egg);
     EXPECT_TRUE(got.ok() && got->has_value()) << egg;
   }
 

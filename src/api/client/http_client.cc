@@ -153,14 +153,15 @@ HttpResult HttpConnection::PostExpectingContinue(const std::string& target, cons
 }
 
 HttpResult Fetch(int port, const std::string& method, const std::string& target, const std::string& body,
-                 const std::string& content_type, std::chrono::milliseconds timeout) {
+                 const std::string& content_type, std::chrono::milliseconds timeout,
+                 const std::map<std::string, std::string>& headers) {
   HttpConnection c(port, timeout);
   if (!c.open()) {
     HttpResult out;
     out.error = "cannot connect to 127.0.0.1:" + std::to_string(port);
     return out;
   }
-  return c.Request(method, target, body, content_type);
+  return c.Request(method, target, body, content_type, headers);
 }
 
 struct WsClient::Impl {
@@ -168,7 +169,9 @@ struct WsClient::Impl {
   websocket::stream<beast::tcp_stream> ws{ioc};
 };
 
-WsClient::WsClient(int port, const std::string& target, int receive_buffer_bytes) : impl_(std::make_unique<Impl>()) {
+WsClient::WsClient(int port, const std::string& target, int receive_buffer_bytes,
+                   const std::map<std::string, std::string>& headers)
+    : impl_(std::make_unique<Impl>()) {
   beast::error_code ec;
   auto& sock = beast::get_lowest_layer(impl_->ws).socket();
   sock.open(tcp::v4(), ec);
@@ -179,14 +182,20 @@ WsClient::WsClient(int port, const std::string& target, int receive_buffer_bytes
     return;
   }
   websocket::response_type res;
+  impl_->ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+    for (const auto& [name, value] : headers) req.set(name, value);
+  }));
   impl_->ws.handshake(res, "127.0.0.1:" + std::to_string(port), target, ec);
   upgrade_status_ = static_cast<int>(res.result_int());
+  subprotocol_ = std::string(res[beast::http::field::sec_websocket_protocol]);
   if (ec == websocket::error::upgrade_declined) {
     // Beast 1.74 does not hand the refusal back; ask again over plain HTTP to learn its status.
-    HttpResult refusal = HttpConnection(port).Request(
-        "GET", target, "", "",
-        {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}, {"Sec-WebSocket-Version", "13"},
-         {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}});
+    std::map<std::string, std::string> upgrade = {{"Upgrade", "websocket"},
+                                                  {"Connection", "Upgrade"},
+                                                  {"Sec-WebSocket-Version", "13"},
+                                                  {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+    upgrade.insert(headers.begin(), headers.end());
+    HttpResult refusal = HttpConnection(port).Request("GET", target, "", "", upgrade);
     upgrade_status_ = refusal.status;
   }
   if (ec) {

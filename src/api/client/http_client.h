@@ -50,16 +50,20 @@ class HttpConnection {
 
 // One request on a fresh connection; status 0 and `error` set when there was no answer.
 HttpResult Fetch(int port, const std::string& method, const std::string& target, const std::string& body = "",
-                 const std::string& content_type = "", std::chrono::milliseconds timeout = kDefaultTimeout);
+                 const std::string& content_type = "", std::chrono::milliseconds timeout = kDefaultTimeout,
+                 const std::map<std::string, std::string>& headers = {});
 
 // A /v1/live subscriber.
 class WsClient {
  public:
   // receive_buffer_bytes > 0 shrinks the socket's receive buffer (slow-client tests).
-  WsClient(int port, const std::string& target, int receive_buffer_bytes = 0);
+  // `headers` go with the upgrade request (Authorization, Sec-WebSocket-Protocol).
+  WsClient(int port, const std::string& target, int receive_buffer_bytes = 0,
+           const std::map<std::string, std::string>& headers = {});
   ~WsClient();
   bool connected() const { return connected_; }
   int upgrade_status() const { return upgrade_status_; }  // 101, or the HTTP status of the refusal
+  const std::string& subprotocol() const { return subprotocol_; }  // the server's Sec-WebSocket-Protocol
   const std::string& error() const { return error_; }
 
   // The next text message; nullopt when the connection closed or `timeout` passed.
@@ -76,6 +80,7 @@ class WsClient {
   std::unique_ptr<Impl> impl_;
   bool connected_ = false;
   int upgrade_status_ = 0;
+  std::string subprotocol_;
   int close_code_ = 0;
   std::string close_reason_;
   std::string error_;

@@ -2,12 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 
 #include "common/clock.h"
 #include "common/testing/test_scan.h"
+
+#include "api/json.h"
 
 namespace ovoflow::api::testing {
 
@@ -74,11 +78,57 @@ ApiOptions ApiHarness::DefaultOptions() {
   ApiOptions o;
   o.port = 0;
   o.tls.insecure_http = true;  // loopback; the TLS tests set a certificate instead
+  o.auth.disabled = true;      // the identity tests pass a TestIdentity instead
   return o;
 }
 
+TestIdentity::TestIdentity() {
+  key_ = auth::testing::SigningKey::Ec256("test-key-1");
+  keys_ = std::make_unique<auth::testing::StaticKeySource>(kIssuer, auth::testing::Jwks({key_.get()}));
+  auth::VerifierOptions vo;
+  vo.issuers = {kIssuer};
+  vo.audience = kAudience;
+  auto v = auth::JwtVerifier::Create(vo, keys_.get());
+  if (!v.ok()) std::abort();
+  verifier_ = std::move(v).value();
+}
+
+std::string TestIdentity::ClaimsJson(const Claims& c) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  auto array = [](const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (const auto& i : items) out += (out.size() > 1 ? "," : "") + JsonQuote(i);
+    return out + "]";
+  };
+  std::string json = "{\"iss\":" + JsonQuote(c.issuer) + ",\"aud\":" + JsonQuote(c.audience) +
+                     ",\"sub\":" + JsonQuote(c.subject) + ",\"iat\":" + std::to_string(now) +
+                     ",\"nbf\":" + std::to_string(now + c.not_before_s) +
+                     ",\"exp\":" + std::to_string(now + c.lifetime_s) + ",\"ovoflow_roles\":" + array(c.roles) +
+                     ",\"ovoflow_tenants\":" + array(c.tenants);
+  if (!c.scanner_id.empty()) json += ",\"ovoflow_scanner_id\":" + JsonQuote(c.scanner_id);
+  return json + "}";
+}
+
+std::string TestIdentity::Token(const Claims& claims) const { return key_->Sign(ClaimsJson(claims)); }
+
+std::string TestIdentity::Token(std::vector<std::string> roles, std::vector<std::string> tenants,
+                                std::string scanner_id, std::string subject) const {
+  Claims c;
+  c.roles = std::move(roles);
+  c.tenants = std::move(tenants);
+  c.scanner_id = std::move(scanner_id);
+  c.subject = std::move(subject);
+  return Token(c);
+}
+
+std::map<std::string, std::string> BearerHeader(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
+
 Result<std::unique_ptr<ApiHarness>> ApiHarness::Start(ApiOptions options, bool with_store, ScanSink* sink,
-                                                       ModelAdmin* models) {
+                                                       ModelAdmin* models, const TestIdentity* identity) {
   auto h = std::unique_ptr<ApiHarness>(new ApiHarness());
   h->dir_ = MakeTempDir("api");
   ApiDeps deps;
@@ -88,6 +138,10 @@ Result<std::unique_ptr<ApiHarness>> ApiHarness::Start(ApiOptions options, bool w
   }
   deps.scans = sink;
   deps.models = models;
+  if (identity) {
+    options.auth.disabled = false;
+    deps.verifier = identity->verifier();
+  }
   OVOFLOW_ASSIGN_OR_RETURN(auto server, ApiServer::Start(options, deps));
   h->server_ = std::move(server);
   return h;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -11,6 +12,8 @@
 #include "api/client/http_client.h"
 #include "api/model_admin.h"
 #include "api/server.h"
+#include "auth/jwt_verifier.h"
+#include "auth/testing/token_factory.h"
 #include "common/status.h"
 #include "store/prediction_store.h"
 
@@ -22,6 +25,7 @@ using client::Field;
 using client::HasField;
 using client::HttpConnection;
 using client::HttpResult;
+using client::kDefaultTimeout;
 using client::MetricValue;
 using client::ParseJson;
 using client::WsClient;
@@ -71,13 +75,54 @@ class FakeModelAdmin final : public ModelAdmin {
   v1::InputSpec input;
 };
 
+// An identity provider for the tests: one EC P-256 signing key that the
+// verifier trusts (issuer kTestIssuer, audience "ovoflow-api", the default
+// claim names), and tokens signed with it.
+class TestIdentity {
+ public:
+  static constexpr const char* kIssuer = "https://id.test.ovoflow";
+  static constexpr const char* kAudience = "ovoflow-api";
+  TestIdentity();
+  const auth::JwtVerifier* verifier() const { return verifier_.get(); }
+
+  struct Claims {
+    std::vector<std::string> roles;
+    std::vector<std::string> tenants;
+    std::string scanner_id;
+    std::string subject = "tester";
+    int64_t lifetime_s = 600;     // exp = now + lifetime_s
+    int64_t not_before_s = -60;   // nbf = now + not_before_s
+    std::string issuer = kIssuer;
+    std::string audience = kAudience;
+  };
+  // A token signed with the trusted key.
+  std::string Token(const Claims& claims) const;
+  std::string Token(std::vector<std::string> roles, std::vector<std::string> tenants = {},
+                    std::string scanner_id = "", std::string subject = "tester") const;
+  // The same claims as JSON, for forgeries (auth::testing::UnsignedToken, ...).
+  static std::string ClaimsJson(const Claims& claims);
+  const auth::testing::SigningKey& key() const { return *key_; }
+
+ private:
+  std::unique_ptr<auth::testing::SigningKey> key_;
+  std::unique_ptr<auth::testing::StaticKeySource> keys_;
+  std::unique_ptr<auth::JwtVerifier> verifier_;
+};
+
+// {"Authorization": "Bearer <token>"}
+std::map<std::string, std::string> BearerHeader(const std::string& token);
+
 // Owns the store (unless without one) and the server; stops the server first.
 class ApiHarness {
  public:
   // with_store false: the metrics/health-only mode (ApiDeps.store == nullptr).
+  // With `identity` (not owned, must outlive the harness) callers need its
+  // tokens; without, the server runs with auth.disabled (DefaultOptions).
   static Result<std::unique_ptr<ApiHarness>> Start(ApiOptions options = DefaultOptions(), bool with_store = true,
-                                                   ScanSink* sink = nullptr, ModelAdmin* models = nullptr);
-  static ApiOptions DefaultOptions();  // port 0, everything else default
+                                                   ScanSink* sink = nullptr, ModelAdmin* models = nullptr,
+                                                   const TestIdentity* identity = nullptr);
+  // Port 0, plain HTTP on loopback, no identity provider (auth.disabled).
+  static ApiOptions DefaultOptions();
   ~ApiHarness();
 
   int port() const { return static_cast<int>(server_->port()); }
