@@ -97,6 +97,20 @@ void AddStoreCommand(CLI::App& app, const GlobalFlags& g) {
   });
 }
 
+void AddMigrateCommand(CLI::App& app, const GlobalFlags& g) {
+  auto db = std::make_shared<std::string>(DefaultDatabaseUrl());
+  CLI::App* cmd = app.add_subcommand(
+      "migrate", "Bring the database's schema up to date, as its owner (PostgreSQL: then run the stages as a member "
+                 "of ovoflow_app, which row-level security applies to; docs/security.md)");
+  cmd->add_option("--db", *db, "database URL of the schema's owner")->capture_default_str();
+  cmd->callback([&g, db] {
+    InitLogging(g.log_level);
+    auto store = store::OpenStore(*db);
+    if (!store.ok()) Fatal(store.status().ToString());
+    std::printf("ovoflow migrate: schema version %d\n", (*store)->SchemaVersion());
+  });
+}
+
 void AddTopicsCommand(CLI::App& app, const GlobalFlags& g) {
   struct TopicsOptions {
     int partitions = 4;

@@ -12,6 +12,7 @@ void AddInferCommand(CLI::App& app, const GlobalFlags& g);
 void AddStoreCommand(CLI::App& app, const GlobalFlags& g);
 void AddApiCommand(CLI::App& app, const GlobalFlags& g);
 void AddTopicsCommand(CLI::App& app, const GlobalFlags& g);
+void AddMigrateCommand(CLI::App& app, const GlobalFlags& g);
 void AddUpCommand(CLI::App& app, const GlobalFlags& g);
 void AddBenchCommand(CLI::App& app, const GlobalFlags& g);
 void AddTrainCommands(CLI::App& app, const GlobalFlags& g);  // train, eval

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   ovoflow::exe::AddStoreCommand(app, global);
   ovoflow::exe::AddApiCommand(app, global);
   ovoflow::exe::AddTopicsCommand(app, global);
+  ovoflow::exe::AddMigrateCommand(app, global);
   ovoflow::exe::AddBenchCommand(app, global);
   ovoflow::exe::AddTrainCommands(app, global);
   CLI11_PARSE(app, argc, argv);

@@ -67,6 +67,12 @@ const std::vector<Migration>& PredictionMigrations() {
        " captured_at_ns BIGINT NOT NULL,"
        " PRIMARY KEY (tenant_id, egg_id),"
        " FOREIGN KEY (tenant_id, egg_id) REFERENCES predictions (tenant_id, egg_id))"},
+      {4, "row_level_security",
+       // PostgreSQL's row-level security (see PostgresPredictionMigrations).
+       // SQLite has none: every read goes through the store's TenantScope
+       // (prediction_store.h), the only read the store offers. Kept so that
+       // both backends share versions and names.
+       "SELECT 1"},
   };
   return *migrations;
 }
@@ -144,6 +150,60 @@ const std::vector<Migration>& PostgresPredictionMigrations() {
        " captured_at_ns BIGINT NOT NULL,"
        " PRIMARY KEY (tenant_id, egg_id),"
        " FOREIGN KEY (tenant_id, egg_id) REFERENCES egg_keys (tenant_id, egg_id))"},
+      {4, "row_level_security",
+       // Tenant isolation in the database (docs/security.md): every tenant
+       // table has FORCE ROW LEVEL SECURITY and a policy on the transaction's
+       // setting ovoflow.tenant_ids ('a,b', or '*' for every tenant), which
+       // PostgresStore sets with set_config(..., true) in each transaction.
+       // Nothing set: nothing seen, nothing written. The application role
+       // ovoflow_app (NOLOGIN; login roles are granted it) may read and
+       // insert, never update or delete, and creates day partitions only
+       // through ovoflow_create_partition (SECURITY DEFINER, owned by the
+       // migrating role, which needs CREATEROLE the first time).
+       "CREATE FUNCTION ovoflow_tenant_visible(t TEXT) RETURNS BOOLEAN LANGUAGE sql STABLE AS $f$"
+       " SELECT coalesce(current_setting('ovoflow.tenant_ids', true), '') = '*'"
+       " OR t = ANY (string_to_array(nullif(current_setting('ovoflow.tenant_ids', true), ''), ','))"
+       " $f$;"
+       "ALTER TABLE predictions ENABLE ROW LEVEL SECURITY;"
+       "ALTER TABLE predictions FORCE ROW LEVEL SECURITY;"
+       "CREATE POLICY tenant_isolation ON predictions"
+       " USING (ovoflow_tenant_visible(tenant_id)) WITH CHECK (ovoflow_tenant_visible(tenant_id));"
+       "ALTER TABLE egg_keys ENABLE ROW LEVEL SECURITY;"
+       "ALTER TABLE egg_keys FORCE ROW LEVEL SECURITY;"
+       "CREATE POLICY tenant_isolation ON egg_keys"
+       " USING (ovoflow_tenant_visible(tenant_id)) WITH CHECK (ovoflow_tenant_visible(tenant_id));"
+       "ALTER TABLE outcomes ENABLE ROW LEVEL SECURITY;"
+       "ALTER TABLE outcomes FORCE ROW LEVEL SECURITY;"
+       "CREATE POLICY tenant_isolation ON outcomes"
+       " USING (ovoflow_tenant_visible(tenant_id)) WITH CHECK (ovoflow_tenant_visible(tenant_id));"
+       // Created with the migrating schema in its search_path (objects it
+       // makes land there; pg_catalog is searched first, pg_temp last).
+       "DO $d$ BEGIN EXECUTE replace($q$"
+       "CREATE FUNCTION ovoflow_create_partition(name TEXT, from_ns TEXT, to_ns TEXT) RETURNS VOID"
+       " LANGUAGE plpgsql SECURITY DEFINER SET search_path = @schema@, pg_temp AS $f$"
+       " BEGIN"
+       "  IF name !~ '^predictions_d[0-9]{8}$' OR from_ns !~ '^(MINVALUE|-?[0-9]{1,19})$'"
+       "     OR to_ns !~ '^(MAXVALUE|-?[0-9]{1,19})$' THEN"
+       "   RAISE EXCEPTION 'ovoflow_create_partition: bad arguments % % %', name, from_ns, to_ns;"
+       "  END IF;"
+       "  IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+       "             WHERE i.inhparent = 'predictions'::regclass AND c.relname = name) THEN RETURN; END IF;"
+       "  EXECUTE format('CREATE TABLE IF NOT EXISTS %I (LIKE predictions INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',"
+       "                 name);"
+       "  EXECUTE format('ALTER TABLE predictions ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)',"
+       "                 name, from_ns, to_ns);"
+       " END $f$"
+       "$q$, '@schema@', quote_ident(current_schema())); END $d$;"
+       "REVOKE ALL ON FUNCTION ovoflow_create_partition(TEXT, TEXT, TEXT) FROM PUBLIC;"
+       "DO $d$ BEGIN"
+       " IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ovoflow_app') THEN"
+       "  CREATE ROLE ovoflow_app NOLOGIN;"
+       " END IF;"
+       " END $d$;"
+       "GRANT SELECT, INSERT ON predictions, egg_keys, outcomes TO ovoflow_app;"
+       "GRANT SELECT ON schema_migrations TO ovoflow_app;"
+       "GRANT EXECUTE ON FUNCTION ovoflow_create_partition(TEXT, TEXT, TEXT) TO ovoflow_app;"
+       "GRANT EXECUTE ON FUNCTION ovoflow_tenant_visible(TEXT) TO ovoflow_app"},
   };
   return *migrations;
 }

@@ -28,7 +28,7 @@ TEST_F(PostgresMigrationTest, FreshDatabaseGetsEveryMigrationOnce) {
   EXPECT_EQ(admin.Rows("SELECT version, name, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
                        " FROM schema_migrations ORDER BY version"),
             "1|create_predictions|2025-11-24T16:00:00\n2|predictions_query_indexes|2025-11-24T16:00:00\n"
-            "3|create_outcomes|2025-11-24T16:00:00\n");
+            "3|create_outcomes|2025-11-24T16:00:00\n4|row_level_security|2025-11-24T16:00:00\n");
   EXPECT_EQ(admin.Value("SELECT relkind FROM pg_class WHERE relname = 'predictions'"), "p");  // partitioned
   EXPECT_EQ(admin.Value("SELECT pg_get_partkeydef('predictions'::regclass)"), "RANGE (captured_at_ns)");
   EXPECT_EQ(admin.Rows("SELECT relname FROM pg_class WHERE relkind = 'I' ORDER BY relname"),
@@ -58,7 +58,7 @@ TEST_F(PostgresMigrationTest, ReopenOnlyReadsAndKeepsData) {
     EXPECT_EQ((*store)->SchemaVersion(), LatestSchemaVersion());
     EXPECT_EQ(*(*store)->Count(TenantScope::All()), 3);
   }
-  EXPECT_EQ(Admin().Value("SELECT count(*) FROM schema_migrations"), "3");
+  EXPECT_EQ(Admin().Value("SELECT count(*) FROM schema_migrations"), "4");
 }
 
 TEST_F(PostgresMigrationTest, UpgradesAnOlderDatabaseKeepingItsRowsAndPartitions) {
@@ -70,14 +70,14 @@ TEST_F(PostgresMigrationTest, UpgradesAnOlderDatabaseKeepingItsRowsAndPartitions
     ASSERT_EQ(*(*store)->InsertBatch(PgBatch(0, 2), kT0), 2);
   }
   std::vector<Migration> next = PostgresPredictionMigrations();
-  next.push_back({4, "add_predictions_note", "ALTER TABLE predictions ADD COLUMN note TEXT NOT NULL DEFAULT ''"});
+  next.push_back({5, "add_predictions_note", "ALTER TABLE predictions ADD COLUMN note TEXT NOT NULL DEFAULT ''"});
   auto store = Open(&next);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_EQ((*store)->SchemaVersion(), 4);
+  EXPECT_EQ((*store)->SchemaVersion(), 5);
   EXPECT_EQ(*(*store)->Count(TenantScope::All()), 2);
   ASSERT_EQ(*(*store)->InsertBatch(PgBatch(2, 1, kT0 + 2 * kDay), kT0), 1);  // a new day's partition
   PgAdmin admin = Admin();
-  EXPECT_EQ(admin.Rows("SELECT version FROM schema_migrations ORDER BY version"), "1\n2\n3\n4\n");
+  EXPECT_EQ(admin.Rows("SELECT version FROM schema_migrations ORDER BY version"), "1\n2\n3\n4\n5\n");
   // The new column reached the old partition and the one created after it,
   // and so did the indexes of migration 2.
   EXPECT_EQ(admin.Rows("SELECT table_name FROM information_schema.columns WHERE column_name = 'note'"
@@ -88,12 +88,12 @@ TEST_F(PostgresMigrationTest, UpgradesAnOlderDatabaseKeepingItsRowsAndPartitions
 
 TEST_F(PostgresMigrationTest, NewerSchemaIsRefused) {
   ASSERT_TRUE(Open().ok());
-  Admin().Exec("INSERT INTO schema_migrations VALUES (4, 'from_the_future', now())");
+  Admin().Exec("INSERT INTO schema_migrations VALUES (5, 'from_the_future', now())");
   auto store = Open();
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(store.status().message().find("database '" + db_->url() +
-                                          "' has schema version 4, newer than this build knows (3)"),
+                                          "' has schema version 5, newer than this build knows (4)"),
             std::string::npos)
       << store.status().message();
   EXPECT_FALSE(store.status().retryable());
@@ -113,18 +113,18 @@ TEST_F(PostgresMigrationTest, RefusesADatabaseMigratedByADifferentList) {
 
 TEST_F(PostgresMigrationTest, FailingMigrationRollsBackAndNamesItself) {
   std::vector<Migration> broken = PostgresPredictionMigrations();
-  broken.push_back({4, "half_done", "CREATE TABLE half_done (x BIGINT); INSERT INTO no_such_table VALUES (1)"});
+  broken.push_back({5, "half_done", "CREATE TABLE half_done (x BIGINT); INSERT INTO no_such_table VALUES (1)"});
   auto store = Open(&broken);
   ASSERT_FALSE(store.ok());
-  EXPECT_NE(store.status().message().find("migration 4 (half_done) failed"), std::string::npos)
+  EXPECT_NE(store.status().message().find("migration 5 (half_done) failed"), std::string::npos)
       << store.status().message();
   EXPECT_NE(store.status().message().find("no_such_table"), std::string::npos) << store.status().message();
   PgAdmin admin = Admin();
-  EXPECT_EQ(admin.Value("SELECT max(version) FROM schema_migrations"), "3");
+  EXPECT_EQ(admin.Value("SELECT max(version) FROM schema_migrations"), "4");
   EXPECT_EQ(admin.Value("SELECT to_regclass('half_done') IS NULL"), "t");
   auto good = Open();
   ASSERT_TRUE(good.ok()) << good.status().ToString();
-  EXPECT_EQ((*good)->SchemaVersion(), 3);
+  EXPECT_EQ((*good)->SchemaVersion(), 4);
 }
 
 TEST_F(PostgresMigrationTest, ConcurrentOpensMigrateOnce) {
@@ -138,7 +138,7 @@ TEST_F(PostgresMigrationTest, ConcurrentOpensMigrateOnce) {
   }
   for (auto& t : threads) t.join();
   for (const Status& st : results) EXPECT_TRUE(st.ok()) << st.ToString();
-  EXPECT_EQ(Admin().Rows("SELECT version FROM schema_migrations ORDER BY version"), "1\n2\n3\n");
+  EXPECT_EQ(Admin().Rows("SELECT version FROM schema_migrations ORDER BY version"), "1\n2\n3\n4\n");
 }
 
 }  // namespace

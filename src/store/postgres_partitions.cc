@@ -21,7 +21,10 @@ Status DayPartitions::Load(PgConnection& db) {
   });
   if (!st.ok()) return st;
   known_ = std::move(days);
-  return Status::Ok();
+  return db.Autocommit([&](PgSession& s) {
+    return s.Query({"SELECT to_regprocedure('ovoflow_create_partition(text,text,text)') IS NOT NULL", {}},
+                   [&](const RowReader& row) { definer_ = row.Text(0) == "t"; });
+  });
 }
 
 Status DayPartitions::Ensure(PgConnection& db, const std::set<int64_t>& days) {
@@ -39,7 +42,11 @@ Status DayPartitions::Ensure(PgConnection& db, const std::set<int64_t>& days) {
       OVOFLOW_RETURN_IF_ERROR(s.Query({PartitionAttachedSql(), {PartitionName(day)}},
                                       [&](const RowReader& row) { attached = row.Text(0) == "t"; }));
       if (attached) continue;  // another writer created it
-      for (const std::string& sql : CreatePartitionSql(day)) OVOFLOW_RETURN_IF_ERROR(s.Exec(sql));
+      if (definer_) {
+        OVOFLOW_RETURN_IF_ERROR(s.Query(CreatePartitionCall(day), [](const RowReader&) {}));
+      } else {
+        for (const std::string& sql : CreatePartitionSql(day)) OVOFLOW_RETURN_IF_ERROR(s.Exec(sql));
+      }
     }
     return Status::Ok();
   });

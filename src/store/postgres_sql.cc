@@ -149,6 +149,13 @@ std::vector<std::string> CreatePartitionSql(int64_t utc_day) {
   };
 }
 
+SqlQuery CreatePartitionCall(int64_t utc_day) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  const std::string from = utc_day < kMin / kNsPerDay ? "MINVALUE" : std::to_string(utc_day * kNsPerDay);
+  const std::string to = utc_day + 1 > kMax / kNsPerDay ? "MAXVALUE" : std::to_string((utc_day + 1) * kNsPerDay);
+  return {"SELECT ovoflow_create_partition($1, $2, $3)", {PartitionName(utc_day), from, to}};
+}
+
 const std::string& PartitionAttachedSql() {
   static const std::string* sql = new std::string(
       "SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"

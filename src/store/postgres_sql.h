@@ -51,6 +51,9 @@ std::string PartitionName(int64_t utc_day);
 // The bounds are [day start, next day start) in ns; the first and last
 // representable days get MINVALUE / MAXVALUE where a bound would overflow.
 std::vector<std::string> CreatePartitionSql(int64_t utc_day);
+// The same through ovoflow_create_partition (migration 4), which a role
+// that does not own predictions (ovoflow_app) may call.
+SqlQuery CreatePartitionCall(int64_t utc_day);
 // One row, one boolean column: whether the partition `$1` (a name) is
 // attached to predictions in the current schema.
 const std::string& PartitionAttachedSql();

@@ -141,9 +141,10 @@ TEST(PostgresSqlTest, AppliedMigrationsAreCheckedAgainstTheList) {
   EXPECT_EQ(CheckAppliedMigrations({}, list, "db"), "");
   EXPECT_EQ(CheckAppliedMigrations({{1, "create_predictions"}}, list, "db"), "");
   EXPECT_NE(CheckAppliedMigrations(
-                {{1, "create_predictions"}, {2, "predictions_query_indexes"}, {3, "create_outcomes"}, {4, "x"}}, list,
-                "db")
-                .find("database 'db' has schema version 4, newer than this build knows (3)"),
+                {{1, "create_predictions"}, {2, "predictions_query_indexes"}, {3, "create_outcomes"},
+                 {4, "row_level_security"}, {5, "x"}},
+                list, "db")
+                .find("database 'db' has schema version 5, newer than this build knows (4)"),
             std::string::npos);
   EXPECT_NE(CheckAppliedMigrations({{1, "other"}}, list, "db").find("records migration 1 as 'other'"),
             std::string::npos);

@@ -24,6 +24,12 @@ constexpr SqlDialect kDialect = SqlDialect::kPostgres;
 constexpr int kMaxReadConnections = 64;
 constexpr const char* kInsertStatement = "ovoflow_insert_batch";
 constexpr const char* kNoPartitionSqlState = "23514";  // "no partition of relation ... found for row"
+// Row-level security (migration 4) reads the transaction's tenants from here.
+constexpr const char* kSetTenantsSql = "SELECT set_config('ovoflow.tenant_ids', $1, true)";
+
+Status SetTenants(PgSession& s, const TenantScope& scope) {
+  return s.Query({kSetTenantsSql, {scope.Joined()}}, [](const RowReader&) {});
+}
 
 using Connector = std::function<Result<std::unique_ptr<PgConnection>>()>;
 
@@ -90,18 +96,23 @@ struct PostgresStore::Impl {
   // it (the server restarted since the last call) is replaced and the query
   // run once more: reads are safe to repeat, and rows reach `on_row` only
   // after the whole result arrived.
-  Status Read(const SqlQuery& query, const std::function<void(const RowReader&)>& on_row) {
+  // The statement runs in a transaction that first sets the scope's tenants
+  // for row-level security.
+  Status Read(const TenantScope& scope, const SqlQuery& query, const std::function<void(const RowReader&)>& on_row) {
     auto lease = readers.Acquire();
     for (int attempt = 0;; ++attempt) {
       OVOFLOW_ASSIGN_OR_RETURN(auto conn, lease->Get());
-      Status st = (conn)->Autocommit([&](PgSession& s) { return s.Query(query, on_row); });
+      Status st = (conn)->Transaction([&](PgSession& s) {
+        OVOFLOW_RETURN_IF_ERROR(SetTenants(s, scope));
+        return s.Query(query, on_row);
+      });
       if (st.ok() || attempt > 0 || !(conn)->broken()) return st;
     }
   }
 
   Result<std::string> Explain(const SqlQuery& query) {
     std::string plan;
-    Status st = Read({"EXPLAIN " + query.sql, query.params},
+    Status st = Read(TenantScope::All(), {"EXPLAIN " + query.sql, query.params},
                      [&](const RowReader& row) { plan += row.Text(0) + "\n"; });
     if (!st.ok()) return st;
     return plan;
@@ -109,9 +120,10 @@ struct PostgresStore::Impl {
 
   // One statement for the whole batch; requires write_mu and the batch's
   // partitions. Returns the rows that were new.
-  Result<int64_t> InsertOnce(PgConnection& conn, const std::vector<SqlValue>& params) {
+  Result<int64_t> InsertOnce(PgConnection& conn, const TenantScope& tenants, const std::vector<SqlValue>& params) {
     int64_t inserted = 0;
-    Status st = conn.Autocommit([&](PgSession& s) {
+    Status st = conn.Transaction([&](PgSession& s) {
+      OVOFLOW_RETURN_IF_ERROR(SetTenants(s, tenants));
       OVOFLOW_ASSIGN_OR_RETURN(auto n, s.ExecPrepared(kInsertStatement, params));
       inserted = n;
       return Status::Ok();
@@ -145,6 +157,15 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
   OVOFLOW_ASSIGN_OR_RETURN(auto version, MigratePostgres(*writer, migrations, clock, label, options.lock_timeout_ms));
   impl->schema_version = version;
   OVOFLOW_RETURN_IF_ERROR(impl->partitions.Load(*writer));
+  bool bypasses = false;
+  Status role = writer->Autocommit([&](PgSession& s) {
+    return s.Query({"SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user", {}},
+                   [&](const RowReader& row) { bypasses = row.Text(0) == "t"; });
+  });
+  if (role.ok() && bypasses)
+    spdlog::warn("store: {} connects as a role that bypasses row-level security (superuser or BYPASSRLS); "
+                 "connect the API and writers as a member of ovoflow_app (docs/security.md)",
+                 impl->label);
 
   for (int i = 0; i < options.read_connections; ++i) {
     auto slot = std::make_unique<PgSlot>(connector(SetupSql(options, /*reader=*/true), /*writer=*/false));
@@ -163,19 +184,22 @@ Result<int64_t> PostgresStore::InsertBatch(const std::vector<v1::Prediction>& ba
   }
   std::set<int64_t> days;
   for (const auto& [day, rows] : rows_per_day) days.insert(day);
+  std::set<std::string> tenant_ids;
+  for (const v1::Prediction& p : batch) tenant_ids.insert(p.tenant_id());
+  const TenantScope tenants = TenantScope::Of(std::move(tenant_ids));
   const std::vector<SqlValue> params = PgInsertBatchParams(batch, stored_at_unix_nanos);
 
   std::lock_guard lock(impl_->write_mu);
   OVOFLOW_ASSIGN_OR_RETURN(auto conn, impl_->writer->Get());
   OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Ensure(*conn, days));
-  auto inserted = impl_->InsertOnce(*conn, params);
+  auto inserted = impl_->InsertOnce(*conn, tenants, params);
   if (!inserted.ok() && (conn)->last_sqlstate() == kNoPartitionSqlState) {
     // A partition in the cache is gone (dropped or detached meanwhile):
     // check every day again and insert once more.
     impl_->partitions.Forget();
     OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Load(*conn));
     OVOFLOW_RETURN_IF_ERROR(impl_->partitions.Ensure(*conn, days));
-    inserted = impl_->InsertOnce(*conn, params);
+    inserted = impl_->InsertOnce(*conn, tenants, params);
   }
   if (inserted.ok()) {
     for (int64_t day : impl_->partitions.NoteRows(rows_per_day)) {
@@ -191,22 +215,27 @@ Result<int64_t> PostgresStore::InsertBatch(const std::vector<v1::Prediction>& ba
 Result<std::optional<StoredPrediction>> PostgresStore::GetEgg(const TenantScope& scope, std::string_view egg_id) {
   if (egg_id.empty()) return Status::InvalidArgument("egg_id is empty");
   std::optional<StoredPrediction> found;
-  Status st = impl_->Read(BuildPgGetEggQuery(scope, egg_id),
+  Status st = impl_->Read(scope, BuildPgGetEggQuery(scope, egg_id),
                           [&](const RowReader& row) { found = PredictionFromRow(row); });
   if (!st.ok()) return st;
   return found;
 }
 
 Result<EggPage> PostgresStore::ListEggs(const EggQuery& query) {
-  return ListEggsWith(kDialect, query, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+  return ListEggsWith(kDialect, query, [&](const SqlQuery& q, const RowSink& on_row) {
+    return impl_->Read(query.tenants, q, on_row);
+  });
 }
 
 Result<Stats> PostgresStore::GetStats(const StatsQuery& query) {
-  return GetStatsWith(kDialect, query, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+  return GetStatsWith(kDialect, query, [&](const SqlQuery& q, const RowSink& on_row) {
+    return impl_->Read(query.tenants, q, on_row);
+  });
 }
 
 Result<int64_t> PostgresStore::Count(const TenantScope& scope) {
-  return CountWith(kDialect, scope, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+  return CountWith(kDialect, scope,
+                   [&](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(scope, q, on_row); });
 }
 
 Result<RecordedOutcome> PostgresStore::RecordOutcome(const Outcome& outcome) {
@@ -217,6 +246,7 @@ Result<RecordedOutcome> PostgresStore::RecordOutcome(const Outcome& outcome) {
   // Committed only when RecordOutcomeWith returns OK (a conflict or a
   // missing prediction rolls back, having written nothing).
   Status st = (conn)->Transaction([&](PgSession& s) {
+    OVOFLOW_RETURN_IF_ERROR(SetTenants(s, TenantScope::Only(outcome.tenant_id)));
     recorded = RecordOutcomeWith(kDialect, outcome, BuildPgGetEggQuery(TenantScope::Only(outcome.tenant_id), outcome.egg_id),
                                  [&s](const SqlQuery& q, const RowSink& on_row) { return s.Query(q, on_row); });
     return recorded->ok() ? Status::Ok() : recorded->status();
@@ -226,13 +256,15 @@ Result<RecordedOutcome> PostgresStore::RecordOutcome(const Outcome& outcome) {
 }
 
 Result<std::optional<StoredOutcome>> PostgresStore::GetOutcome(std::string_view tenant_id, std::string_view egg_id) {
+  const TenantScope scope = TenantScope::Only(std::string(tenant_id));
   return GetOutcomeWith(kDialect, tenant_id, egg_id,
-                        [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+                        [&](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(scope, q, on_row); });
 }
 
 Result<std::vector<ModelAccuracy>> PostgresStore::GetAccuracy(const StatsQuery& query) {
-  return GetAccuracyWith(kDialect, query,
-                         [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+  return GetAccuracyWith(kDialect, query, [&](const SqlQuery& q, const RowSink& on_row) {
+    return impl_->Read(query.tenants, q, on_row);
+  });
 }
 
 int PostgresStore::SchemaVersion() const { return impl_->schema_version; }

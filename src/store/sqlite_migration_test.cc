@@ -76,12 +76,13 @@ TEST_F(SqliteMigrationTest, FreshDatabaseGetsEveryMigrationOnce) {
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_EQ((*store)->SchemaVersion(), LatestSchemaVersion());
-  EXPECT_EQ(LatestSchemaVersion(), 3);
+  EXPECT_EQ(LatestSchemaVersion(), 4);
   RawDb raw(options_.path);
   EXPECT_EQ(raw.Rows("SELECT version, name, applied_at FROM schema_migrations ORDER BY version"),
             "1|create_predictions|2025-11-24T16:00:00.000000000Z\n"
             "2|predictions_query_indexes|2025-11-24T16:00:00.000000000Z\n"
-            "3|create_outcomes|2025-11-24T16:00:00.000000000Z\n");
+            "3|create_outcomes|2025-11-24T16:00:00.000000000Z\n"
+            "4|row_level_security|2025-11-24T16:00:00.000000000Z\n");
   EXPECT_EQ(raw.Rows("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'predictions_%'"),
             "7\n");
 }
@@ -100,7 +101,7 @@ TEST_F(SqliteMigrationTest, ReopenKeepsVersionAndData) {
     EXPECT_EQ(*(*store)->Count(TenantScope::All()), 1);
   }
   RawDb raw(options_.path);
-  EXPECT_EQ(raw.Rows("SELECT count(*) FROM schema_migrations"), "3\n");
+  EXPECT_EQ(raw.Rows("SELECT count(*) FROM schema_migrations"), "4\n");
 }
 
 TEST_F(SqliteMigrationTest, UpgradesAnOlderDatabaseKeepingItsRows) {
@@ -113,15 +114,15 @@ TEST_F(SqliteMigrationTest, UpgradesAnOlderDatabaseKeepingItsRows) {
     ASSERT_EQ(*(*store)->InsertBatch({p}, kT0), 1);
   }
   std::vector<Migration> next = PredictionMigrations();
-  next.push_back({4, "add_predictions_note", "ALTER TABLE predictions ADD COLUMN note TEXT NOT NULL DEFAULT ''"});
+  next.push_back({5, "add_predictions_note", "ALTER TABLE predictions ADD COLUMN note TEXT NOT NULL DEFAULT ''"});
   auto store = Open(&next);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_EQ((*store)->SchemaVersion(), 4);
+  EXPECT_EQ((*store)->SchemaVersion(), 5);
   EXPECT_EQ(*(*store)->Count(TenantScope::Only("h-a")), 1);
   auto egg = (*store)->GetEgg(TenantScope::Only("h-a"), "egg-1");
   ASSERT_TRUE(egg.ok() && egg->has_value());
   RawDb raw(options_.path);
-  EXPECT_EQ(raw.Rows("SELECT version FROM schema_migrations ORDER BY version"), "1\n2\n3\n4\n");
+  EXPECT_EQ(raw.Rows("SELECT version FROM schema_migrations ORDER BY version"), "1\n2\n3\n4\n5\n");
   EXPECT_EQ(raw.Rows("SELECT note FROM predictions"), "\n");
 }
 
@@ -129,30 +130,30 @@ TEST_F(SqliteMigrationTest, NewerSchemaIsRefused) {
   ASSERT_TRUE(Open().ok());
   {
     RawDb raw(options_.path);
-    raw.Exec("INSERT INTO schema_migrations VALUES (4, 'from_the_future', '2030-01-01T00:00:00Z')");
+    raw.Exec("INSERT INTO schema_migrations VALUES (5, 'from_the_future', '2030-01-01T00:00:00Z')");
   }
   auto store = Open();
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(store.status().message().find("schema version 4, newer than this build knows (3)"), std::string::npos)
+  EXPECT_NE(store.status().message().find("schema version 5, newer than this build knows (4)"), std::string::npos)
       << store.status().message();
   EXPECT_FALSE(store.status().retryable());
 }
 
 TEST_F(SqliteMigrationTest, FailingMigrationRollsBackAndNamesItself) {
   std::vector<Migration> broken = PredictionMigrations();
-  broken.push_back({4, "half_done", "CREATE TABLE half_done (x BIGINT); INSERT INTO no_such_table VALUES (1)"});
+  broken.push_back({5, "half_done", "CREATE TABLE half_done (x BIGINT); INSERT INTO no_such_table VALUES (1)"});
   auto store = Open(&broken);
   ASSERT_FALSE(store.ok());
-  EXPECT_NE(store.status().message().find("migration 4 (half_done) failed"), std::string::npos)
+  EXPECT_NE(store.status().message().find("migration 5 (half_done) failed"), std::string::npos)
       << store.status().message();
   RawDb raw(options_.path);
-  EXPECT_EQ(raw.Rows("SELECT max(version) FROM schema_migrations"), "3\n");
+  EXPECT_EQ(raw.Rows("SELECT max(version) FROM schema_migrations"), "4\n");
   EXPECT_EQ(raw.Rows("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'"), "0\n");
   // The good migrations stay applied; the built-in list opens the file.
   auto good = Open();
   ASSERT_TRUE(good.ok()) << good.status().ToString();
-  EXPECT_EQ((*good)->SchemaVersion(), 3);
+  EXPECT_EQ((*good)->SchemaVersion(), 4);
 }
 
 TEST_F(SqliteMigrationTest, RefusesADatabaseMigratedByADifferentList) {
@@ -189,7 +190,7 @@ TEST_F(SqliteMigrationTest, ConcurrentOpensMigrateOnce) {
   for (auto& t : threads) t.join();
   for (const Status& st : results) EXPECT_TRUE(st.ok()) << st.ToString();
   RawDb raw(options_.path);
-  EXPECT_EQ(raw.Rows("SELECT version FROM schema_migrations ORDER BY version"), "1\n2\n3\n");
+  EXPECT_EQ(raw.Rows("SELECT version FROM schema_migrations ORDER BY version"), "1\n2\n3\n4\n");
 }
 
 }  // namespace
