@@ -1,4 +1,9 @@
 // The /v1/live WebSocket with reconnection (exponential backoff with jitter).
+// Browsers cannot set headers on a WebSocket, so the access token rides as
+// the subprotocol "bearer.<jwt>" beside "ovoflow.v1" (the one the server
+// answers). The server closes with 1008 "token expired" when the token the
+// socket opened with expires; the feed then reconnects at once with the
+// session's current token.
 
 import type { Prediction } from './types.js';
 
@@ -9,10 +14,28 @@ export interface LiveHandlers {
   onState(state: ConnectionState, detail: string): void;
   /** Called each time the socket opens (first time and after every reconnect). */
   onOpen(): void;
+  /** The access token to open the socket with (renewed if about to expire); null without identity. */
+  token(): Promise<string | null>;
 }
 
 const MIN_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 10_000;
+// A socket closed for an expired token sooner than this after opening is
+// retried with backoff (clocks apart), not at once.
+const MIN_LIFETIME_FOR_QUICK_RECONNECT_MS = 5_000;
+/** Close code of a policy violation: the server's "token expired" (RFC 6455 7.4.1). */
+export const CLOSE_POLICY = 1008;
+export const LIVE_SUBPROTOCOL = 'ovoflow.v1';
+
+/** The subprotocols to offer: ovoflow.v1, and the token when there is one. */
+export function liveProtocols(token: string | null): string[] {
+  return token ? [LIVE_SUBPROTOCOL, `bearer.${token}`] : [LIVE_SUBPROTOCOL];
+}
+
+/** True for the server's close at token expiry: reconnect now, with a fresh token, no backoff. */
+export function closedForExpiredToken(code: number, reason: string): boolean {
+  return code === CLOSE_POLICY && reason === 'token expired';
+}
 
 export function liveUrl(location: Location): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -38,9 +61,25 @@ export class LiveFeed {
 
   private connect(): void {
     this.handlers.onState('connecting', 'connecting…');
-    const socket = new WebSocket(this.url);
+    this.handlers.token().then(
+      (token) => this.open(token),
+      () => this.retry('no access token'),
+    );
+  }
+
+  private open(token: string | null): void {
+    if (this.stopped) return;
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(this.url, liveProtocols(token));
+    } catch (e) {
+      this.retry(e instanceof Error ? e.message : String(e));
+      return;
+    }
     this.socket = socket;
+    let openedAt = Number.POSITIVE_INFINITY;
     socket.onopen = () => {
+      openedAt = performance.now();
       this.backoffMs = MIN_BACKOFF_MS;
       this.handlers.onState('live', 'live');
       this.handlers.onOpen();
@@ -55,11 +94,22 @@ export class LiveFeed {
     };
     socket.onclose = (event: CloseEvent) => {
       if (this.stopped) return;
-      const delay = Math.round(this.backoffMs * (0.75 + Math.random() * 0.5));
-      this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
-      const why = event.reason ? ` (${event.reason})` : '';
-      this.handlers.onState('reconnecting', `disconnected${why}; retrying in ${(delay / 1000).toFixed(1)} s`);
-      window.setTimeout(() => this.connect(), delay);
+      const lived = performance.now() - openedAt;
+      if (closedForExpiredToken(event.code, event.reason) && lived >= MIN_LIFETIME_FOR_QUICK_RECONNECT_MS) {
+        this.handlers.onState('reconnecting', 'token expired; reconnecting');
+        this.connect();
+        return;
+      }
+      this.retry(event.reason);
     };
+  }
+
+  private retry(reason: string): void {
+    if (this.stopped) return;
+    const delay = Math.round(this.backoffMs * (0.75 + Math.random() * 0.5));
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+    const why = reason ? ` (${reason})` : '';
+    this.handlers.onState('reconnecting', `disconnected${why}; retrying in ${(delay / 1000).toFixed(1)} s`);
+    window.setTimeout(() => this.connect(), delay);
   }
 }
