@@ -80,10 +80,9 @@ Response HandlePostScan(const RequestContext& ctx) {
                                            " bytes exceeds the largest the pipeline takes (" +
                                            std::to_string(kMaxScanMessageBytes) + " bytes)",
                                        instance));
-  if (Status st = ValidateScan(scan); !st.ok())
-    return Reject("invalid", Problem(kInvalidScan, st.message(), instance));
   // A scanner posts only its own scans: its tenant, its scanner id (the
-  // token's claims), never another's.
+  // token's claims), never another's; checked before the scan's own rules,
+  // so that nobody learns those for a tenant that is not theirs.
   if (const auth::Principal* p = ctx.principal; p && !p->local_development) {
     if (!p->ActsFor(scan.tenant_id()))
       return Reject("forbidden", Problem(kForbidden, "tenant_id '" + scan.tenant_id() +
@@ -94,6 +93,8 @@ Response HandlePostScan(const RequestContext& ctx) {
                                                          "' is not the scanner id of these credentials",
                                          instance, "scanner_id"));
   }
+  if (Status st = ValidateScan(scan); !st.ok())
+    return Reject("invalid", Problem(kInvalidScan, st.message(), instance));
   if (ctx.deps.models) {  // the workers refuse scans their model cannot take
     Result<v1::InputSpec> input = ctx.deps.models->ServingInput();
     if (input.ok()) {

@@ -158,6 +158,10 @@ void AddApiFlags(CLI::App* cmd, api::ApiOptions* o, OidcFlags* oidc) {
   cmd->add_option("--oidc-dashboard-client", o->auth.dashboard_client_id,
                   "the dashboard's client id at the issuer (sign-in with PKCE)")
       ->capture_default_str();
+  cmd->add_option("--auth-failure-limit", o->auth.failure_limit,
+                  "failed authentications per client address and minute before it gets 429")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_flag("--no-auth", o->auth.disabled,
                 "no identity provider: every caller may do everything (local development; needs --insecure-http "
                 "on a loopback address)");
