@@ -116,8 +116,9 @@ struct ScannerAgent::Impl {
       std::lock_guard<std::mutex> lock(mu);
       retry.push_back({i, captured_ns});
     };
+    const std::string topic = options.topic_per_tenant ? ScanTopicFor(scan.tenant_id()) : std::string(kScansTopic);
     while (true) {
-      Status st = producer->Send(kScansTopic, scan.egg_id(), value, headers, on_delivery);
+      Status st = producer->Send(topic, scan.egg_id(), value, headers, on_delivery);
       if (st.ok()) break;
       if (!st.retryable()) return Status(st.code(), "cannot publish scan " + scan.egg_id() + ": " + st.message());
       if (stop.load()) return false;

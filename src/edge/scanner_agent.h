@@ -27,6 +27,7 @@ struct ScannerOptions {
   std::string labels_path;    // CSV egg_id,tenant_id,scanner_id,sex, a line per acknowledged scan; empty = none
   int tray_size = 150;        // eggs per tray
   bool compress = false;      // zstd the volume
+  bool topic_per_tenant = false;  // ovoflow.scans.v1.<tenant> (secured clusters) instead of the shared topic
   PhantomOptions phantom;
 };
 

@@ -27,7 +27,7 @@ std::unique_ptr<ApiProcess> ApiProcess::Start(const std::string& brokers, const 
   auto producer = bus::Producer::Create(po);
   if (!producer.ok()) Fatal(producer.status().ToString());
   p->producer_ = std::move(producer).value();
-  p->sink_ = std::make_unique<KafkaScanSink>(p->producer_.get());
+  p->sink_ = std::make_unique<KafkaScanSink>(p->producer_.get(), oidc.scan_topic_per_tenant);
   inference::ModelAdminOptions mo;
   mo.brokers = brokers;
   mo.registry_dir = registry_dir;

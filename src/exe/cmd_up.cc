@@ -213,6 +213,7 @@ void AddUpCommand(CLI::App& app, const GlobalFlags& g) {
   AddWriterFlags(cmd, &o->writer);
   AddApiFlags(cmd, &o->api, &o->oidc);
   cmd->callback([&g, o] {
+    o->oidc.scan_topic_per_tenant = o->scanner.topic_per_tenant;
     int rc = RunUp(g, *o);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });

@@ -76,6 +76,8 @@ void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o) {
   cmd->add_option("--run-id", o->run_id, "egg_id prefix (default: from the start time)");
   cmd->add_option("--labels", o->labels_path, "write the true sex per egg to this CSV (evaluation only)");
   cmd->add_flag("--compress", o->compress, "zstd-compress volumes");
+  cmd->add_flag("--scan-topic-per-tenant", o->topic_per_tenant,
+                "publish to ovoflow.scans.v1.<tenant> (secured clusters: scripts/kafka start --secure)");
   AddPhantomFlags(cmd, &o->phantom);
   cmd->add_flag("--quantitative-maps", o->phantom.quantitative_maps,
                 "add T1 and T2 map channels (uint16 volumes; the default model reads one T2W channel)");
@@ -158,6 +160,10 @@ void AddApiFlags(CLI::App* cmd, api::ApiOptions* o, OidcFlags* oidc) {
   cmd->add_option("--oidc-dashboard-client", o->auth.dashboard_client_id,
                   "the dashboard's client id at the issuer (sign-in with PKCE)")
       ->capture_default_str();
+  // (`up` has the scanner's flag of that name already; it sets both.)
+  if (cmd->get_option_no_throw("--scan-topic-per-tenant") == nullptr)
+    cmd->add_flag("--scan-topic-per-tenant", oidc->scan_topic_per_tenant,
+                  "POST /v1/scans publishes to ovoflow.scans.v1.<tenant> (secured clusters) instead of the shared topic");
   cmd->add_option("--auth-failure-limit", o->auth.failure_limit,
                   "failed authentications per client address and minute before it gets 429")
       ->check(CLI::PositiveNumber)

@@ -44,6 +44,7 @@ struct OidcFlags {
   std::vector<std::string> issuers;
   std::string audience = "ovoflow-api";
   auth::ClaimNames claims;
+  bool scan_topic_per_tenant = false;  // where POST /v1/scans publishes (see --scan-topic-per-tenant)
 };
 void AddApiFlags(CLI::App* cmd, api::ApiOptions* o, OidcFlags* oidc);
 

@@ -12,7 +12,8 @@ namespace ovoflow::exe {
 Status KafkaScanSink::Submit(const v1::EggScan& scan) {
   auto done = std::make_shared<std::promise<Status>>();
   std::future<Status> result = done->get_future();
-  Status st = producer_->Send(kScansTopic, scan.egg_id(), scan.SerializeAsString(),
+  const std::string topic = topic_per_tenant_ ? ScanTopicFor(scan.tenant_id()) : std::string(kScansTopic);
+  Status st = producer_->Send(topic, scan.egg_id(), scan.SerializeAsString(),
                               {{std::string(kTraceparentHeader), FormatTraceparent(NewTrace())}},
                               [done](const Status& s) { done->set_value(s); });
   if (!st.ok()) return st;

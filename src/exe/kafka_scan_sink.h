@@ -10,12 +10,14 @@ namespace ovoflow::exe {
 class KafkaScanSink final : public api::ScanSink {
  public:
   // `producer` is not owned. `ack_timeout_ms`: longest wait for the broker.
-  KafkaScanSink(bus::Producer* producer, int ack_timeout_ms = 10000)
-      : producer_(producer), ack_timeout_ms_(ack_timeout_ms) {}
+  // `topic_per_tenant`: each scan to ovoflow.scans.v1.<its tenant>.
+  KafkaScanSink(bus::Producer* producer, bool topic_per_tenant = false, int ack_timeout_ms = 10000)
+      : producer_(producer), topic_per_tenant_(topic_per_tenant), ack_timeout_ms_(ack_timeout_ms) {}
   Status Submit(const v1::EggScan& scan) override;
 
  private:
   bus::Producer* producer_;
+  bool topic_per_tenant_;
   int ack_timeout_ms_;
 };
 

@@ -115,6 +115,14 @@ class ScoringStage final : public bus::Stage {
         out.rejections.push_back(std::move(*bad));
         continue;
       }
+      // A tenant's topic carries that tenant's scans only: whoever could
+      // write it (that tenant's scanners, by the broker's ACLs) forged anything else.
+      if (std::string_view owner = ScanTopicTenant(batch[i].topic); !owner.empty() && owner != scan.tenant_id()) {
+        out.rejections.push_back({i, "tenant_mismatch",
+                                  "tenant_id '" + scan.tenant_id() + "' on the scan topic of tenant '" +
+                                      std::string(owner) + "'"});
+        continue;
+      }
       if (Status st = CheckModelInput(scan.volume(), models_->active().metadata.input()); !st.ok()) {
         out.rejections.push_back({i, "invalid", st.message()});
         continue;
@@ -270,7 +278,7 @@ Result<std::unique_ptr<InferenceWorker>> InferenceWorker::Create(const WorkerOpt
   co.brokers = options.brokers;
   co.group_id = options.group_id;
   co.client_id = "ovoflow-infer-" + options.worker_id;
-  co.topics = {kScansTopic};
+  co.topics = {kScanTopicsPattern};  // the shared scan topic and every tenant's
   OVOFLOW_ASSIGN_OR_RETURN(std::unique_ptr<bus::Consumer> consumer, bus::Consumer::Create(co));
   bus::ProducerOptions po;
   po.brokers = options.brokers;

@@ -152,6 +152,42 @@ TEST_P(WorkerDeliveryTest, PredictsValidScansAndDeadLettersTheRest) {
   EXPECT_EQ(more, 0);
 }
 
+// Per-tenant scan topics (docs/kafka-security.md): the worker reads them all
+// by its pattern, and a scan whose tenant is not its topic's tenant (a
+// scanner credential of that tenant forging another's) is dead-lettered.
+TEST_F(WorkerTest, ReadsEveryTenantsTopicAndRefusesForgedTenants) {
+  const std::string topic_a = ScanTopicFor("hatchery-a");
+  ASSERT_TRUE(cluster_->CreateTopic(topic_a, 1).ok());
+  v1::EggScan own = Scan("egg-own", 1);
+  v1::EggScan forged = Scan("egg-forged", 2);
+  forged.set_tenant_id("hatchery-b");
+  ASSERT_TRUE(producer_->Send(topic_a, "egg-own", own.SerializeAsString(), {}).ok());
+  ASSERT_TRUE(producer_->Send(topic_a, "egg-forged", forged.SerializeAsString(), {}).ok());
+  Publish("egg-shared", Scan("egg-shared", 3).SerializeAsString());  // the shared topic still works
+  ASSERT_TRUE(producer_->Flush(10000).ok());
+
+  auto worker = MakeWorker();
+  std::atomic<bool> stop{false};
+  int handled = 0;
+  for (int i = 0; i < 200 && handled < 3; ++i) {
+    auto n = worker->RunOnce(stop);
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    handled += *n;
+  }
+  EXPECT_EQ(handled, 3);
+  std::set<std::string> predicted;
+  for (const auto& m : ReadAll(kPredictionsTopic, 2)) predicted.insert(m.key);
+  EXPECT_EQ(predicted, (std::set<std::string>{"egg-own", "egg-shared"}));
+  auto dead = ReadAll(kDeadLetterTopic, 1);
+  ASSERT_EQ(dead.size(), 1u);
+  v1::DeadLetter dl;
+  ASSERT_TRUE(dl.ParseFromString(dead[0].value));
+  EXPECT_EQ(dl.topic(), topic_a);
+  EXPECT_EQ(dl.reason(), "tenant_id 'hatchery-b' on the scan topic of tenant 'hatchery-a'");
+  EXPECT_EQ(ScanTopicTenant("ovoflow.scans.v1"), "");
+  EXPECT_EQ(ScanTopicTenant("ovoflow.predictions.v1"), "");
+}
+
 INSTANTIATE_TEST_SUITE_P(Delivery, WorkerDeliveryTest, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "ExactlyOnce" : "AtLeastOnce"; });
 
