@@ -53,6 +53,12 @@ std::string CatalogJson(const ModelCatalog& c) {
   return out;
 }
 
+// Characters (code points) of UTF-8 text, as JSON Schema's maxLength counts them.
+std::size_t Utf8Characters(std::string_view s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
 // The optional JSON body of :activate / :deactivate: {"name", "role", "reason"}.
 struct ActionBody {
   std::string name, role, reason;
@@ -73,7 +79,8 @@ std::optional<Response> ParseActionBody(const RequestContext& ctx, bool allow_ro
     if (value.kind_case() != Value::kStringValue) return FieldProblem(name + ": must be a string", instance, name);
     *slot = value.string_value();
   }
-  if (out->reason.size() > 1024) return FieldProblem("reason: longer than 1024 bytes", instance, "reason");
+  if (Utf8Characters(out->reason) > 1024)
+    return FieldProblem("reason: longer than 1024 characters", instance, "reason");
   return std::nullopt;
 }
 
@@ -97,7 +104,14 @@ std::optional<Response> RequireModelAdmin(const RequestContext& ctx) {
 Response HandleListModels(const RequestContext& ctx) {
   if (auto no = RequireModelAdmin(ctx)) return *no;
   auto catalog = ctx.deps.models->List();
-  if (!catalog.ok()) return ProblemFromStatus(catalog.status(), std::string(ctx.request.target()));
+  if (!catalog.ok()) {
+    // No registry directory: the process lacks a dependency (503, like no
+    // store), not a missing resource (the route exists).
+    if (catalog.status().code() == StatusCode::kNotFound)
+      return Problem(kUnavailable, "no model registry: " + catalog.status().message(),
+                     std::string(ctx.request.target()));
+    return ProblemFromStatus(catalog.status(), std::string(ctx.request.target()));
+  }
   return JsonResponse(200, CatalogJson(*catalog));
 }
 

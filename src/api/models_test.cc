@@ -112,5 +112,50 @@ TEST_F(ModelsTest, ErrorsAreProblems) {
   EXPECT_EQ(get.Header("allow"), "POST");
 }
 
+// Limits count characters, as the document's maxLength does: 1024 two-byte
+// characters (2048 bytes) are a valid reason, 1025 are not.
+TEST_F(ModelsTest, ReasonLimitCountsCharactersNotBytes) {
+  std::string reason;
+  for (int i = 0; i < 1024; ++i) reason += "\u00e9";
+  HttpResult r = Post("/v1/models/1.1.0:activate", "{\"reason\": \"" + reason + "\"}");
+  ASSERT_EQ(r.status, 202) << r.body.substr(0, 300);
+  ExpectProblem(Post("/v1/models/1.1.0:activate", "{\"reason\": \"" + reason + "e\"}"), 400, "invalid-field");
+}
+
+// A registry whose directory does not exist (ModelRegistry::List: NotFound).
+class NoRegistry final : public ModelAdmin {
+ public:
+  Result<ModelCatalog> List() override { return Status::NotFound("no model registry directory /nowhere"); }
+  Result<v1::ModelActivation> Activate(const ActivationRequest&) override {
+    return Status::NotFound("no model gonad-cnn 1.1.0 in /nowhere");
+  }
+  Result<v1::ModelActivation> DeactivateShadow(const std::string&, const std::string&, const std::string&,
+                                               const std::string&) override {
+    return Status::FailedPrecondition("not the shadow model");
+  }
+  Result<v1::InputSpec> ServingInput() override { return Status::NotFound("no model in the registry /nowhere"); }
+};
+
+// GET /v1/models without a registry was a 404 for a route that exists
+// (schemathesis: an undocumented status); it is the process lacking a
+// dependency: 503 with Retry-After, as documented.
+TEST(ModelsWithoutRegistryTest, ListIsUnavailable) {
+  TestIdentity identity;
+  NoRegistry models;
+  auto h = ApiHarness::Start(ApiHarness::DefaultOptions(), true, nullptr, &models, &identity);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  HttpResult r = Fetch((*h)->port(), "GET", "/v1/models", "", "", kDefaultTimeout,
+                       BearerHeader(identity.Token({"viewer"}, {"hatchery-a"})));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.ContentType(), "application/problem+json");
+  EXPECT_EQ(Field(ParseJson(r.body), "type").string_value(), "urn:ovoflow:problem:unavailable");
+  EXPECT_EQ(r.Header("retry-after"), "1");
+  // A version the (missing) registry does not hold is still a 404.
+  HttpConnection c((*h)->port());
+  HttpResult a = c.Request("POST", "/v1/models/1.1.0:activate", "", "",
+                           {{"Authorization", "Bearer " + identity.Token({"platform-admin"})}});
+  EXPECT_EQ(a.status, 404) << a.body;
+}
+
 }  // namespace
 }  // namespace ovoflow::api::testing

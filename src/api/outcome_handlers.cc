@@ -25,8 +25,14 @@ using google::protobuf::Value;
 
 // How far observed_at may lie ahead of this server's clock (clock skew), ns.
 constexpr int64_t kFutureSlackNanos = 5LL * 60 * 1'000'000'000;
-// Longest recorded_by or note, bytes.
-constexpr std::size_t kMaxTextBytes = 1024;
+// Longest recorded_by or note, in characters (code points, as JSON Schema's
+// maxLength counts them; at most 4 KiB of UTF-8).
+constexpr std::size_t kMaxTextCharacters = 1024;
+
+std::size_t Utf8Characters(std::string_view s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
 
 // A body field that is wrong: which one and why (-> 400 invalid-field).
 struct FieldError {
@@ -80,8 +86,8 @@ std::optional<FieldError> ParseOutcome(const google::protobuf::Struct& body, sto
   out->recorded_by = text[4];
   out->note = text[5];
   for (int i : {4, 5}) {
-    if (text[i].size() > kMaxTextBytes)
-      return FieldError{kKnown[i], "longer than " + std::to_string(kMaxTextBytes) + " bytes"};
+    if (Utf8Characters(text[i]) > kMaxTextCharacters)
+      return FieldError{kKnown[i], "longer than " + std::to_string(kMaxTextCharacters) + " characters"};
   }
   return std::nullopt;
 }

@@ -148,6 +148,25 @@ TEST_F(OutcomesTest, BadBodiesAreRefusedNamingTheField) {
   EXPECT_FALSE(HasField(ParseJson(Fetch(port(), "GET", "/v1/eggs/egg-1").body), "outcome"));
 }
 
+// recorded_by and note are limited in characters, as the document's
+// maxLength counts them: 1024 three-byte characters (3072 bytes) were
+// refused as "longer than 1024 bytes" although the schema allowed them.
+TEST_F(OutcomesTest, TextLimitsCountCharactersNotBytes) {
+  harness_->Insert({MakePrediction("egg-1", "t-chars", v1::SEX_FEMALE, v1::DECISION_KEEP, 0),
+                    MakePrediction("egg-2", "t-chars", v1::SEX_FEMALE, v1::DECISION_KEEP, 0)});
+  std::string text;
+  for (int i = 0; i < 1024; ++i) text += "\u20ac";  // the euro sign, 3 bytes of UTF-8
+  HttpResult r = Post("egg-1", R"({"tenant_id":"t-chars","sex":"FEMALE","source":"hatch","note":")" + text +
+                                   R"(","recorded_by":")" + text + "\"}");
+  ASSERT_EQ(r.status, 201) << r.body.substr(0, 300);
+  EXPECT_EQ(Field(ParseJson(r.body), "note").string_value().size(), 3072u);
+  for (const char* field : {"note", "recorded_by"}) {
+    ExpectProblem(Post("egg-2", R"({"tenant_id":"t-chars","sex":"FEMALE","source":"hatch",")" + std::string(field) +
+                                    R"(":")" + text + "x\"}"),
+                  400, "invalid-field", field);
+  }
+}
+
 TEST_F(OutcomesTest, StatsShowLiveAccuracyPerTenantAndModelVersion) {
   // t-sa, 1.0.0: e1 KEEP/female ok, e2 DIVERT/male ok, e3 KEEP but male,
   //   e4 RECHECK (predicted female) female: 4 outcomes, 3 correct,
