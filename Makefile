@@ -28,7 +28,7 @@ model: build
 	@test -f models/gonad-cnn/2.1.0/model.pt || $(BUILD)/src/exe/ovoflow train --out models/gonad-cnn/2.1.0
 
 up: build model
-	@scripts/up
+	@scripts/up $(ARGS)
 
 # Static checks (scripts/lint): shellcheck on every shell script.
 lint: setup

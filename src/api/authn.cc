@@ -79,8 +79,18 @@ std::optional<std::string> BearerToken(const Request& request) {
   return std::nullopt;
 }
 
+namespace {
+std::shared_ptr<const auth::Principal> LocalDeveloper() {
+  auto dev = std::make_shared<auth::Principal>();
+  dev->issuer = "local";
+  dev->subject = "local-development";
+  dev->local_development = true;
+  return dev;
+}
+}  // namespace
+
 Authenticator::Authenticator(const auth::JwtVerifier* verifier, AuthOptions options)
-    : verifier_(verifier), options_(std::move(options)) {}
+    : verifier_(verifier), options_(std::move(options)), local_developer_(LocalDeveloper()) {}
 
 bool Authenticator::Throttled(const std::string& client_address, const Request& request, Response* refusal) {
   if (options_.disabled) return false;
@@ -123,25 +133,23 @@ void Authenticator::NoteFailure(const std::string& client_address) {
   ++it->second.count;
 }
 
-Result<auth::Principal> Authenticator::Verify(const std::string& token) {
+Result<std::shared_ptr<const auth::Principal>> Authenticator::Verify(const std::string& token) {
   const auto now = std::chrono::steady_clock::now();
   {
-    std::lock_guard lock(cache_mu_);
-    if (auto it = cache_.find(token); it != cache_.end()) {
-      if (now < it->second.until) return it->second.principal;
-      cache_.erase(it);
-    }
+    std::shared_lock lock(cache_mu_);
+    if (auto it = cache_.find(token); it != cache_.end() && now < it->second.until) return it->second.principal;
   }
-  OVOFLOW_ASSIGN_OR_RETURN(auto principal, verifier_->Verify(token));
+  OVOFLOW_ASSIGN_OR_RETURN(auto verified, verifier_->Verify(token));
+  auto principal = std::make_shared<const auth::Principal>(std::move(verified));
   // Kept a minute at most and never past "exp": a key withdrawn from the
   // provider's set stops tokens it signed within max(a minute, the key
   // cache's max_age).
-  const auto to_exp = std::chrono::seconds(principal.expires_at_unix) -
+  const auto to_exp = std::chrono::seconds(principal->expires_at_unix) -
                       std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch());
   const auto lifetime = std::min<std::chrono::steady_clock::duration>(kCacheLifetime, to_exp);
   if (lifetime > std::chrono::seconds(0)) {
-    std::lock_guard lock(cache_mu_);
+    std::unique_lock lock(cache_mu_);
     if (cache_.size() >= kMaxCachedTokens) cache_.clear();
     cache_.insert_or_assign(token, Cached{principal, now + lifetime});
   }
@@ -152,11 +160,7 @@ Authenticator::Outcome Authenticator::Authenticate(const Request& request, const
                                                    const std::string& client_address) {
   Outcome out;
   if (options_.disabled) {
-    auth::Principal dev;
-    dev.issuer = "local";
-    dev.subject = "local-development";
-    dev.local_development = true;
-    out.principal = std::move(dev);
+    out.principal = local_developer_;
     return out;
   }
   auto token = BearerToken(request);
@@ -190,7 +194,7 @@ Authenticator::Outcome Authenticator::Authenticate(const Request& request, const
     return out;
   }
   const bool allowed = std::any_of(access.roles.begin(), access.roles.end(),
-                                   [&](const std::string& role) { return principal->HasRole(role); });
+                                   [&](const std::string& role) { return (*principal)->HasRole(role); });
   if (!allowed) {
     CountFailure("forbidden");
     std::string roles;

@@ -14,7 +14,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,7 +68,7 @@ class Authenticator {
   Authenticator(const auth::JwtVerifier* verifier, AuthOptions options);
 
   struct Outcome {
-    std::optional<auth::Principal> principal;  // set when allowed
+    std::shared_ptr<const auth::Principal> principal;  // set when allowed (shared with the token cache)
     std::optional<Response> refusal;           // 401/403/429/503 problem otherwise
   };
 
@@ -84,20 +86,21 @@ class Authenticator {
 
  private:
   struct Cached {
-    auth::Principal principal;
+    std::shared_ptr<const auth::Principal> principal;
     std::chrono::steady_clock::time_point until;
   };
   struct Failures {
     std::chrono::steady_clock::time_point window_start;
     int count = 0;
   };
-  Result<auth::Principal> Verify(const std::string& token);
+  Result<std::shared_ptr<const auth::Principal>> Verify(const std::string& token);
   void NoteFailure(const std::string& client_address);
 
   const auth::JwtVerifier* const verifier_;
   const AuthOptions options_;
+  const std::shared_ptr<const auth::Principal> local_developer_;  // options_.disabled
 
-  std::mutex cache_mu_;
+  std::shared_mutex cache_mu_;  // readers share it: a cache hit takes no exclusive lock
   std::unordered_map<std::string, Cached> cache_;  // GUARDED_BY(cache_mu_), by token
 
   std::mutex failures_mu_;

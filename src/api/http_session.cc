@@ -227,10 +227,10 @@ void HttpSession<Stream>::AuthenticateAndRun(net::thread_pool& pool) {
       return;
     }
     if (self->match_.spec->websocket && beast::websocket::is_upgrade(self->req_)) {
-      net::post(self->executor_, [self, p = std::move(*outcome.principal)]() mutable { self->Upgrade(std::move(p)); });
+      net::post(self->executor_, [self, p = outcome.principal]() mutable { self->Upgrade(*p); });
       return;
     }
-    Response res = RunHandler(self->match_, self->req_, self->state_, &*outcome.principal);
+    Response res = RunHandler(self->match_, self->req_, self->state_, outcome.principal.get());
     net::post(self->executor_, [self, res = std::move(res)]() mutable { self->Reply(std::move(res)); });
   });
 }
