@@ -2,7 +2,8 @@
 # pass/fail count checks, abort stops the test, indent shows captured output,
 # tcp_open tells whether something listens on 127.0.0.1:PORT, free_port
 # picks one where nothing does, start_watchdog
-# and stop_watchdog bound the test's run time.
+# and stop_watchdog bound the test's run time, test_workspace NAME gives a
+# test its temp dir and the EXIT trap that cleans up after it.
 failures=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
@@ -39,3 +40,31 @@ start_watchdog() {
   watchdog_pid=$!
 }
 stop_watchdog() { [[ -n "${watchdog_pid:-}" ]] && kill "$watchdog_pid" 2>/dev/null; }
+
+# test_workspace NAME: makes the temp dir $tmp, and sets the traps that on
+# exit stop the watchdog and every process in $pids, show the last lines of
+# $tmp/*.log when the test failed, remove $tmp (also on failure) and report
+# "NAME: all checks passed" or "NAME: FAILED", with the run time.
+test_workspace() {
+  test_name="$1"
+  test_started=$SECONDS
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/ovoflow-$test_name.XXXXXX")" || abort "mktemp failed"
+  pids=()
+  trap test_workspace_cleanup EXIT
+  trap 'abort "interrupted (a signal, or over the budget)"' INT TERM
+}
+# shellcheck disable=SC2317  # called by the EXIT trap
+test_workspace_cleanup() {
+  local rc=$? p f
+  stop_watchdog
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  if [[ $rc -ne 0 || $failures -ne 0 ]]; then
+    for f in "$tmp"/*.log; do [[ -f "$f" ]] && { echo "---- last lines of $f"; tail -n 20 "$f"; }; done
+    rm -rf "$tmp"
+    echo "$test_name: FAILED ($failures failure(s)) after $((SECONDS - test_started)) s"
+    exit 1
+  fi
+  rm -rf "$tmp"
+  echo "$test_name: all checks passed in $((SECONDS - test_started)) s"
+}

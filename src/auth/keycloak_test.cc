@@ -5,7 +5,6 @@
 // every forgery built from them is refused.
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -14,31 +13,20 @@
 #include "auth/jwt_verifier.h"
 #include "auth/oidc_keys.h"
 #include "auth/testing/token_factory.h"
+#include "common/testing/shell.h"
 
 namespace ovoflow::auth {
 namespace {
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-// stdout of `cmd`, trailing newline trimmed.
-std::string Shell(const std::string& cmd) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  std::string out;
-  std::array<char, 4096> buf;
-  while (pipe && fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
+using ovoflow::testing::EnvOrEmpty;
+using ovoflow::testing::ShellOutput;
 
 class KeycloakTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    script_ = Env("OVOFLOW_SOURCE_DIR") + "/scripts/keycloak";
-    port_ = " --port " + Env("OVOFLOW_TEST_KEYCLOAK_PORT");
-    issuer_ = Shell(script_ + " issuer" + port_);
+    script_ = EnvOrEmpty("OVOFLOW_SOURCE_DIR") + "/scripts/keycloak";
+    port_ = " --port " + EnvOrEmpty("OVOFLOW_TEST_KEYCLOAK_PORT");
+    issuer_ = ShellOutput(script_ + " issuer" + port_);
     ASSERT_FALSE(issuer_.empty());
     keys_ = std::make_unique<OidcKeySource>(std::vector<std::string>{issuer_}, OidcKeyOptions{});
     verifier_ = Verifier("ovoflow-api");
@@ -51,8 +39,8 @@ class KeycloakTest : public ::testing::Test {
     EXPECT_TRUE(v.ok()) << v.status().ToString();
     return std::move(v).value();
   }
-  std::string UserToken(const std::string& user) { return Shell(script_ + " token --user " + user + port_); }
-  std::string ClientToken(const std::string& client) { return Shell(script_ + " token --client " + client + port_); }
+  std::string UserToken(const std::string& user) { return ShellOutput(script_ + " token --user " + user + port_); }
+  std::string ClientToken(const std::string& client) { return ShellOutput(script_ + " token --client " + client + port_); }
   std::string Kind(const std::string& token) {
     auto p = verifier_->Verify(token);
     return p.ok() ? "ok" : TokenErrorKind(p.status());
@@ -98,13 +86,13 @@ TEST_F(KeycloakTest, ForgeriesBuiltFromARealTokenAreRefused) {
                        R"(","sub":"x","aud":"ovoflow-api","exp":4102444800,"ovoflow_roles":["platform-admin"]})";
   EXPECT_EQ(Kind(real.substr(0, d1 + 1) + testing::Base64Url(claims) + real.substr(d2)), "signature");
   // The realm's own key id, "alg": "none" and HS256 keyed with its public JWK.
-  const std::string header = Shell("echo '" + real.substr(0, d1) + "' | tr '_-' '/+' | base64 -d 2>/dev/null");
+  const std::string header = ShellOutput("echo '" + real.substr(0, d1) + "' | tr '_-' '/+' | base64 -d 2>/dev/null");
   const std::size_t k = header.find("\"kid\"");
   ASSERT_NE(k, std::string::npos) << header;
   const std::size_t q1 = header.find('"', header.find(':', k) + 1), q2 = header.find('"', q1 + 1);
   const std::string kid = header.substr(q1 + 1, q2 - q1 - 1);
   EXPECT_EQ(Kind(testing::UnsignedToken(claims, kid)), "algorithm");
-  const std::string jwks = Shell("curl -sf " + issuer_ + "/protocol/openid-connect/certs");
+  const std::string jwks = ShellOutput("curl -sf " + issuer_ + "/protocol/openid-connect/certs");
   EXPECT_EQ(Kind(testing::HmacToken(claims, kid, jwks)), "algorithm");
   // Our own key presenting the realm's key id; and an unknown key id.
   auto mallory = testing::SigningKey::Rsa2048(kid);

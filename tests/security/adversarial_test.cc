@@ -16,7 +16,6 @@
 // must then fail, which shows it can.
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -33,6 +32,7 @@
 
 #include "api/client/http_client.h"
 #include "auth/testing/token_factory.h"
+#include "common/testing/shell.h"
 #include "common/testing/temp_dir.h"
 #include "ovoflow/v1/egg_scan.pb.h"
 #include "store/cursor.h"
@@ -50,19 +50,6 @@ using api::client::WsClient;
 constexpr int64_t kT0 = 1777593600LL * 1000000000LL;  // 2026-05-01
 constexpr int kEggsPerTenant = 12;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-std::string Shell(const std::string& cmd) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  std::string out;
-  std::array<char, 4096> buf;
-  while (pipe && fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 std::string Base64UrlDecode(const std::string& in) {
   static const std::string kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -116,10 +103,10 @@ v1::Prediction MakePrediction(const std::string& tenant, const std::string& egg,
 class AdversarialTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    no_auth_ = Env("OVOFLOW_ADVERSARIAL_NO_AUTH") == "1";
+    no_auth_ = EnvOrEmpty("OVOFLOW_ADVERSARIAL_NO_AUTH") == "1";
     keycloak_ = SourceDir() + "/scripts/keycloak";
-    kc_port_ = " --port " + Env("OVOFLOW_TEST_KEYCLOAK_PORT");
-    issuer_ = Shell(keycloak_ + " issuer" + kc_port_);
+    kc_port_ = " --port " + EnvOrEmpty("OVOFLOW_TEST_KEYCLOAK_PORT");
+    issuer_ = ShellOutput(keycloak_ + " issuer" + kc_port_);
     ASSERT_FALSE(issuer_.empty());
     // Both hatcheries' eggs, some with the same ids, and outcomes.
     const std::string db = "sqlite://" + dir_.path() + "/adversarial.db";
@@ -149,11 +136,11 @@ class AdversarialTest : public ::testing::Test {
                         60))
         << api_->Log();
     for (const char* user : {"platform-admin", "admin-a", "operator-a", "viewer-a", "admin-b", "operator-b"}) {
-      tokens_[user] = Shell(keycloak_ + " token --user " + user + kc_port_);
+      tokens_[user] = ShellOutput(keycloak_ + " token --user " + user + kc_port_);
       ASSERT_EQ(std::count(tokens_[user].begin(), tokens_[user].end(), '.'), 2) << user << ": " << tokens_[user];
     }
     for (const char* client : {"scanner-hatchery-a-1", "scanner-hatchery-b-1"}) {
-      tokens_[client] = Shell(keycloak_ + " token --client " + client + kc_port_);
+      tokens_[client] = ShellOutput(keycloak_ + " token --client " + client + kc_port_);
       ASSERT_EQ(std::count(tokens_[client].begin(), tokens_[client].end(), '.'), 2) << client;
     }
   }
@@ -345,11 +332,11 @@ TEST_F(AdversarialTest, OwaspApi1To5) {
     kid = parts.header.substr(open + 1, parts.header.find('"', open + 1) - open - 1);
   }
   ASSERT_FALSE(kid.empty()) << parts.header;
-  const std::string jwks = Shell("curl -fsS " + issuer_ + "/protocol/openid-connect/certs");
+  const std::string jwks = ShellOutput("curl -fsS " + issuer_ + "/protocol/openid-connect/certs");
   std::string rsa_jwk = jwks;  // the whole public set as an HMAC secret, and the key alone
   if (auto at = jwks.find("{\"kid\""); at != std::string::npos) rsa_jwk = jwks.substr(at, jwks.find('}', at) - at + 1);
-  const std::string master = Shell("curl -fsS -d grant_type=password -d client_id=admin-cli -d username=admin "
-                                   "-d password=admin http://127.0.0.1:" + Env("OVOFLOW_TEST_KEYCLOAK_PORT") +
+  const std::string master = ShellOutput("curl -fsS -d grant_type=password -d client_id=admin-cli -d username=admin "
+                                   "-d password=admin http://127.0.0.1:" + EnvOrEmpty("OVOFLOW_TEST_KEYCLOAK_PORT") +
                                    "/realms/master/protocol/openid-connect/token | sed -n 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/p'");
   const std::map<std::string, std::string> forged = {
       {"no token", ""},

@@ -54,26 +54,8 @@ keycloak="$repo/scripts/keycloak"
 source "$repo/scripts/lib/test_helpers.sh"
 [[ -x "$bin" ]] || abort "$bin is missing: build the ovoflow target"
 command -v python3 >/dev/null || abort "python3 is missing: run scripts/setup"
-t_start=$SECONDS
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/ovoflow-schemathesis-test.XXXXXX")" || abort "mktemp failed"
-pids=()
-cleanup() {
-  local rc=$?
-  stop_watchdog
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  if [[ $rc -ne 0 || $failures -ne 0 ]]; then
-    for f in "$tmp"/*.log; do [[ -f "$f" ]] && { echo "---- last lines of $f"; tail -n 20 "$f"; }; done
-    rm -rf "$tmp"
-    echo "schemathesis_test: FAILED ($failures failure(s)) after $((SECONDS - t_start)) s"
-    exit 1
-  fi
-  rm -rf "$tmp"
-  echo "schemathesis_test: all checks passed in $((SECONDS - t_start)) s"
-}
-trap cleanup EXIT
-trap 'abort "interrupted (a signal, or over the budget)"' INT TERM
+test_workspace schemathesis_test
 start_watchdog 225
 
 # 1. schemathesis in its own virtualenv, made once and then reused. It is

@@ -22,24 +22,7 @@ brokers="${OVOFLOW_TEST_BROKERS:?OVOFLOW_TEST_BROKERS is not set (run through ct
 source "$repo/scripts/lib/test_helpers.sh"
 command -v testssl >/dev/null || abort "testssl (Debian's testssl.sh) is missing: run scripts/setup"
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/ovoflow-tls-test.XXXXXX")" || abort "mktemp failed"
-pids=()
-cleanup() {
-  local rc=$?
-  stop_watchdog
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  if [[ $rc -ne 0 || $failures -ne 0 ]]; then
-    for f in "$tmp"/*.log; do [[ -f "$f" ]] && { echo "---- $f"; tail -n 20 "$f"; }; done
-    rm -rf "$tmp"
-    echo "tls_test: FAILED ($failures failure(s))"
-    exit 1
-  fi
-  rm -rf "$tmp"
-  echo "tls_test: all checks passed"
-}
-trap cleanup EXIT
-trap 'abort "interrupted (a signal, or over the budget)"' INT TERM
+test_workspace tls_test
 start_watchdog 420
 
 # 1. scripts/tls: once, then kept; keys private
