@@ -95,7 +95,10 @@ for ((i = 0; i < 150; i++)); do
   curl -fsS --max-time 2 --cacert "$tls/ca.pem" "https://localhost:$mport/metrics" >/dev/null 2>&1 && break
   sleep 0.2
 done
-curl -fsS --max-time 5 --cacert "$tls/ca.pem" "https://localhost:$mport/metrics" | grep -q '^ovoflow_' \
+# Read the whole body first: grep -q stops at its first match, and under
+# pipefail curl's "failed writing body" would fail the check.
+metrics_body=$(curl -fsS --max-time 5 --cacert "$tls/ca.pem" "https://localhost:$mport/metrics" 2>&1)
+grep -q '^ovoflow_' <<< "$metrics_body" \
   && pass "the store writer's /metrics answers over HTTPS" || fail "metrics over HTTPS: $(tail -n 3 "$tmp/store.log")"
 
 # 6. testssl.sh: the whole report here, then no HIGH or CRITICAL finding
