@@ -9,9 +9,7 @@ void ApiMetrics::RecordRequest(const std::string& route, const std::string& meth
   durations.Add({{"route", route}}, LatencyBucketsSeconds()).Observe(seconds);
 }
 
-void ApiMetrics::RecordScanRejected(const std::string& reason) {
-  scans_rejected.Add({{"reason", reason}}).Increment();
-}
+void ApiMetrics::RecordScanRejected(const std::string& reason) { scans_rejected.Add({{"reason", reason}}).Increment(); }
 
 void ApiMetrics::RecordOutcome(const std::string& tenant, const std::string& model_version, bool correct) {
   outcomes.Add({{"tenant", tenant}, {"model_version", model_version}, {"correct", correct ? "true" : "false"}})
@@ -104,13 +102,15 @@ ApiMetrics& GetApiMetrics() {
                          .Register(r);
     auto& outcomes = prometheus::BuildCounter()
                          .Name("ovoflow_outcomes_total")
-                         .Help("Ground-truth outcomes recorded by this process, by tenant, model version of the "
-                               "judged prediction and whether it was correct")
+                         .Help(
+                             "Ground-truth outcomes recorded by this process, by tenant, model version of the "
+                             "judged prediction and whether it was correct")
                          .Register(r);
     auto& accuracy = prometheus::BuildGauge()
                          .Name("ovoflow_live_accuracy_ratio")
-                         .Help("Correct predictions / eggs with an outcome, all time, by tenant and model version "
-                               "(from the store, advanced by each outcome this process records)")
+                         .Help(
+                             "Correct predictions / eggs with an outcome, all time, by tenant and model version "
+                             "(from the store, advanced by each outcome this process records)")
                          .Register(r);
     auto& handshakes = prometheus::BuildCounter()
                            .Name("ovoflow_tls_handshake_failures_total")
@@ -123,11 +123,12 @@ ApiMetrics& GetApiMetrics() {
                         .Register(r);
     auto& auth_failures = prometheus::BuildCounter()
                               .Name("ovoflow_api_auth_failures_total")
-                              .Help("Requests refused by authentication or authorisation, by reason (missing, "
-                                    "expired, signature, audience, forbidden, throttled, ...)")
+                              .Help(
+                                  "Requests refused by authentication or authorisation, by reason (missing, "
+                                  "expired, signature, audience, forbidden, throttled, ...)")
                               .Register(r);
-    return new ApiMetrics{requests, durations, clients,    sent,    dropped,      accepted,
-                          rejected, outcomes,  accuracy,   handshakes, reloads, auth_failures};
+    return new ApiMetrics{requests, durations, clients,  sent,       dropped, accepted,
+                          rejected, outcomes,  accuracy, handshakes, reloads, auth_failures};
   }();
   return *metrics;
 }

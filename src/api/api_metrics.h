@@ -21,12 +21,12 @@ namespace ovoflow::api {
 
 // Thread-safe; never destroyed.
 struct ApiMetrics {
-  prometheus::Family<prometheus::Counter>& requests;      // ovoflow_http_requests_total{route,method,code}
-  prometheus::Family<prometheus::Histogram>& durations;   // ovoflow_http_request_duration_seconds{route}
-  prometheus::Gauge& ws_clients;                          // ovoflow_ws_clients
-  prometheus::Counter& ws_messages_sent;                  // ovoflow_ws_messages_sent_total
-  prometheus::Counter& ws_clients_dropped;                // ovoflow_ws_clients_dropped_total
-  prometheus::Counter& scans_accepted;                    // ovoflow_api_scans_accepted_total
+  prometheus::Family<prometheus::Counter>& requests;        // ovoflow_http_requests_total{route,method,code}
+  prometheus::Family<prometheus::Histogram>& durations;     // ovoflow_http_request_duration_seconds{route}
+  prometheus::Gauge& ws_clients;                            // ovoflow_ws_clients
+  prometheus::Counter& ws_messages_sent;                    // ovoflow_ws_messages_sent_total
+  prometheus::Counter& ws_clients_dropped;                  // ovoflow_ws_clients_dropped_total
+  prometheus::Counter& scans_accepted;                      // ovoflow_api_scans_accepted_total
   prometheus::Family<prometheus::Counter>& scans_rejected;  // ovoflow_api_scans_rejected_total{reason}
   // Ground truth (POST /v1/eggs/{egg_id}/outcome). Labels: tenant x model
   // version, a few dozen series at most (hatcheries x versions in service);
@@ -73,12 +73,12 @@ class LiveAccuracy {
     int64_t outcomes = 0;
     int64_t correct = 0;
   };
-  using Key = std::pair<std::string, std::string>;  // tenant, model version
+  using Key = std::pair<std::string, std::string>;    // tenant, model version
   void SetGauge(const Key& key, const Tally& tally);  // requires mu_
 
   prometheus::Family<prometheus::Gauge>& gauges_;
   std::mutex mu_;
-  std::map<Key, Tally> tallies_;                   // GUARDED_BY(mu_)
+  std::map<Key, Tally> tallies_;                    // GUARDED_BY(mu_)
   std::map<std::string, int64_t> last_refresh_ns_;  // GUARDED_BY(mu_), monotonic
 };
 

@@ -58,8 +58,7 @@ std::optional<std::string> BearerToken(const Request& request) {
   if (auto it = request.find(http::field::authorization); it != request.end()) {
     std::string_view value = Trim(Sv(it->value()));
     std::size_t space = value.find(' ');
-    if (space == std::string_view::npos || !EqualsIgnoreCase(value.substr(0, space), "bearer"))
-      return std::string();
+    if (space == std::string_view::npos || !EqualsIgnoreCase(value.substr(0, space), "bearer")) return std::string();
     std::string_view token = Trim(value.substr(space + 1));
     if (token.empty() || token.find(' ') != std::string_view::npos) return std::string();
     return std::string(token);
@@ -105,14 +104,15 @@ bool Authenticator::Throttled(const std::string& client_address, const Request& 
       return false;
     }
     if (it->second.count < options_.failure_limit) return false;
-    retry = std::chrono::duration_cast<std::chrono::seconds>(options_.failure_window - (now - it->second.window_start)) +
-            std::chrono::seconds(1);
+    retry =
+        std::chrono::duration_cast<std::chrono::seconds>(options_.failure_window - (now - it->second.window_start)) +
+        std::chrono::seconds(1);
   }
   CountFailure("throttled");
-  *refusal = Problem(kTooManyRequests,
-                     "too many failed authentications from this address; retry after " +
-                         std::to_string(retry.count()) + " s",
-                     Sv(request.target()));
+  *refusal =
+      Problem(kTooManyRequests,
+              "too many failed authentications from this address; retry after " + std::to_string(retry.count()) + " s",
+              Sv(request.target()));
   refusal->set(http::field::retry_after, std::to_string(retry.count()));
   return true;
 }
@@ -144,9 +144,9 @@ Result<std::shared_ptr<const auth::Principal>> Authenticator::Verify(const std::
   // Kept a minute at most and never past "exp": a key withdrawn from the
   // provider's set stops tokens it signed within max(a minute, the key
   // cache's max_age).
-  const auto to_exp = std::chrono::seconds(principal->expires_at_unix) -
-                      std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch());
+  const auto to_exp =
+      std::chrono::seconds(principal->expires_at_unix) -
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   const auto lifetime = std::min<std::chrono::steady_clock::duration>(kCacheLifetime, to_exp);
   if (lifetime > std::chrono::seconds(0)) {
     std::unique_lock lock(cache_mu_);
@@ -182,15 +182,15 @@ Authenticator::Outcome Authenticator::Authenticate(const Request& request, const
     CountFailure(kind);
     if (principal.status().code() == StatusCode::kUnavailable) {
       // The provider's keys cannot be had: not the caller's fault.
-      Response r = Problem(kUnavailable, "cannot check the token now: " + principal.status().message(),
-                           Sv(request.target()));
+      Response r =
+          Problem(kUnavailable, "cannot check the token now: " + principal.status().message(), Sv(request.target()));
       r.set(http::field::retry_after, "5");
       out.refusal = std::move(r);
       return out;
     }
     NoteFailure(client_address);
-    out.refusal = Unauthorized(request, "the bearer token was refused: " + principal.status().message(),
-                               "invalid_token");
+    out.refusal =
+        Unauthorized(request, "the bearer token was refused: " + principal.status().message(), "invalid_token");
     return out;
   }
   const bool allowed = std::any_of(access.roles.begin(), access.roles.end(),

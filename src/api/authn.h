@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -69,7 +69,7 @@ class Authenticator {
 
   struct Outcome {
     std::shared_ptr<const auth::Principal> principal;  // set when allowed (shared with the token cache)
-    std::optional<Response> refusal;           // 401/403/429/503 problem otherwise
+    std::optional<Response> refusal;                   // 401/403/429/503 problem otherwise
   };
 
   // The principal for a request to a route that needs `access` (not public),
@@ -100,7 +100,7 @@ class Authenticator {
   const AuthOptions options_;
   const std::shared_ptr<const auth::Principal> local_developer_;  // options_.disabled
 
-  std::shared_mutex cache_mu_;  // readers share it: a cache hit takes no exclusive lock
+  std::shared_mutex cache_mu_;                     // readers share it: a cache hit takes no exclusive lock
   std::unordered_map<std::string, Cached> cache_;  // GUARDED_BY(cache_mu_), by token
 
   std::mutex failures_mu_;

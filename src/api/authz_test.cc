@@ -59,12 +59,12 @@ TEST_F(AuthzTest, NoTokenGetsTheBearerChallengeAsAProblem) {
 
 TEST_F(AuthzTest, TheSchemeNameIsCaseInsensitive) {
   for (const char* scheme : {"Bearer ", "bearer ", "BEARER ", "bEaReR  "}) {
-    HttpResult r = Fetch(harness_->port(), "GET", "/v1/eggs", "", "", kDefaultTimeout,
-                         {{"Authorization", scheme + ViewerA()}});
+    HttpResult r =
+        Fetch(harness_->port(), "GET", "/v1/eggs", "", "", kDefaultTimeout, {{"Authorization", scheme + ViewerA()}});
     EXPECT_EQ(r.status, 200) << "'" << scheme << "': " << r.body;
   }
-  HttpResult basic = Fetch(harness_->port(), "GET", "/v1/eggs", "", "", kDefaultTimeout,
-                           {{"Authorization", "Basic dXNlcjpwYXNz"}});
+  HttpResult basic =
+      Fetch(harness_->port(), "GET", "/v1/eggs", "", "", kDefaultTimeout, {{"Authorization", "Basic dXNlcjpwYXNz"}});
   EXPECT_EQ(basic.status, 401);
   EXPECT_NE(basic.Header("www-authenticate").find("error=\"invalid_request\""), std::string::npos);
 }
@@ -106,7 +106,8 @@ TEST_F(AuthzTest, ReadsSeeOnlyTheCallersTenants) {
   // Another tenant's egg is exactly a missing egg: same status, same problem type.
   HttpResult theirs = Get("/v1/eggs/egg-b1", a), missing = Get("/v1/eggs/no-such-egg", a);
   EXPECT_EQ(theirs.status, 404);
-  EXPECT_EQ(Field(ParseJson(theirs.body), "type").string_value(), Field(ParseJson(missing.body), "type").string_value());
+  EXPECT_EQ(Field(ParseJson(theirs.body), "type").string_value(),
+            Field(ParseJson(missing.body), "type").string_value());
   EXPECT_EQ(Get("/v1/eggs/egg-b1?tenant_id=hatchery-b", a).status, 404);
   EXPECT_EQ(Get("/v1/eggs/shared-id?tenant_id=hatchery-a", a).status, 404);
   // Naming another tenant in a list or stats is refused.
@@ -127,8 +128,7 @@ TEST_F(AuthzTest, ReadsSeeOnlyTheCallersTenants) {
   EXPECT_EQ(Field(ParseJson(Get("/v1/eggs", both).body), "items").list_value().values_size(), 4);
   EXPECT_EQ(Field(ParseJson(Get("/v1/eggs?tenant_id=hatchery-b", both).body), "items").list_value().values_size(), 2);
   // A token without tenants sees nothing (not everything).
-  EXPECT_EQ(Field(ParseJson(Get("/v1/eggs", identity_.Token({"viewer"})).body), "items").list_value().values_size(),
-            0);
+  EXPECT_EQ(Field(ParseJson(Get("/v1/eggs", identity_.Token({"viewer"})).body), "items").list_value().values_size(), 0);
 }
 
 TEST_F(AuthzTest, RolesDecideWhatMayBeWritten) {
@@ -140,9 +140,9 @@ TEST_F(AuthzTest, RolesDecideWhatMayBeWritten) {
   const std::string op_b = identity_.Token({"operator"}, {"hatchery-b"}, "", "bob");
   EXPECT_EQ(Post("/v1/eggs/egg-a1/outcome", outcome, op_b).status, 403);
   const std::string op_a = identity_.Token({"operator"}, {"hatchery-a"}, "", "alice");
-  HttpResult spoofed = Post("/v1/eggs/egg-a1/outcome",
-                            R"({"tenant_id": "hatchery-a", "sex": "FEMALE", "source": "hatch", "recorded_by": "bob"})",
-                            op_a);
+  HttpResult spoofed =
+      Post("/v1/eggs/egg-a1/outcome",
+           R"({"tenant_id": "hatchery-a", "sex": "FEMALE", "source": "hatch", "recorded_by": "bob"})", op_a);
   EXPECT_EQ(spoofed.status, 400) << spoofed.body;
   HttpResult ok = Post("/v1/eggs/egg-a1/outcome", outcome, op_a);
   ASSERT_EQ(ok.status, 201) << ok.body;

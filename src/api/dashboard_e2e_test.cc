@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "api/testing/api_fixture.h"
 #include "api/client/http_client.h"
+#include "api/testing/api_fixture.h"
 #include "auth/jwt_verifier.h"
 #include "auth/oidc_keys.h"
 #include "common/child_process.h"
@@ -65,8 +65,7 @@ TEST(DashboardE2eTest, SignedInBrowserShowsOnlyItsHatcheriesLiveMatchingTheStore
   ApiHarness& harness = **h;
 
   // With identity: Keycloak's realm as the only trusted issuer.
-  const std::string issuer =
-      "http://127.0.0.1:" + Env("OVOFLOW_TEST_KEYCLOAK_PORT", "18180") + "/realms/ovoflow";
+  const std::string issuer = "http://127.0.0.1:" + Env("OVOFLOW_TEST_KEYCLOAK_PORT", "18180") + "/realms/ovoflow";
   auth::OidcKeySource keys({issuer}, auth::OidcKeyOptions{});
   Status reachable = keys.Prefetch();
   ASSERT_TRUE(reachable.ok()) << "the test Keycloak (" << issuer << ") does not answer: run this test through "
@@ -121,7 +120,8 @@ TEST(DashboardE2eTest, SignedInBrowserShowsOnlyItsHatcheriesLiveMatchingTheStore
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
-    for (int quiet = 0; quiet < 20 && !browser_done; ++quiet) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int quiet = 0; quiet < 20 && !browser_done; ++quiet)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   browser.join();
   (*server)->Stop();

@@ -4,6 +4,7 @@
 #include <exception>
 #include <utility>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/string.hpp>
@@ -11,7 +12,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api/api_metrics.h"
 #include "api/handlers.h"
@@ -73,7 +73,8 @@ void HttpSession<Stream>::Run() {
   state_.sessions.Add(this, this->weak_from_this());
   if constexpr (kTls) {
     net::dispatch(executor_, [self = this->shared_from_this()] {
-      beast::get_lowest_layer(self->stream_).expires_after(std::chrono::milliseconds(self->state_.options.read_timeout_ms));
+      beast::get_lowest_layer(self->stream_)
+          .expires_after(std::chrono::milliseconds(self->state_.options.read_timeout_ms));
       self->stream_.async_handshake(net::ssl::stream_base::server,
                                     [self](beast::error_code ec) { self->OnHandshake(ec); });
     });
@@ -186,7 +187,8 @@ template <class Stream>
 void HttpSession<Stream>::Dispatch() {
   if (match_.error) return Reply(std::move(*match_.error));
   const Access& access = match_.spec->info.access;
-  const bool is_public = access.is_public() || (state_.options.auth.metrics_public && match_.spec->handler == HandleMetrics);
+  const bool is_public =
+      access.is_public() || (state_.options.auth.metrics_public && match_.spec->handler == HandleMetrics);
   if (!is_public) {
     // Every route that is not public: a caller with a role the route takes
     // (Authenticator), checked here and nowhere else. Verification may fetch
@@ -202,7 +204,8 @@ void HttpSession<Stream>::Dispatch() {
     return AuthenticateAndRun(match_.spec->lane == Lane::kIngest ? state_.ingest_pool : state_.query_pool);
   }
   switch (match_.spec->lane) {
-    case Lane::kInline: return Reply(RunHandler(match_, req_, state_));
+    case Lane::kInline:
+      return Reply(RunHandler(match_, req_, state_));
     case Lane::kQuery:
     case Lane::kIngest: {
       // Stop() joins the pools once connections drained; nothing may be queued after that.
@@ -270,12 +273,13 @@ void HttpSession<Stream>::Reply(Response res, bool close, bool drain) {
   res.keep_alive(keep_alive);
   res_ = std::move(res);
   beast::get_lowest_layer(stream_).expires_after(kWriteTimeout);
-  http::async_write(stream_, res_, [self = this->shared_from_this(), keep_alive, drain](beast::error_code ec, std::size_t) {
-    if (ec) return self->Close();
-    if (drain) return self->DrainAndClose();
-    if (!keep_alive || self->state_.stopping.load()) return self->Close();
-    self->DoRead();
-  });
+  http::async_write(stream_, res_,
+                    [self = this->shared_from_this(), keep_alive, drain](beast::error_code ec, std::size_t) {
+                      if (ec) return self->Close();
+                      if (drain) return self->DrainAndClose();
+                      if (!keep_alive || self->state_.stopping.load()) return self->Close();
+                      self->DoRead();
+                    });
 }
 
 // Lingering close: a client still sending a refused body would otherwise get
@@ -291,10 +295,11 @@ void HttpSession<Stream>::DrainAndClose() {
 template <class Stream>
 void HttpSession<Stream>::DrainRead() {
   buffer_.clear();
-  beast::get_lowest_layer(stream_).async_read_some(buffer_.prepare(64 * 1024), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-    if (ec) return self->Close();  // the client finished (EOF) or the drain timed out
-    self->DrainRead();
-  });
+  beast::get_lowest_layer(stream_).async_read_some(
+      buffer_.prepare(64 * 1024), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+        if (ec) return self->Close();  // the client finished (EOF) or the drain timed out
+        self->DrainRead();
+      });
 }
 
 template <class Stream>

@@ -70,10 +70,10 @@ class HttpSession : public Closeable, public std::enable_shared_from_this<HttpSe
   RouteMatch match_;
   Response res_;
   std::chrono::steady_clock::time_point started_;
-  std::string client_address_;  // the peer's IP, for the failed-authentication limit
+  std::string client_address_;     // the peer's IP, for the failed-authentication limit
   std::size_t body_reserved_ = 0;  // taken from ServerState::body_bytes for the request in progress
-  bool busy_ = false;    // a request head arrived; its response is not written yet
-  bool closed_ = false;  // closed, or handed to a LiveSession
+  bool busy_ = false;              // a request head arrived; its response is not written yet
+  bool closed_ = false;            // closed, or handed to a LiveSession
 };
 
 extern template class HttpSession<PlainStream>;

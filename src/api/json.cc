@@ -24,11 +24,21 @@ std::string JsonQuote(std::string_view raw) {
   out.push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -118,8 +128,10 @@ std::string AccuracyJson(const std::vector<store::ModelAccuracy>& rows) {
         .Int("decided", a.decided)
         .Int("decided_correct", a.decided_correct);
     // No KEEP/DIVERT egg judged yet: no decided accuracy, rather than a 0.
-    if (a.decided > 0) w.Double("decided_accuracy", ratio(a.decided_correct, a.decided));
-    else w.Raw("decided_accuracy", "null");
+    if (a.decided > 0)
+      w.Double("decided_accuracy", ratio(a.decided_correct, a.decided));
+    else
+      w.Raw("decided_accuracy", "null");
     w.Int("rechecks", a.rechecks);
     out.push_back('}');
   }

@@ -30,8 +30,10 @@ class HeldUpload {
  public:
   explicit HeldUpload(int port) : socket_(ioc_) {
     socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
-    std::string head = "POST /v1/scans HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
-                       "Content-Length: " + std::to_string(kBody) + "\r\n\r\n";
+    std::string head =
+        "POST /v1/scans HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+        "Content-Length: " +
+        std::to_string(kBody) + "\r\n\r\n";
     net::write(socket_, net::buffer(head));
     net::write(socket_, net::buffer(std::string(1024, 'x')));
   }

@@ -2,9 +2,9 @@
 
 #include <chrono>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api/api_metrics.h"
 
@@ -102,8 +102,7 @@ void LiveSession<Stream>::Enqueue(std::shared_ptr<const std::string> message) {
   }
   if (drop) {
     GetApiMetrics().ws_clients_dropped.Increment();
-    std::string reason = "client too slow: more than " + std::to_string(state_.hub.queue_limit()) +
-                         " messages waiting";
+    std::string reason = "client too slow: more than " + std::to_string(state_.hub.queue_limit()) + " messages waiting";
     net::post(ws_.get_executor(), [self = this->shared_from_this(), reason] {
       self->CloseWith({websocket::close_code::policy_error, reason});
     });

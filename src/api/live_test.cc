@@ -4,8 +4,8 @@
 
 #include <thread>
 
-#include "api/testing/api_fixture.h"
 #include "api/client/http_client.h"
+#include "api/testing/api_fixture.h"
 #include "common/metrics.h"
 
 namespace ovoflow::api::testing {
@@ -17,8 +17,7 @@ double Metric(const std::string& series) { return MetricValue(SerializeMetrics()
 // (the hub registers a client just after the handshake answer is written; a
 // message is counted once its write completed): poll, bounded by a count.
 void WaitForMetric(const std::string& series, double value) {
-  for (int i = 0; i < 2000 && Metric(series) != value; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 2000 && Metric(series) != value; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_EQ(Metric(series), value);
 }
 

@@ -50,10 +50,8 @@ class ModelAdmin {
   // Turns shadow scoring off when `model_version` is the shadow model.
   // FailedPrecondition when it is not the shadow (the active model cannot
   // be deactivated: activate another); Unavailable: not published.
-  virtual Result<v1::ModelActivation> DeactivateShadow(const std::string& model_name,
-                                                       const std::string& model_version,
-                                                       const std::string& activated_by,
-                                                       const std::string& reason) = 0;
+  virtual Result<v1::ModelActivation> DeactivateShadow(const std::string& model_name, const std::string& model_version,
+                                                       const std::string& activated_by, const std::string& reason) = 0;
   // The input the workers' active model takes (POST /v1/scans refuses scans
   // it could not score). NotFound when the registry has no such model.
   virtual Result<v1::InputSpec> ServingInput() = 0;

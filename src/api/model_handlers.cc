@@ -71,11 +71,14 @@ std::optional<Response> ParseActionBody(const RequestContext& ctx, bool allow_ro
   if (auto st = google::protobuf::util::JsonStringToMessage(ctx.request.body(), &body); !st.ok())
     return Problem(kBadRequest, "the body is not a JSON object: " + st.ToString(), instance);
   for (const auto& [name, value] : body.fields()) {
-    std::string* slot = name == "name" ? &out->name : name == "reason" ? &out->reason
-                      : (name == "role" && allow_role) ? &out->role : nullptr;
+    std::string* slot = name == "name"                   ? &out->name
+                        : name == "reason"               ? &out->reason
+                        : (name == "role" && allow_role) ? &out->role
+                                                         : nullptr;
     if (slot == nullptr)
-      return FieldProblem(name + ": unknown field; accepted: name, " + std::string(allow_role ? "role, " : "") +
-                              "reason", instance, name);
+      return FieldProblem(
+          name + ": unknown field; accepted: name, " + std::string(allow_role ? "role, " : "") + "reason", instance,
+          name);
     if (value.kind_case() != Value::kStringValue) return FieldProblem(name + ": must be a string", instance, name);
     *slot = value.string_value();
   }
@@ -87,9 +90,12 @@ std::optional<Response> ParseActionBody(const RequestContext& ctx, bool allow_ro
 Response ActivationAnswer(const Result<v1::ModelActivation>& r, const std::string& instance) {
   if (r.ok()) return JsonResponse(202, ProtoJson(*r));
   switch (r.status().code()) {
-    case StatusCode::kInvalidArgument: return Problem(kModelNotLoadable, r.status().message(), instance);
-    case StatusCode::kFailedPrecondition: return Problem(kConflict, r.status().message(), instance);
-    default: return ProblemFromStatus(r.status(), instance);
+    case StatusCode::kInvalidArgument:
+      return Problem(kModelNotLoadable, r.status().message(), instance);
+    case StatusCode::kFailedPrecondition:
+      return Problem(kConflict, r.status().message(), instance);
+    default:
+      return ProblemFromStatus(r.status(), instance);
   }
 }
 
@@ -125,9 +131,12 @@ Response HandleActivateModel(const RequestContext& ctx) {
   req.model_version = ctx.path_params.at(0);
   req.reason = body.reason;
   req.activated_by = ctx.principal->subject;
-  if (body.role.empty() || body.role == "active") req.role = v1::MODEL_ROLE_ACTIVE;
-  else if (body.role == "shadow") req.role = v1::MODEL_ROLE_SHADOW;
-  else return FieldProblem("role: must be \"active\" or \"shadow\"", instance, "role");
+  if (body.role.empty() || body.role == "active")
+    req.role = v1::MODEL_ROLE_ACTIVE;
+  else if (body.role == "shadow")
+    req.role = v1::MODEL_ROLE_SHADOW;
+  else
+    return FieldProblem("role: must be \"active\" or \"shadow\"", instance, "role");
   return ActivationAnswer(ctx.deps.models->Activate(req), instance);
 }
 

@@ -5,9 +5,9 @@
 
 #include <mutex>
 
+#include "api/client/http_client.h"
 #include "api/model_admin.h"
 #include "api/testing/api_fixture.h"
-#include "api/client/http_client.h"
 
 namespace ovoflow::api::testing {
 namespace {
@@ -66,8 +66,7 @@ TEST_F(ModelsTest, ActivationNeedsPlatformAdmin) {
   ExpectProblem(Post("/v1/models/1.1.0:activate", "", "0123456789abcdef-wrong"), 401, "unauthorized");
   // A hatchery's own administrator switches no model for everyone.
   for (const char* role : {"hatchery-admin", "operator", "viewer", "scanner"}) {
-    HttpResult r = Post("/v1/models/1.1.0:activate", "",
-                        identity_.Token({role}, {"hatchery-a"}, "s1"));
+    HttpResult r = Post("/v1/models/1.1.0:activate", "", identity_.Token({role}, {"hatchery-a"}, "s1"));
     ExpectProblem(r, 403, "forbidden");
     EXPECT_NE(r.Header("www-authenticate").find("insufficient_scope"), std::string::npos);
     ExpectProblem(Post("/v1/models/1.0.0:deactivate", "", identity_.Token({role})), 403, "forbidden");

@@ -6,10 +6,10 @@
 #include <set>
 #include <sstream>
 
+#include "api/client/http_client.h"
 #include "api/openapi.h"
 #include "api/routes.h"
 #include "api/testing/api_fixture.h"
-#include "api/client/http_client.h"
 
 namespace ovoflow::api {
 namespace {

@@ -109,8 +109,7 @@ void RecordOutcomeMetrics(store::PredictionStore& store, const store::StoredOutc
 Response HandlePostOutcome(const RequestContext& ctx) {
   const std::string instance(ctx.request.target());
   if (!IsJson(Sv(ctx.request[http::field::content_type])))
-    return Problem(kUnsupportedMediaType, "an outcome is a JSON object; send Content-Type: application/json",
-                   instance);
+    return Problem(kUnsupportedMediaType, "an outcome is a JSON object; send Content-Type: application/json", instance);
   google::protobuf::Struct body;
   if (auto st = google::protobuf::util::JsonStringToMessage(ctx.request.body(), &body); !st.ok())
     return Problem(kBadRequest, "the body is not a JSON object: " + st.ToString(), instance);
@@ -143,8 +142,8 @@ Response HandlePostOutcome(const RequestContext& ctx) {
   }
   if (recorded->created) RecordOutcomeMetrics(*ctx.deps.store, recorded->stored);
   Response res = JsonResponse(recorded->created ? 201 : 200, OutcomeJson(recorded->stored));
-  res.set(http::field::location, "/v1/eggs/" + PercentEncodeSegment(outcome.egg_id) +
-                                     "?tenant_id=" + PercentEncodeSegment(outcome.tenant_id));
+  res.set(http::field::location,
+          "/v1/eggs/" + PercentEncodeSegment(outcome.egg_id) + "?tenant_id=" + PercentEncodeSegment(outcome.tenant_id));
   return res;
 }
 

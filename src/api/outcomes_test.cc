@@ -4,8 +4,8 @@
 // shared by every test of the process.
 #include <gtest/gtest.h>
 
-#include "api/testing/api_fixture.h"
 #include "api/client/http_client.h"
+#include "api/testing/api_fixture.h"
 
 namespace ovoflow::api::testing {
 namespace {
@@ -134,8 +134,7 @@ TEST_F(OutcomesTest, BadBodiesAreRefusedNamingTheField) {
       {Body("t-bad", "FEMALE", "hatch", "yesterday"), "observed_at"},
       {Body("t-bad", "FEMALE", "hatch", "2200-01-01T00:00:00Z"), "observed_at"},
       {R"({"tenant_id":"t-bad","sex":"FEMALE","source":"hatch","colour":"brown"})", "colour"},
-      {R"({"tenant_id":"t-bad","sex":"FEMALE","source":"hatch","note":")" + std::string(1025, 'x') + "\"}",
-       "note"},
+      {R"({"tenant_id":"t-bad","sex":"FEMALE","source":"hatch","note":")" + std::string(1025, 'x') + "\"}", "note"},
   };
   for (const auto& [body, field] : cases) {
     SCOPED_TRACE(body.substr(0, 120));
@@ -185,8 +184,8 @@ TEST_F(OutcomesTest, StatsShowLiveAccuracyPerTenantAndModelVersion) {
       {"e4", "t-sa", "FEMALE"}, {"f1", "t-sa", "FEMALE"}, {"g1", "t-sb", "MALE"}};
   for (const auto& [egg, tenant, sex] : truth) ASSERT_EQ(Post(egg, Body(tenant, sex)).status, 201) << egg;
 
-  auto expect_row = [](const google::protobuf::Value& row, const std::string& version, double outcomes,
-                       double correct, double decided, double decided_correct, double rechecks) {
+  auto expect_row = [](const google::protobuf::Value& row, const std::string& version, double outcomes, double correct,
+                       double decided, double decided_correct, double rechecks) {
     SCOPED_TRACE(version);
     EXPECT_EQ(Field(row, "model_version").string_value(), version);
     EXPECT_EQ(Field(row, "outcomes").number_value(), outcomes);

@@ -15,8 +15,8 @@
 namespace ovoflow::api {
 
 struct Target {
-  std::string path;                           // percent-decoded per segment later; raw here
-  std::map<std::string, std::string> query;   // decoded names and values
+  std::string path;                          // percent-decoded per segment later; raw here
+  std::map<std::string, std::string> query;  // decoded names and values
 };
 
 // A bad parameter: which one and why (-> 400 problem naming it).

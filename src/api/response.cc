@@ -37,13 +37,18 @@ Response FieldProblem(std::string_view detail, std::string_view instance, std::s
 
 Response ProblemFromStatus(const Status& status, std::string_view instance) {
   switch (status.code()) {
-    case StatusCode::kInvalidArgument: return Problem(kBadRequest, status.message(), instance);
-    case StatusCode::kNotFound: return Problem(kNotFound, status.message(), instance);
-    case StatusCode::kAlreadyExists: return Problem(kConflict, status.message(), instance);
+    case StatusCode::kInvalidArgument:
+      return Problem(kBadRequest, status.message(), instance);
+    case StatusCode::kNotFound:
+      return Problem(kNotFound, status.message(), instance);
+    case StatusCode::kAlreadyExists:
+      return Problem(kConflict, status.message(), instance);
     case StatusCode::kUnavailable:
     case StatusCode::kResourceExhausted:
-    case StatusCode::kDeadlineExceeded: return Problem(kUnavailable, status.message(), instance);
-    default: return Problem(kInternal, status.ToString(), instance);
+    case StatusCode::kDeadlineExceeded:
+      return Problem(kUnavailable, status.message(), instance);
+    default:
+      return Problem(kInternal, status.ToString(), instance);
   }
 }
 

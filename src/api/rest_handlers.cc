@@ -3,8 +3,8 @@
 #include <set>
 #include <string>
 
-#include "api/handlers.h"
 #include "api/authn.h"
+#include "api/handlers.h"
 #include "api/json.h"
 
 namespace ovoflow::api {
@@ -20,8 +20,7 @@ std::string JsonStringArray(const std::set<std::string>& items) {
 std::string Instance(const RequestContext& ctx) { return std::string(ctx.request.target()); }
 
 Response BadParameter(const RequestContext& ctx, const ParamError& e) {
-  return Problem(kInvalidParameter, "query parameter '" + e.parameter + "': " + e.detail, Instance(ctx),
-                 e.parameter);
+  return Problem(kInvalidParameter, "query parameter '" + e.parameter + "': " + e.detail, Instance(ctx), e.parameter);
 }
 
 std::string Param(const RequestContext& ctx, const std::string& name) {
@@ -48,16 +47,14 @@ std::optional<ParamError> ParseTimeRange(const RequestContext& ctx, std::optiona
 // The tenants a read covers: the caller's, narrowed to `tenant_id` when the
 // request names one. A named tenant outside the caller's is refused (403:
 // the same for every tenant not theirs, whether it exists or not).
-std::optional<Response> ReadScope(const RequestContext& ctx, const std::string& tenant_id,
-                                  store::TenantScope* scope) {
+std::optional<Response> ReadScope(const RequestContext& ctx, const std::string& tenant_id, store::TenantScope* scope) {
   const auth::Principal& caller = *ctx.principal;
   if (tenant_id.empty()) {
     *scope = TenantScopeOf(caller);
     return std::nullopt;
   }
   if (!caller.ActsFor(tenant_id))
-    return Problem(kForbidden, "tenant_id '" + tenant_id + "' is not one of your tenants", Instance(ctx),
-                   "tenant_id");
+    return Problem(kForbidden, "tenant_id '" + tenant_id + "' is not one of your tenants", Instance(ctx), "tenant_id");
   *scope = store::TenantScope::Only(tenant_id);
   return std::nullopt;
 }
@@ -68,7 +65,7 @@ Response HandleGetEgg(const RequestContext& ctx) {
   // existence oracle, also not through ?tenant_id=.
   const std::string tenant_id = Param(ctx, "tenant_id");
   const auth::Principal& caller = *ctx.principal;
-  store::TenantScope scope = tenant_id.empty()        ? TenantScopeOf(caller)
+  store::TenantScope scope = tenant_id.empty()           ? TenantScopeOf(caller)
                              : caller.ActsFor(tenant_id) ? store::TenantScope::Only(tenant_id)
                                                          : store::TenantScope();
   auto egg = ctx.deps.store->GetEgg(scope, egg_id);
@@ -149,8 +146,8 @@ Response HandleAuthConfig(const RequestContext& ctx) {
 Response HandleLiveWithoutUpgrade(const RequestContext& ctx) {
   PredictionFilter filter;
   if (auto e = ParseFilter(ctx.target.query, &filter)) return BadParameter(ctx, *e);
-  Response res = Problem(kUpgradeRequired, "/v1/live is a WebSocket endpoint; send a WebSocket upgrade request",
-                         Instance(ctx));
+  Response res =
+      Problem(kUpgradeRequired, "/v1/live is a WebSocket endpoint; send a WebSocket upgrade request", Instance(ctx));
   res.set(boost::beast::http::field::upgrade, "websocket");
   return res;
 }

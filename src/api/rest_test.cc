@@ -4,8 +4,8 @@
 
 #include <set>
 
-#include "api/testing/api_fixture.h"
 #include "api/client/http_client.h"
+#include "api/testing/api_fixture.h"
 
 namespace ovoflow::api::testing {
 namespace {

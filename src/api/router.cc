@@ -18,8 +18,8 @@ namespace http = boost::beast::http;
 const std::vector<std::string> kReaders = {auth::kViewer, auth::kOperator, auth::kHatcheryAdmin, auth::kPlatformAdmin};
 const std::vector<std::string> kOutcomeWriters = {auth::kOperator, auth::kHatcheryAdmin, auth::kPlatformAdmin};
 const std::vector<std::string> kScanners = {auth::kScanner};
-const std::vector<std::string> kAllRoles = {auth::kViewer,   auth::kOperator, auth::kHatcheryAdmin,
-                                           auth::kPlatformAdmin, auth::kScanner, auth::kMonitoring};
+const std::vector<std::string> kAllRoles = {auth::kViewer,        auth::kOperator, auth::kHatcheryAdmin,
+                                            auth::kPlatformAdmin, auth::kScanner,  auth::kMonitoring};
 const std::vector<std::string> kModelAdmins = {auth::kPlatformAdmin};
 // /metrics carries tenant names in some labels: scrapers need a token with
 // the monitoring role (or ApiOptions::auth.metrics_public on stage endpoints).
@@ -27,19 +27,27 @@ const std::vector<std::string> kMonitors = {auth::kMonitoring, auth::kPlatformAd
 
 const std::vector<RouteSpec>& Specs() {
   static const auto* specs = new std::vector<RouteSpec>{
-      {{"GET", "/v1/eggs", {"tenant_id", "sex", "decision", "from", "to", "limit", "cursor"}, Access::AnyRole(kReaders)},
-       Lane::kQuery, HandleListEggs},
+      {{"GET",
+        "/v1/eggs",
+        {"tenant_id", "sex", "decision", "from", "to", "limit", "cursor"},
+        Access::AnyRole(kReaders)},
+       Lane::kQuery,
+       HandleListEggs},
       {{"GET", "/v1/eggs/{egg_id}", {"tenant_id"}, Access::AnyRole(kReaders)}, Lane::kQuery, HandleGetEgg},
       {{"POST", "/v1/eggs/{egg_id}/outcome", {}, Access::AnyRole(kOutcomeWriters)}, Lane::kIngest, HandlePostOutcome},
       {{"GET", "/v1/stats", {"tenant_id", "from", "to"}, Access::AnyRole(kReaders)}, Lane::kQuery, HandleStats},
       {{"POST", "/v1/scans", {}, Access::AnyRole(kScanners)}, Lane::kIngest, HandlePostScan},
       {{"GET", "/v1/models", {}, Access::AnyRole(kReaders)}, Lane::kQuery, HandleListModels},
-      {{"POST", "/v1/models/{version}:activate", {}, Access::AnyRole(kModelAdmins)}, Lane::kIngest,
+      {{"POST", "/v1/models/{version}:activate", {}, Access::AnyRole(kModelAdmins)},
+       Lane::kIngest,
        HandleActivateModel},
-      {{"POST", "/v1/models/{version}:deactivate", {}, Access::AnyRole(kModelAdmins)}, Lane::kIngest,
+      {{"POST", "/v1/models/{version}:deactivate", {}, Access::AnyRole(kModelAdmins)},
+       Lane::kIngest,
        HandleDeactivateModel},
-      {{"GET", "/v1/live", {"tenant_id", "sex", "decision"}, Access::AnyRole(kReaders)}, Lane::kInline,
-       HandleLiveWithoutUpgrade, true},
+      {{"GET", "/v1/live", {"tenant_id", "sex", "decision"}, Access::AnyRole(kReaders)},
+       Lane::kInline,
+       HandleLiveWithoutUpgrade,
+       true},
       {{"GET", "/v1/me", {}, Access::AnyRole(kAllRoles)}, Lane::kInline, HandleMe},
       {{"GET", "/v1/auth/config", {}, Access::Public()}, Lane::kInline, HandleAuthConfig},
       {{"GET", "/healthz", {}, Access::Public()}, Lane::kInline, HandleHealthz},
@@ -76,8 +84,7 @@ std::string_view CustomMethodSuffix(std::string_view segment) {
 }
 
 // -1: no match; otherwise the number of literal segments (higher is more specific).
-int MatchTemplate(std::string_view tmpl, const std::vector<std::string_view>& path,
-                  std::vector<std::string>* params) {
+int MatchTemplate(std::string_view tmpl, const std::vector<std::string_view>& path, std::vector<std::string>* params) {
   auto t = Segments(tmpl);
   if (t.size() != path.size()) return -1;
   int literal = 0;
@@ -168,8 +175,8 @@ RouteMatch MatchRoute(const Request& request, bool have_store) {
     }
   }
   if (!have_store && m.target.path.rfind("/v1/", 0) == 0) {
-    m.error = Problem(kUnavailable, "this process serves metrics and health only; it has no prediction store",
-                      instance);
+    m.error =
+        Problem(kUnavailable, "this process serves metrics and health only; it has no prediction store", instance);
     m.spec = nullptr;
   }
   return m;

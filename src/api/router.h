@@ -22,7 +22,7 @@ enum class Lane { kInline, kQuery, kIngest };
 
 struct RequestContext {
   const Request& request;
-  const Target& target;                  // path and decoded query
+  const Target& target;                         // path and decoded query
   const std::vector<std::string>& path_params;  // decoded, in template order
   const ApiOptions& options;
   const ApiDeps& deps;
@@ -45,7 +45,7 @@ struct RouteMatch {
   std::string route_label;          // metrics label: the template, or "unmatched"
   Target target;
   std::vector<std::string> path_params;
-  std::optional<Response> error;    // 400 (query), 404, 405 (with Allow), 503 (no store)
+  std::optional<Response> error;  // 400 (query), 404, 405 (with Allow), 503 (no store)
 };
 
 // Finds the route for a request: the most specific template whose segments

@@ -60,9 +60,9 @@ Response HandlePostScan(const RequestContext& ctx) {
     options.ignore_unknown_fields = false;
     auto st = google::protobuf::util::JsonStringToMessage(ctx.request.body(), &scan, options);
     if (!st.ok())
-      return Reject("unparsable", Problem(kBadRequest,
-                                          "the body is not a valid ovoflow.v1.EggScan in JSON: " + st.ToString(),
-                                          instance));
+      return Reject(
+          "unparsable",
+          Problem(kBadRequest, "the body is not a valid ovoflow.v1.EggScan in JSON: " + st.ToString(), instance));
   } else {
     return Reject("unsupported_media_type",
                   Problem(kUnsupportedMediaType,
@@ -72,29 +72,30 @@ Response HandlePostScan(const RequestContext& ctx) {
   }
   // Unknown fields would travel to Kafka unchecked (and padded a scan to 16 MiB).
   if (Status st = CheckNoUnknownFields(scan); !st.ok())
-    return Reject("unparsable", Problem(kBadRequest, "the body is not a valid ovoflow.v1.EggScan: " + st.message(),
-                                        instance));
+    return Reject("unparsable",
+                  Problem(kBadRequest, "the body is not a valid ovoflow.v1.EggScan: " + st.message(), instance));
   if (const std::size_t size = scan.ByteSizeLong(); size > kMaxScanMessageBytes)
-    return Reject("too_large", Problem(kPayloadTooLarge,
-                                       "a scan of " + std::to_string(size) +
-                                           " bytes exceeds the largest the pipeline takes (" +
-                                           std::to_string(kMaxScanMessageBytes) + " bytes)",
-                                       instance));
+    return Reject("too_large",
+                  Problem(kPayloadTooLarge,
+                          "a scan of " + std::to_string(size) + " bytes exceeds the largest the pipeline takes (" +
+                              std::to_string(kMaxScanMessageBytes) + " bytes)",
+                          instance));
   // A scanner posts only its own scans: its tenant, its scanner id (the
   // token's claims), never another's; checked before the scan's own rules,
   // so that nobody learns those for a tenant that is not theirs.
   if (const auth::Principal* p = ctx.principal; p && !p->local_development) {
     if (!p->ActsFor(scan.tenant_id()))
-      return Reject("forbidden", Problem(kForbidden, "tenant_id '" + scan.tenant_id() +
-                                                         "' is not the tenant of this scanner's credentials",
-                                         instance, "tenant_id"));
+      return Reject(
+          "forbidden",
+          Problem(kForbidden, "tenant_id '" + scan.tenant_id() + "' is not the tenant of this scanner's credentials",
+                  instance, "tenant_id"));
     if (p->scanner_id.empty() || p->scanner_id != scan.scanner_id())
-      return Reject("forbidden", Problem(kForbidden, "scanner_id '" + scan.scanner_id() +
-                                                         "' is not the scanner id of these credentials",
-                                         instance, "scanner_id"));
+      return Reject(
+          "forbidden",
+          Problem(kForbidden, "scanner_id '" + scan.scanner_id() + "' is not the scanner id of these credentials",
+                  instance, "scanner_id"));
   }
-  if (Status st = ValidateScan(scan); !st.ok())
-    return Reject("invalid", Problem(kInvalidScan, st.message(), instance));
+  if (Status st = ValidateScan(scan); !st.ok()) return Reject("invalid", Problem(kInvalidScan, st.message(), instance));
   if (ctx.deps.models) {  // the workers refuse scans their model cannot take
     Result<v1::InputSpec> input = ctx.deps.models->ServingInput();
     if (input.ok()) {
@@ -102,8 +103,7 @@ Response HandlePostScan(const RequestContext& ctx) {
         return Reject("invalid", Problem(kInvalidScan, st.message(), instance));
     }
   }
-  if (!ctx.deps.scans)
-    return Reject("no_sink", Problem(kUnavailable, "this process does not ingest scans", instance));
+  if (!ctx.deps.scans) return Reject("no_sink", Problem(kUnavailable, "this process does not ingest scans", instance));
   if (Status st = ctx.deps.scans->Submit(scan); !st.ok()) {
     bool busy = st.code() == StatusCode::kUnavailable || st.code() == StatusCode::kResourceExhausted ||
                 st.code() == StatusCode::kDeadlineExceeded;

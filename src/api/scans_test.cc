@@ -2,12 +2,12 @@
 // every refusal (400, 413, 415, 422, 503) as problem+json.
 #include <gtest/gtest.h>
 
+#include <google/protobuf/util/json_util.h>
 #include <cmath>
 #include <cstring>
-#include <google/protobuf/util/json_util.h>
 
-#include "api/testing/api_fixture.h"
 #include "api/client/http_client.h"
+#include "api/testing/api_fixture.h"
 #include "common/metrics.h"
 #include "common/validation.h"
 #include "common/volume.h"
@@ -143,7 +143,10 @@ TEST_F(ScansTest, RefusesEveryScanTheWorkerWouldDeadLetter) {
 TEST_F(ScansTest, RefusesUnknownFieldsAndPaddedScans) {
   Start();
   const std::string valid = MakeScan("egg-pad").SerializeAsString();
-  std::string padded = valid + std::string("\xA2\x06\x03" "pad", 6);  // field 100, "pad"
+  std::string padded = valid + std::string(
+                                   "\xA2\x06\x03"
+                                   "pad",
+                                   6);  // field 100, "pad"
   HttpResult r = Fetch(port(), "POST", "/v1/scans", padded, "application/x-protobuf");
   ExpectProblem(r, 400);
   EXPECT_NE(r.body.find("field number 100"), std::string::npos) << r.body;

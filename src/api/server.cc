@@ -7,13 +7,13 @@
 #include <thread>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api/api_metrics.h"
 #include "api/http_session.h"
@@ -87,8 +87,7 @@ Status ValidateAuth(const ApiOptions& o, const ApiDeps& d) {
   if (o.auth.failure_limit < 1 || o.auth.failure_window.count() < 1)
     return Status::InvalidArgument("api: the failed-authentication limit and window must be >= 1");
   if (o.auth.disabled) {
-    if (d.verifier)
-      return Status::InvalidArgument("api: --no-auth and --oidc-issuer exclude each other");
+    if (d.verifier) return Status::InvalidArgument("api: --no-auth and --oidc-issuer exclude each other");
     if (!o.tls.insecure_http)
       return Status::InvalidArgument(
           "api: --no-auth (no identity provider) is for local development only: it needs --insecure-http on a "

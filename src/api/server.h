@@ -28,12 +28,12 @@ struct TlsOptions {
 struct ApiOptions {
   TlsOptions tls;
   std::string listen_address = "127.0.0.1";
-  uint16_t port = 8080;                 // 0: pick a free port (see ApiServer::port())
-  int threads = 2;                      // I/O threads (accept, parse, write; never block)
-  int query_threads = 4;                // pool for store reads (GET /v1/eggs, /v1/stats); >= 1
-  int ingest_threads = 4;               // pool for POST /v1/scans (decode, validate, wait for the bus); >= 1
-  int read_timeout_ms = 30000;          // a request (or an idle keep-alive gap) taking longer is closed
-  std::string web_root;                 // dashboard files (index.html, app.js); empty: no dashboard
+  uint16_t port = 8080;         // 0: pick a free port (see ApiServer::port())
+  int threads = 2;              // I/O threads (accept, parse, write; never block)
+  int query_threads = 4;        // pool for store reads (GET /v1/eggs, /v1/stats); >= 1
+  int ingest_threads = 4;       // pool for POST /v1/scans (decode, validate, wait for the bus); >= 1
+  int read_timeout_ms = 30000;  // a request (or an idle keep-alive gap) taking longer is closed
+  std::string web_root;         // dashboard files (index.html, app.js); empty: no dashboard
   // Larger request bodies get 413: a scan of the largest size the pipeline
   // takes (common/validation.h, 8 MiB of voxels) fits in JSON (base64).
   std::size_t max_body_bytes = 12u << 20;
@@ -42,8 +42,8 @@ struct ApiOptions {
   // max_body_bytes when chunked) does not fit gets 503 with Retry-After
   // before its body is read. >= max_body_bytes.
   std::size_t max_body_bytes_in_flight = 64u << 20;
-  std::size_t max_ws_clients = 1000;    // further upgrades get 503 (exact, also under a burst)
-  std::size_t ws_queue_limit = 1024;    // messages buffered per slow client before it is dropped
+  std::size_t max_ws_clients = 1000;  // further upgrades get 503 (exact, also under a burst)
+  std::size_t ws_queue_limit = 1024;  // messages buffered per slow client before it is dropped
   // Identity: who may call which route (api/authn.h, docs/security.md).
   // Without ApiDeps::verifier the server serving a store refuses to start
   // unless auth.disabled is set on a plain-HTTP loopback address.
@@ -63,9 +63,9 @@ struct ApiDeps {
   // Not owned; must outlive the server. nullptr: only /metrics, /healthz,
   // /readyz and the dashboard files are served; /v1/* answer 503.
   store::PredictionStore* store = nullptr;
-  ScanSink* scans = nullptr;                // optional; POST /v1/scans answers 503 without it
-  std::function<bool()> ready;              // /readyz; empty means always ready
-  ModelAdmin* models = nullptr;             // optional; /v1/models* answer 503 without it
+  ScanSink* scans = nullptr;     // optional; POST /v1/scans answers 503 without it
+  std::function<bool()> ready;   // /readyz; empty means always ready
+  ModelAdmin* models = nullptr;  // optional; /v1/models* answer 503 without it
   // Checks bearer tokens; not owned. nullptr only with ApiOptions::auth.disabled,
   // or without a store (metrics and health only).
   const auth::JwtVerifier* verifier = nullptr;

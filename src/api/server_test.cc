@@ -9,11 +9,11 @@
 #include <mutex>
 #include <thread>
 
-#include "api/testing/api_fixture.h"
-#include "common/testing/temp_dir.h"
 #include "api/client/http_client.h"
-#include "common/readiness.h"
+#include "api/testing/api_fixture.h"
 #include "common/metrics.h"
+#include "common/readiness.h"
+#include "common/testing/temp_dir.h"
 
 namespace ovoflow::api::testing {
 namespace {

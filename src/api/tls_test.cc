@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -16,8 +18,6 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <gtest/gtest.h>
-#include <openssl/ssl.h>
 
 #include "api/api_metrics.h"
 #include "api/testing/api_fixture.h"

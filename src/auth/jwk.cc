@@ -60,18 +60,19 @@ Result<std::vector<std::shared_ptr<const Jwk>>> ParseJwks(const std::string& jso
       continue;
     }
     if (std::string(kty) != "RSA" && std::string(kty) != "EC") continue;  // "oct", "OKP": not ours to verify with
-    if (use != nullptr && std::string(use) != "sig") continue;             // encryption keys
+    if (use != nullptr && std::string(use) != "sig") continue;            // encryption keys
     bool private_part = false;
-    for (const char* m : {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}) private_part |= json_object_get(key, m) != nullptr;
+    for (const char* m : {"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+      private_part |= json_object_get(key, m) != nullptr;
     if (private_part) {
       spdlog::warn("auth: JWKS key '{}' holds a private part; skipped", kid);
       continue;
     }
     const bool ec = std::string(kty) == "EC";
-    const bool encoded_ok = ec ? IsBase64UrlValue(json_object_get(key, "x")) &&
-                                     IsBase64UrlValue(json_object_get(key, "y")) &&
-                                     json_is_string(json_object_get(key, "crv"))
-                               : IsBase64UrlValue(json_object_get(key, "n")) && IsBase64UrlValue(json_object_get(key, "e"));
+    const bool encoded_ok =
+        ec ? IsBase64UrlValue(json_object_get(key, "x")) && IsBase64UrlValue(json_object_get(key, "y")) &&
+                 json_is_string(json_object_get(key, "crv"))
+           : IsBase64UrlValue(json_object_get(key, "n")) && IsBase64UrlValue(json_object_get(key, "e"));
     if (!encoded_ok) {
       spdlog::warn("auth: JWKS key '{}' has a member that is not base64url; skipped", kid);
       continue;

@@ -13,7 +13,9 @@ namespace {
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 
 using JsonPtr = std::unique_ptr<json_t, void (*)(json_t*)>;
-JsonPtr NoJson() { return JsonPtr(nullptr, [](json_t* j) { json_decref(j); }); }
+JsonPtr NoJson() {
+  return JsonPtr(nullptr, [](json_t* j) { json_decref(j); });
+}
 
 Status Refuse(const std::string& kind, const std::string& detail) {
   return Status::InvalidArgument(kind + ": " + detail);
@@ -93,8 +95,7 @@ bool AudienceHolds(json_t* claims, const std::string& audience) {
 
 }  // namespace
 
-Result<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(VerifierOptions options, KeySource* keys,
-                                                         const Clock* clock) {
+Result<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(VerifierOptions options, KeySource* keys, const Clock* clock) {
   if (options.issuers.empty()) return Status::InvalidArgument("auth: no trusted issuer (--oidc-issuer)");
   if (options.audience.empty()) return Status::InvalidArgument("auth: no audience (--oidc-audience)");
   if (options.algorithms.empty()) return Status::InvalidArgument("auth: no algorithm allowed");
@@ -179,7 +180,8 @@ Result<Principal> JwtVerifier::Verify(std::string_view token) const {
   p.expires_at_unix = exp;
   OVOFLOW_ASSIGN_OR_RETURN(p.roles, StringSet(claims.get(), options_.claims.roles));
   OVOFLOW_ASSIGN_OR_RETURN(p.tenants, StringSet(claims.get(), options_.claims.tenants));
-  if (json_t* s = AtPath(claims.get(), options_.claims.scanner_id); json_is_string(s)) p.scanner_id = json_string_value(s);
+  if (json_t* s = AtPath(claims.get(), options_.claims.scanner_id); json_is_string(s))
+    p.scanner_id = json_string_value(s);
   return p;
 }
 

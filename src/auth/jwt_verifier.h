@@ -29,10 +29,10 @@ struct ClaimNames {
 };
 
 struct VerifierOptions {
-  std::vector<std::string> issuers;                       // exact "iss" values trusted
-  std::string audience;                                   // must be in "aud"
+  std::vector<std::string> issuers;                          // exact "iss" values trusted
+  std::string audience;                                      // must be in "aud"
   std::vector<std::string> algorithms = {"ES256", "RS256"};  // of these only (EdDSA: see docs/security.md)
-  std::chrono::seconds leeway{30};                        // clock skew allowed on exp and nbf
+  std::chrono::seconds leeway{30};                           // clock skew allowed on exp and nbf
   std::size_t max_token_bytes = 8192;
   ClaimNames claims;
 };

@@ -131,8 +131,8 @@ TEST_F(JwtVerifierTest, RefusesCriticalHeaderExtensionsAndMissingClaims) {
   EXPECT_EQ(Kind(ec_->Sign("{\"iss\":\"" + std::string(kIssuer) + "\",\"sub\":\"u\",\"aud\":\"ovoflow-api\"}")),
             "claims")
       << "no exp";
-  EXPECT_EQ(Kind(ec_->Sign("{\"iss\":\"" + std::string(kIssuer) + "\",\"aud\":\"ovoflow-api\",\"exp\":" +
-                           std::to_string(kNow + 60) + "}")),
+  EXPECT_EQ(Kind(ec_->Sign("{\"iss\":\"" + std::string(kIssuer) +
+                           "\",\"aud\":\"ovoflow-api\",\"exp\":" + std::to_string(kNow + 60) + "}")),
             "claims")
       << "no sub";
   std::string odd = Claims();
@@ -148,8 +148,9 @@ TEST_F(JwtVerifierTest, ClaimNamesAreConfigurableForAnyProvider) {
   o.claims.tenants = "tenants";
   auto v = JwtVerifier::Create(o, &keys_, &clock_);
   ASSERT_TRUE(v.ok());
-  auto p = (*v)->Verify(ec_->Sign(Claims(",\"realm_access\":{\"roles\":[\"viewer\",\"offline_access\"]},"
-                                         "\"tenants\":\"hatchery-b\"")));
+  auto p =
+      (*v)->Verify(ec_->Sign(Claims(",\"realm_access\":{\"roles\":[\"viewer\",\"offline_access\"]},"
+                                    "\"tenants\":\"hatchery-b\"")));
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(p->roles, (std::set<std::string>{"offline_access", "viewer"}));
   EXPECT_EQ(p->tenants, std::set<std::string>{"hatchery-b"});

@@ -40,7 +40,9 @@ class KeycloakTest : public ::testing::Test {
     return std::move(v).value();
   }
   std::string UserToken(const std::string& user) { return ShellOutput(script_ + " token --user " + user + port_); }
-  std::string ClientToken(const std::string& client) { return ShellOutput(script_ + " token --client " + client + port_); }
+  std::string ClientToken(const std::string& client) {
+    return ShellOutput(script_ + " token --client " + client + port_);
+  }
   std::string Kind(const std::string& token) {
     auto p = verifier_->Verify(token);
     return p.ok() ? "ok" : TokenErrorKind(p.status());

@@ -50,12 +50,12 @@ class OidcKeySource final : public KeySource {
  private:
   struct IssuerKeys {
     std::mutex mu;
-    std::string jwks_uri;                            // GUARDED_BY(mu), from discovery
-    std::vector<std::shared_ptr<const Jwk>> keys;    // GUARDED_BY(mu)
-    bool have_keys = false;                          // GUARDED_BY(mu)
-    int64_t fetched_at = 0;                          // GUARDED_BY(mu), monotonic ns of the last success
-    int64_t tried_at = 0;                            // GUARDED_BY(mu), monotonic ns of the last try
-    bool tried = false;                              // GUARDED_BY(mu)
+    std::string jwks_uri;                          // GUARDED_BY(mu), from discovery
+    std::vector<std::shared_ptr<const Jwk>> keys;  // GUARDED_BY(mu)
+    bool have_keys = false;                        // GUARDED_BY(mu)
+    int64_t fetched_at = 0;                        // GUARDED_BY(mu), monotonic ns of the last success
+    int64_t tried_at = 0;                          // GUARDED_BY(mu), monotonic ns of the last try
+    bool tried = false;                            // GUARDED_BY(mu)
   };
   Status Refresh(const std::string& issuer, IssuerKeys& k);  // requires k.mu
 

@@ -92,8 +92,8 @@ TEST_F(OidcKeysTest, AnUnknownKeyFetchesAgainAtMostOncePerInterval) {
   EXPECT_TRUE(keys.Find(issuer_, "k2").ok()) << "rotation is picked up";
   EXPECT_EQ(keys.fetches(), 2);
   // Forged key ids: one fetch per interval, however many tokens name them.
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(keys.Find(issuer_, "forged-" + std::to_string(i)).status().code(),
-                                         StatusCode::kNotFound);
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(keys.Find(issuer_, "forged-" + std::to_string(i)).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(keys.fetches(), 2) << "within the interval: no fetch";
   clock_.Advance(31 * kSecond);
   EXPECT_EQ(keys.Find(issuer_, "forged").status().code(), StatusCode::kNotFound);

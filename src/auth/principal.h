@@ -18,11 +18,11 @@ inline constexpr const char* kMonitoring = "monitoring";         // a scraper: G
 
 struct Principal {
   std::string issuer;
-  std::string subject;             // "sub"
-  std::set<std::string> roles;     // from the configured roles claim
-  std::set<std::string> tenants;   // from the configured tenants claim
-  std::string scanner_id;          // from the configured scanner claim; empty when absent
-  int64_t expires_at_unix = 0;     // "exp"; 0: never (only the local development principal)
+  std::string subject;            // "sub"
+  std::set<std::string> roles;    // from the configured roles claim
+  std::set<std::string> tenants;  // from the configured tenants claim
+  std::string scanner_id;         // from the configured scanner claim; empty when absent
+  int64_t expires_at_unix = 0;    // "exp"; 0: never (only the local development principal)
   // The API runs without identity (--no-auth, loopback only): this caller
   // may do everything, as one local developer.
   bool local_development = false;

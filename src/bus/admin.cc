@@ -17,7 +17,7 @@ Status CreateTopics(const std::string& brokers, const std::vector<std::string>& 
                     int replication_factor, const TopicConfigs& configs, int timeout_ms) {
   internal::ConfigPairs pairs = {{"bootstrap.servers", brokers}, {"client.id", "ovoflow-admin"}};
   for (auto& kv : internal::EnvOverrides()) pairs.push_back(kv);
-  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, internal::MakeConf(pairs));
+  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, internal::MakeConf(pairs));
   internal::InstallLogging(conf);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);

@@ -7,11 +7,11 @@
 #include <thread>
 
 #include "bus/consumer.h"
+#include "bus/dead_letter.h"
 #include "bus/mock_cluster.h"
 #include "bus/producer.h"
 #include "bus/publish.h"
 #include "bus/topic_reader.h"
-#include "bus/dead_letter.h"
 #include "ovoflow/v1/dead_letter.pb.h"
 
 namespace ovoflow::bus {
@@ -65,8 +65,9 @@ TEST_F(BusTest, ProducedMessagesArriveWithKeysAndHeaders) {
   std::atomic<int> acked{0};
   for (int i = 0; i < 200; ++i) {
     Status st = producer->Send("t", "egg-" + std::to_string(i), "value-" + std::to_string(i),
-                               {{"traceparent", "tp-" + std::to_string(i)}},
-                               [&](const Status& s) { if (s.ok()) ++acked; });
+                               {{"traceparent", "tp-" + std::to_string(i)}}, [&](const Status& s) {
+                                 if (s.ok()) ++acked;
+                               });
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   ASSERT_TRUE(producer->Flush(10000).ok());
@@ -145,7 +146,6 @@ TEST_F(BusTest, CommitSkipsPartitionsNotAssigned) {
   foreign.offset = 7;
   EXPECT_TRUE(c->Commit({foreign}).ok());
 }
-
 
 TEST_F(BusTest, PublishAllWaitsForEveryAckThroughFaults) {
   auto producer = MakeProducer();

@@ -96,7 +96,9 @@ class KafkaConsumer final : public Consumer {
     if (dropped > 0) spdlog::info("consumer: dropped {} polled messages of revoked partitions", dropped);
     if (!reread.empty()) {
       Status st = SeekToCommitted(reread);
-      if (!st.ok()) spdlog::warn("consumer: {} (a partition assigned again may skip messages until the next rebalance)", st.ToString());
+      if (!st.ok())
+        spdlog::warn("consumer: {} (a partition assigned again may skip messages until the next rebalance)",
+                     st.ToString());
     }
     return dropped;
   }
@@ -165,16 +167,20 @@ class KafkaConsumer final : public Consumer {
     std::lock_guard<std::mutex> lock(mu_);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       for (int i = 0; i < parts->cnt; ++i) assigned_.insert({parts->elems[i].topic, parts->elems[i].partition});
-      if (cooperative) rd_kafka_error_destroy(rd_kafka_incremental_assign(rk_, parts));
-      else rd_kafka_assign(rk_, parts);
+      if (cooperative)
+        rd_kafka_error_destroy(rd_kafka_incremental_assign(rk_, parts));
+      else
+        rd_kafka_assign(rk_, parts);
       spdlog::info("consumer: assigned {} partitions", parts->cnt);
     } else {
       for (int i = 0; i < parts->cnt; ++i) {
         assigned_.erase({parts->elems[i].topic, parts->elems[i].partition});
         revoked_since_drop_.insert({parts->elems[i].topic, parts->elems[i].partition});
       }
-      if (cooperative) rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk_, parts));
-      else rd_kafka_assign(rk_, nullptr);
+      if (cooperative)
+        rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk_, parts));
+      else
+        rd_kafka_assign(rk_, nullptr);
       spdlog::info("consumer: revoked {} partitions", parts->cnt);
     }
   }
@@ -183,7 +189,7 @@ class KafkaConsumer final : public Consumer {
   rd_kafka_t* rk_ = nullptr;
   bool closed_ = false;
   std::mutex mu_;
-  std::set<PartitionKey> assigned_;  // GUARDED_BY(mu_)
+  std::set<PartitionKey> assigned_;            // GUARDED_BY(mu_)
   std::set<PartitionKey> revoked_since_drop_;  // GUARDED_BY(mu_): revoked since the last DropUnassigned
 };
 
@@ -210,7 +216,7 @@ Result<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& o) {
       {"partition.assignment.strategy", "cooperative-sticky"},
   };
   for (auto& kv : internal::EnvOverrides()) pairs.push_back(kv);
-  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, internal::MakeConf(pairs));
+  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, internal::MakeConf(pairs));
   internal::InstallLogging(conf);
   auto consumer = std::make_unique<KafkaConsumer>();
   rd_kafka_conf_set_opaque(conf, consumer.get());

@@ -16,11 +16,11 @@ namespace ovoflow::bus {
 
 struct ConsumerOptions {
   std::string brokers = kDefaultBrokers;
-  std::string group_id;                 // required
+  std::string group_id;  // required
   std::string client_id = "ovoflow";
-  std::vector<std::string> topics;      // required
+  std::vector<std::string> topics;             // required
   std::string auto_offset_reset = "earliest";  // where a new group starts
-  bool read_committed = true;           // isolation.level
+  bool read_committed = true;                  // isolation.level
   int session_timeout_ms = 10000;
   int max_poll_interval_ms = 300000;
   int fetch_max_bytes = 52428800;

@@ -27,10 +27,14 @@ namespace {
 void LogCb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
   // syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug
   const char* name = rk ? rd_kafka_name(rk) : "rdkafka";
-  if (level <= 3) spdlog::error("[{}] {}: {}", name, fac, buf);
-  else if (level == 4) spdlog::warn("[{}] {}: {}", name, fac, buf);
-  else if (level <= 6) spdlog::info("[{}] {}: {}", name, fac, buf);
-  else spdlog::debug("[{}] {}: {}", name, fac, buf);
+  if (level <= 3)
+    spdlog::error("[{}] {}: {}", name, fac, buf);
+  else if (level == 4)
+    spdlog::warn("[{}] {}: {}", name, fac, buf);
+  else if (level <= 6)
+    spdlog::info("[{}] {}: {}", name, fac, buf);
+  else
+    spdlog::debug("[{}] {}: {}", name, fac, buf);
 }
 
 void ErrorCb(rd_kafka_t* rk, int err, const char* reason, void*) {
@@ -112,8 +116,7 @@ int64_t AssignedLag(rd_kafka_t* rk) {
   for (int i = 0; known && i < list->cnt; ++i) {
     auto& tp = list->elems[i];
     int64_t lo = 0, hi = 0;
-    if (rd_kafka_get_watermark_offsets(rk, tp.topic, tp.partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        hi < 0) {
+    if (rd_kafka_get_watermark_offsets(rk, tp.topic, tp.partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0) {
       known = false;
       break;
     }
@@ -127,7 +130,8 @@ int64_t AssignedLag(rd_kafka_t* rk) {
 Status SeekTo(rd_kafka_t* rk, const std::vector<TopicPartitionOffset>& offsets) {
   if (offsets.empty()) return Status::Ok();
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
-  for (const auto& o : offsets) rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
+  for (const auto& o : offsets)
+    rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
   Status result = Status::Ok();
   rd_kafka_error_t* error = rd_kafka_seek_partitions(rk, list, 10000);
   if (error != nullptr) {
@@ -136,9 +140,9 @@ Status SeekTo(rd_kafka_t* rk, const std::vector<TopicPartitionOffset>& offsets) 
   }
   for (int i = 0; result.ok() && i < list->cnt; ++i) {
     if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
-      result = Status::Unavailable(std::string("seek ") + list->elems[i].topic + "[" +
-                                   std::to_string(list->elems[i].partition) +
-                                   "]: " + rd_kafka_err2str(list->elems[i].err));
+      result =
+          Status::Unavailable(std::string("seek ") + list->elems[i].topic + "[" +
+                              std::to_string(list->elems[i].partition) + "]: " + rd_kafka_err2str(list->elems[i].err));
   }
   rd_kafka_topic_partition_list_destroy(list);
   return result;
@@ -154,9 +158,8 @@ ConfigPairs EnvOverrides() {
     auto eq = kv.find('=');
     if (eq == std::string::npos) continue;
     std::string name = kv.substr(plen, eq - plen);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) {
-      return c == '_' ? '.' : static_cast<char>(std::tolower(c));
-    });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return c == '_' ? '.' : static_cast<char>(std::tolower(c)); });
     out.emplace_back(name, kv.substr(eq + 1));
   }
   return out;

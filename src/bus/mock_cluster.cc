@@ -43,8 +43,7 @@ Status MockCluster::CreateTopic(const std::string& topic, int partitions, int re
 void MockCluster::FailNextProduceRequests(int count) {
   constexpr int16_t kProduceApiKey = 0;
   for (int i = 0; i < count; ++i)
-    rd_kafka_mock_push_request_errors(impl_->cluster, kProduceApiKey, 1,
-                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+    rd_kafka_mock_push_request_errors(impl_->cluster, kProduceApiKey, 1, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
 }
 
 void MockCluster::FailNextRequests(int16_t api_key, const std::vector<int>& kafka_error_codes) {
@@ -53,8 +52,10 @@ void MockCluster::FailNextRequests(int16_t api_key, const std::vector<int>& kafk
 }
 
 void MockCluster::SetBrokerDown(int broker_id, bool down) {
-  if (down) rd_kafka_mock_broker_set_down(impl_->cluster, broker_id);
-  else rd_kafka_mock_broker_set_up(impl_->cluster, broker_id);
+  if (down)
+    rd_kafka_mock_broker_set_down(impl_->cluster, broker_id);
+  else
+    rd_kafka_mock_broker_set_up(impl_->cluster, broker_id);
 }
 
 }  // namespace ovoflow::bus

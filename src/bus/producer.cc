@@ -50,8 +50,8 @@ class KafkaProducer final : public Producer {
     rd_kafka_destroy(rk_);  // runs remaining delivery callbacks with errors
   }
 
-  Status Send(const std::string& topic, const std::string& key, const std::string& value,
-              const Headers& headers, DeliveryCallback on_delivery) override {
+  Status Send(const std::string& topic, const std::string& key, const std::string& value, const Headers& headers,
+              DeliveryCallback on_delivery) override {
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
     for (const auto& [k, v] : headers)
       rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(), static_cast<ssize_t>(v.size()));
@@ -80,10 +80,14 @@ class KafkaProducer final : public Producer {
     delete ctx;
     std::string msg = std::string("produce to ") + topic + ": " + rd_kafka_err2str(err);
     switch (err) {
-      case RD_KAFKA_RESP_ERR__QUEUE_FULL: return Status::ResourceExhausted(msg);
-      case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE: return Status::InvalidArgument(msg);
-      case RD_KAFKA_RESP_ERR__FATAL: return Status::Internal(msg);
-      default: return Status::Unavailable(msg);
+      case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+        return Status::ResourceExhausted(msg);
+      case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        return Status::InvalidArgument(msg);
+      case RD_KAFKA_RESP_ERR__FATAL:
+        return Status::Internal(msg);
+      default:
+        return Status::Unavailable(msg);
     }
   }
 
@@ -100,22 +104,22 @@ class KafkaProducer final : public Producer {
     return FromTxnError("init transactions", rd_kafka_init_transactions(rk_, timeout_ms));
   }
 
-  Status BeginTransaction() override {
-    return FromTxnError("begin transaction", rd_kafka_begin_transaction(rk_));
-  }
+  Status BeginTransaction() override { return FromTxnError("begin transaction", rd_kafka_begin_transaction(rk_)); }
 
   Status SendOffsetsToTransaction(const std::vector<TopicPartitionOffset>& offsets, const std::string& group_metadata,
                                   int timeout_ms) override {
     if (offsets.empty()) return Status::Ok();
     rd_kafka_consumer_group_metadata_t* group = nullptr;
-    rd_kafka_error_t* read = rd_kafka_consumer_group_metadata_read(&group, group_metadata.data(), group_metadata.size());
+    rd_kafka_error_t* read =
+        rd_kafka_consumer_group_metadata_read(&group, group_metadata.data(), group_metadata.size());
     if (read != nullptr) {
       std::string msg = std::string("group metadata: ") + rd_kafka_error_string(read);
       rd_kafka_error_destroy(read);
       return Status::InvalidArgument(msg);
     }
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
-    for (const auto& o : offsets) rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
+    for (const auto& o : offsets)
+      rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
     rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(rk_, list, group, timeout_ms);
     rd_kafka_consumer_group_metadata_destroy(group);
     rd_kafka_topic_partition_list_destroy(list);
@@ -137,14 +141,19 @@ class KafkaProducer final : public Producer {
     if (error == nullptr) return Status::Ok();
     std::string msg = std::string(what) + ": " + rd_kafka_error_string(error);
     Status st;
-    if (rd_kafka_error_is_fatal(error)) st = Status::Internal(msg);
-    else if (rd_kafka_error_txn_requires_abort(error)) st = Status::FailedPrecondition(msg);
-    else if (rd_kafka_error_is_retriable(error)) st = Status::Unavailable(msg);
-    else if (rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT) st = Status::DeadlineExceeded(msg);
+    if (rd_kafka_error_is_fatal(error))
+      st = Status::Internal(msg);
+    else if (rd_kafka_error_txn_requires_abort(error))
+      st = Status::FailedPrecondition(msg);
+    else if (rd_kafka_error_is_retriable(error))
+      st = Status::Unavailable(msg);
+    else if (rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT)
+      st = Status::DeadlineExceeded(msg);
     else if (rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__STATE ||
              rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__NOT_CONFIGURED)
       st = Status::Internal(msg);  // misuse or not transactional: this producer cannot go on
-    else st = Status::FailedPrecondition(msg);
+    else
+      st = Status::FailedPrecondition(msg);
     rd_kafka_error_destroy(error);
     return st;
   }
@@ -171,8 +180,8 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& o) {
       {"message.max.bytes", std::to_string(o.message_max_bytes)},
       {"queue.buffering.max.messages", std::to_string(o.queue_max_messages)},
       // librdkafka requires delivery within the transaction timeout.
-      {"delivery.timeout.ms", std::to_string(o.transactional_id.empty()
-                                                 ? o.delivery_timeout_ms
+      {"delivery.timeout.ms",
+       std::to_string(o.transactional_id.empty() ? o.delivery_timeout_ms
                                                  : std::min(o.delivery_timeout_ms, o.transaction_timeout_ms))},
       {"compression.codec", o.compression},
   };
@@ -182,7 +191,7 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& o) {
     pairs.push_back({"transaction.timeout.ms", std::to_string(o.transaction_timeout_ms)});
   }
   for (auto& kv : internal::EnvOverrides()) pairs.push_back(kv);
-  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, internal::MakeConf(pairs));
+  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, internal::MakeConf(pairs));
   internal::InstallLogging(conf);
   rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
   char err[512];

@@ -18,9 +18,9 @@ namespace ovoflow::bus {
 struct ProducerOptions {
   std::string brokers = kDefaultBrokers;  // bootstrap.servers
   std::string client_id = "ovoflow";
-  bool idempotent = true;          // enable.idempotence
-  int linger_ms = 5;               // batching delay, ms
-  int batch_size_bytes = 1 << 20;  // largest record batch, bytes
+  bool idempotent = true;            // enable.idempotence
+  int linger_ms = 5;                 // batching delay, ms
+  int batch_size_bytes = 1 << 20;    // largest record batch, bytes
   int message_max_bytes = 16 << 20;  // largest message accepted, bytes
   int queue_max_messages = 100000;   // local queue before Send() reports ResourceExhausted
   int delivery_timeout_ms = 120000;  // give up delivering after this, ms

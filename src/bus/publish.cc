@@ -17,9 +17,9 @@ namespace {
 struct Attempt {
   std::mutex mu;
   std::condition_variable cv;
-  int pending = 0;             // GUARDED_BY(mu)
+  int pending = 0;                  // GUARDED_BY(mu)
   std::vector<std::size_t> failed;  // GUARDED_BY(mu)
-  Status fatal;                // GUARDED_BY(mu): first non-retryable failure
+  Status fatal;                     // GUARDED_BY(mu): first non-retryable failure
 };
 
 }  // namespace

@@ -32,26 +32,44 @@ struct Families {
     static Families* f = [] {
       auto& reg = MetricsRegistry();
       return new Families{
-          prometheus::BuildCounter().Name("ovoflow_stage_messages_total")
+          prometheus::BuildCounter()
+              .Name("ovoflow_stage_messages_total")
               .Help("Messages a stage processed and delivered (outputs, dead letters and offsets committed)")
               .Register(reg),
-          prometheus::BuildHistogram().Name("ovoflow_stage_batch_size")
-              .Help("Messages per batch a stage processed").Register(reg),
-          prometheus::BuildHistogram().Name("ovoflow_stage_processing_seconds")
-              .Help("Time a stage spent processing one batch (its splits included)").Register(reg),
-          prometheus::BuildCounter().Name("ovoflow_stage_transactions_total")
-              .Help("Kafka transactions of a stage, by result (committed, aborted)").Register(reg),
-          prometheus::BuildCounter().Name("ovoflow_stage_retries_total")
-              .Help("Failed attempts at a batch that the stage retried").Register(reg),
-          prometheus::BuildCounter().Name("ovoflow_stage_isolations_total")
-              .Help("Batches split to find the records that fail alone").Register(reg),
-          prometheus::BuildCounter().Name("ovoflow_stage_producer_restarts_total")
-              .Help("Transactional producers recreated after being fenced or a fatal error").Register(reg),
-          prometheus::BuildCounter().Name("ovoflow_stage_skipped_total")
-              .Help("Records a read-only stage could not use, by reason (not dead-lettered)").Register(reg),
-          prometheus::BuildGauge().Name("ovoflow_stage_stalled")
-              .Help("Members of a stage that cannot make progress on a batch (see their log and /readyz)").Register(reg),
-          prometheus::BuildGauge().Name("ovoflow_consumer_lag")
+          prometheus::BuildHistogram()
+              .Name("ovoflow_stage_batch_size")
+              .Help("Messages per batch a stage processed")
+              .Register(reg),
+          prometheus::BuildHistogram()
+              .Name("ovoflow_stage_processing_seconds")
+              .Help("Time a stage spent processing one batch (its splits included)")
+              .Register(reg),
+          prometheus::BuildCounter()
+              .Name("ovoflow_stage_transactions_total")
+              .Help("Kafka transactions of a stage, by result (committed, aborted)")
+              .Register(reg),
+          prometheus::BuildCounter()
+              .Name("ovoflow_stage_retries_total")
+              .Help("Failed attempts at a batch that the stage retried")
+              .Register(reg),
+          prometheus::BuildCounter()
+              .Name("ovoflow_stage_isolations_total")
+              .Help("Batches split to find the records that fail alone")
+              .Register(reg),
+          prometheus::BuildCounter()
+              .Name("ovoflow_stage_producer_restarts_total")
+              .Help("Transactional producers recreated after being fenced or a fatal error")
+              .Register(reg),
+          prometheus::BuildCounter()
+              .Name("ovoflow_stage_skipped_total")
+              .Help("Records a read-only stage could not use, by reason (not dead-lettered)")
+              .Register(reg),
+          prometheus::BuildGauge()
+              .Name("ovoflow_stage_stalled")
+              .Help("Members of a stage that cannot make progress on a batch (see their log and /readyz)")
+              .Register(reg),
+          prometheus::BuildGauge()
+              .Name("ovoflow_consumer_lag")
               .Help("Messages not yet consumed on a member's assigned partitions, by consumer group and member")
               .Register(reg),
       };
@@ -72,8 +90,9 @@ std::string Printable(std::string_view s, std::size_t max_bytes = 80) {
 
 std::optional<Rejection> CheckMessageSize(const Message& m, std::size_t index, std::size_t max_value_bytes) {
   if (m.value.size() > max_value_bytes)
-    return Rejection{index, "oversized",
-                     "message of " + std::to_string(m.value.size()) + " bytes exceeds " + std::to_string(max_value_bytes)};
+    return Rejection{
+        index, "oversized",
+        "message of " + std::to_string(m.value.size()) + " bytes exceeds " + std::to_string(max_value_bytes)};
   if (Status st = CheckKey(m.key); !st.ok()) return Rejection{index, "oversized", st.message()};
   return std::nullopt;
 }
@@ -105,7 +124,9 @@ struct StageRuntime::Metrics {
         lag(Families::Get().lag.Add({{"group", group}, {"instance", instance}})),
         stage(s) {}
 
-  void Skipped(const std::string& kind) { Families::Get().skipped.Add({{"stage", stage}, {"reason", kind}}).Increment(); }
+  void Skipped(const std::string& kind) {
+    Families::Get().skipped.Add({{"stage", stage}, {"reason", kind}}).Increment();
+  }
 };
 
 Result<std::unique_ptr<StageRuntime>> StageRuntime::Create(const StageRuntimeOptions& options,
@@ -136,8 +157,7 @@ Result<std::unique_ptr<StageRuntime>> StageRuntime::Create(const StageRuntimeOpt
   rt->metrics_ = std::make_unique<Metrics>(rt->options_.stage, rt->options_.group_id, rt->options_.instance);
   if (options.delivery != Delivery::kObserve) {
     const int64_t start = clock->MonotonicNanos();
-    OVOFLOW_RETURN_IF_ERROR(
-        rt->StartProducer([&] { return clock->MonotonicNanos() - start > int64_t{60'000} * kMs; }));
+    OVOFLOW_RETURN_IF_ERROR(rt->StartProducer([&] { return clock->MonotonicNanos() - start > int64_t{60'000} * kMs; }));
   }
   return rt;
 }
@@ -174,9 +194,9 @@ Result<std::vector<Message>> StageRuntime::PollBatch() {
   while (static_cast<int>(batch.size()) < options_.max_batch) {
     const int64_t left_ms = (deadline - clock_->MonotonicNanos()) / kMs;
     if (left_ms <= 0) break;
-    OVOFLOW_ASSIGN_OR_RETURN(std::vector<Message> more,
-                             consumer_->Poll(options_.max_batch - static_cast<int>(batch.size()),
-                                             static_cast<int>(left_ms)));
+    OVOFLOW_ASSIGN_OR_RETURN(
+        std::vector<Message> more,
+        consumer_->Poll(options_.max_batch - static_cast<int>(batch.size()), static_cast<int>(left_ms)));
     for (auto& m : more) batch.push_back(std::move(m));
   }
   return batch;
@@ -314,8 +334,7 @@ Result<bool> StageRuntime::Deliver(const std::vector<Message>& batch, const std:
 }
 
 Status StageRuntime::DeliverInTransaction(const std::vector<Message>& batch,
-                                          const std::vector<OutgoingMessage>& messages,
-                                          const std::atomic<bool>& stop) {
+                                          const std::vector<OutgoingMessage>& messages, const std::atomic<bool>& stop) {
   const int64_t start = clock_->MonotonicNanos();
   auto give_up = [&] {
     return PastGrace(stop) || clock_->MonotonicNanos() - start > int64_t{options_.kafka_timeout_ms} * kMs;
@@ -365,15 +384,14 @@ Status StageRuntime::DeliverInTransaction(const std::vector<Message>& batch,
     Status aborted = producer_->AbortTransaction(options_.kafka_timeout_ms);
     if (!aborted.ok()) {
       spdlog::warn("{}: {}", options_.stage, aborted.ToString());
-      return Status::Internal("transaction not committed (" + st.message() + ") and not aborted (" +
-                              aborted.message() + ")");  // cannot tell where it stands: start over
+      return Status::Internal("transaction not committed (" + st.message() + ") and not aborted (" + aborted.message() +
+                              ")");  // cannot tell where it stands: start over
     }
   }
   return st;
 }
 
-Status StageRuntime::DeliverAtLeastOnce(const std::vector<Message>& batch,
-                                        const std::vector<OutgoingMessage>& messages,
+Status StageRuntime::DeliverAtLeastOnce(const std::vector<Message>& batch, const std::vector<OutgoingMessage>& messages,
                                         const std::atomic<bool>& stop) {
   const int64_t start = clock_->MonotonicNanos();
   OVOFLOW_RETURN_IF_ERROR(PublishAll(*producer_, messages, [&] {
@@ -426,8 +444,8 @@ void StageRuntime::Failed(const std::vector<Message>& batch, const Status& why) 
   if (failures_in_a_row_ == options_.stall_after_attempts) {
     stalled_ = true;
     metrics_->stalled.Increment();
-    const std::string problem = "stalled at " + where + " after " + std::to_string(failures_in_a_row_) +
-                                " failed attempts: " + why.ToString();
+    const std::string problem =
+        "stalled at " + where + " after " + std::to_string(failures_in_a_row_) + " failed attempts: " + why.ToString();
     Readiness::Report(ReadinessName(), problem);
     spdlog::error("{}: {}", options_.stage, problem);
   } else if (failures_in_a_row_ < options_.stall_after_attempts || failures_in_a_row_ % 20 == 0) {

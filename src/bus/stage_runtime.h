@@ -106,9 +106,9 @@ struct StageRuntimeOptions {
   std::string instance;  // tells apart several members of one stage in a process (logs, /readyz); may be empty
   std::string group_id;  // the consumer group, for ovoflow_consumer_lag{group}; empty: `stage`
   Delivery delivery = Delivery::kAtLeastOnce;
-  int max_batch = 64;          // messages per batch, >= 1
-  int max_wait_ms = 10;        // longest a batch waits to fill after its first message, ms
-  int poll_timeout_ms = 100;   // longest RunOnce waits for a first message, ms
+  int max_batch = 64;            // messages per batch, >= 1
+  int max_wait_ms = 10;          // longest a batch waits to fill after its first message, ms
+  int poll_timeout_ms = 100;     // longest RunOnce waits for a first message, ms
   int stall_after_attempts = 5;  // failed attempts in a row at one batch before the stage reports itself stalled
   int backoff_initial_ms = 50;   // wait after the first failed attempt, doubling, ms
   int backoff_max_ms = 2000;     // longest wait between attempts, ms
@@ -135,9 +135,8 @@ class StageRuntime {
   // coordinator here (InitTransactions, retried while the cluster is away,
   // for at most 60 s). InvalidArgument for bad options.
   static Result<std::unique_ptr<StageRuntime>> Create(const StageRuntimeOptions& options,
-                                                      std::unique_ptr<Consumer> consumer,
-                                                      ProducerFactory make_producer, Stage* stage,
-                                                      const Clock* clock = &SystemClock());
+                                                      std::unique_ptr<Consumer> consumer, ProducerFactory make_producer,
+                                                      Stage* stage, const Clock* clock = &SystemClock());
   ~StageRuntime();  // closes the consumer; clears the stage's /readyz problem
 
   // Runs batches until `stop` is true, then leaves the group (the batch in
@@ -197,12 +196,12 @@ class StageRuntime {
   const Clock* clock_ = nullptr;
   std::unique_ptr<Metrics> metrics_;
   int failures_in_a_row_ = 0;
-  int commit_failures_in_a_row_ = 0;           // at least once: batches delivered whose offsets were not committed
+  int commit_failures_in_a_row_ = 0;               // at least once: batches delivered whose offsets were not committed
   std::vector<TopicPartitionOffset> undelivered_;  // first offsets of the last aborted batch; empty once delivered
   std::vector<TopicPartitionOffset> stalled_at_;   // first offsets of the batch failing now
-  int64_t stop_seen_ns_ = 0;                   // monotonic time the stop request was first seen
-  std::string processing_failure_;             // why the last batch could not be processed; empty once it was
-  int64_t last_lag_ns_ = 0;  // monotonic time of the last lag refresh
+  int64_t stop_seen_ns_ = 0;                       // monotonic time the stop request was first seen
+  std::string processing_failure_;                 // why the last batch could not be processed; empty once it was
+  int64_t last_lag_ns_ = 0;                        // monotonic time of the last lag refresh
   std::atomic<bool> stalled_{false};
   bool closed_ = false;
 };

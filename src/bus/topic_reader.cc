@@ -75,7 +75,8 @@ Result<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, int timeout
   for (int i = 0; i < md->topic_cnt; ++i) {
     const auto& t = md->topics[i];
     if (topic != t.topic) continue;
-    if (t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0) result = t.partition_cnt;
+    if (t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0)
+      result = t.partition_cnt;
     else if (t.err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && t.err != RD_KAFKA_RESP_ERR_NO_ERROR)
       result = Status::Unavailable("metadata of " + topic + ": " + rd_kafka_err2str(t.err));
   }
@@ -98,7 +99,7 @@ Result<std::unique_ptr<TopicReader>> TopicReader::Create(const TopicReaderOption
       {"group.id", o.client_id + "-reader"},
   };
   for (auto& kv : internal::EnvOverrides()) pairs.push_back(kv);
-  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, internal::MakeConf(pairs));
+  OVOFLOW_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, internal::MakeConf(pairs));
   internal::InstallLogging(conf);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);

@@ -16,9 +16,9 @@ namespace ovoflow::bus {
 
 struct TopicReaderOptions {
   std::string brokers = kDefaultBrokers;
-  std::string topic;                 // required
+  std::string topic;  // required
   std::string client_id = "ovoflow-reader";
-  int metadata_timeout_ms = 10000;   // Create() waits this long for the topic's partitions, ms
+  int metadata_timeout_ms = 10000;  // Create() waits this long for the topic's partitions, ms
 };
 
 // A Consumer outside any group, so that a stage runtime can run on it:

@@ -11,8 +11,8 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -74,7 +74,7 @@ ChildProcess::~ChildProcess() {
 bool ChildProcess::Running() {
   if (exit_code_) return false;
   int status = 0;
-  struct rusage usage{};
+  struct rusage usage {};
   pid_t r = wait4(pid_, &status, WNOHANG, &usage);
   if (r != pid_) return true;
   exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

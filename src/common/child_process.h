@@ -19,8 +19,8 @@ namespace ovoflow {
 class ChildProcess {
  public:
   struct Options {
-    std::string name;          // labels it in reports ("store", "infer-0"); default: argv[0]
-    std::string log_path;      // stdout and stderr are appended here; required
+    std::string name;           // labels it in reports ("store", "infer-0"); default: argv[0]
+    std::string log_path;       // stdout and stderr are appended here; required
     int stop_grace_ms = 30000;  // on destruction: SIGTERM, then SIGKILL after this (0: SIGKILL at once)
   };
 

@@ -9,13 +9,11 @@ namespace {
 class RealClock final : public Clock {
  public:
   int64_t NowUnixNanos() const override {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
   int64_t MonotonicNanos() const override {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
   }
 };
@@ -40,9 +38,7 @@ google::protobuf::Timestamp ToTimestamp(int64_t unix_nanos) {
   return ts;
 }
 
-int64_t FromTimestamp(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1'000'000'000 + ts.nanos();
-}
+int64_t FromTimestamp(const google::protobuf::Timestamp& ts) { return ts.seconds() * 1'000'000'000 + ts.nanos(); }
 
 std::string FormatRfc3339(int64_t unix_nanos) {
   google::protobuf::Timestamp ts = ToTimestamp(unix_nanos);

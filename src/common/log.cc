@@ -12,9 +12,15 @@ namespace {
 // our logger instead of raw "[libprotobuf ERROR]" lines on stderr.
 void ProtobufLog(google::protobuf::LogLevel level, const char* filename, int line, const std::string& message) {
   switch (level) {
-    case google::protobuf::LOGLEVEL_INFO: spdlog::debug("protobuf {}:{}: {}", filename, line, message); break;
-    case google::protobuf::LOGLEVEL_WARNING: spdlog::debug("protobuf {}:{}: {}", filename, line, message); break;
-    default: spdlog::warn("protobuf {}:{}: {}", filename, line, message); break;
+    case google::protobuf::LOGLEVEL_INFO:
+      spdlog::debug("protobuf {}:{}: {}", filename, line, message);
+      break;
+    case google::protobuf::LOGLEVEL_WARNING:
+      spdlog::debug("protobuf {}:{}: {}", filename, line, message);
+      break;
+    default:
+      spdlog::warn("protobuf {}:{}: {}", filename, line, message);
+      break;
   }
 }
 

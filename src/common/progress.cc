@@ -28,8 +28,8 @@ std::string ProgressBar::Render(int64_t done, const std::string& suffix) const {
   std::snprintf(head, sizeof head, "%s [%s%s] %3d%% %lld/%lld %.1fs", label_.c_str(),
                 std::string(static_cast<std::size_t>(filled), '#').c_str(),
                 std::string(static_cast<std::size_t>(kWidth - filled), '.').c_str(),
-                static_cast<int>(done * 100 / total_), static_cast<long long>(done),
-                static_cast<long long>(total_), secs);
+                static_cast<int>(done * 100 / total_), static_cast<long long>(done), static_cast<long long>(total_),
+                secs);
   return suffix.empty() ? std::string(head) : std::string(head) + " " + suffix;
 }
 

@@ -15,12 +15,12 @@ namespace ovoflow {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // the input is malformed; retrying cannot help
+  kInvalidArgument,  // the input is malformed; retrying cannot help
   kNotFound,
   kAlreadyExists,
-  kUnavailable,       // a dependency is away; retry later
+  kUnavailable,  // a dependency is away; retry later
   kDeadlineExceeded,
-  kResourceExhausted, // queue full, too large
+  kResourceExhausted,  // queue full, too large
   kFailedPrecondition,
   kInternal,
 };
@@ -30,8 +30,7 @@ const char* StatusCodeName(StatusCode code);
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
-  Status(StatusCode code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return {}; }
   static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
@@ -61,9 +60,9 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(implicit)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(implicit)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(implicit)
-    if (std::get<Status>(v_).ok()) std::abort();  // a Result error must be an error
+    if (std::get<Status>(v_).ok()) std::abort();   // a Result error must be an error
   }
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {
@@ -82,10 +81,10 @@ class [[nodiscard]] Result {
   std::variant<T, Status> v_;
 };
 
-#define OVOFLOW_RETURN_IF_ERROR(expr)          \
-  do {                                         \
-    ::ovoflow::Status _st = (expr);            \
-    if (!_st.ok()) return _st;                 \
+#define OVOFLOW_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::ovoflow::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)
 
 #define OVOFLOW_CONCAT_INNER_(a, b) a##b

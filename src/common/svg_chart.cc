@@ -15,11 +15,20 @@ std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -49,7 +58,8 @@ std::vector<double> NiceTicks(double lo, double hi) {
       break;
     }
   std::vector<double> t;
-  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::fabs(v) < step * 1e-9 ? 0 : v);
+  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    t.push_back(std::fabs(v) < step * 1e-9 ? 0 : v);
   return t;
 }
 
@@ -76,10 +86,9 @@ std::string LineChartSvg(const ChartOptions& o, const std::vector<ChartSeries>& 
     return kMarginTop + plot_h - (std::clamp(y, o.y_min, o.y_min + y_span) - o.y_min) / y_span * plot_h;
   };
 
-  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(o.width_px) +
-                    "\" height=\"" + std::to_string(o.height_px) + "\" viewBox=\"0 0 " +
-                    std::to_string(o.width_px) + " " + std::to_string(o.height_px) +
-                    "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(o.width_px) + "\" height=\"" +
+                    std::to_string(o.height_px) + "\" viewBox=\"0 0 " + std::to_string(o.width_px) + " " +
+                    std::to_string(o.height_px) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   svg += "<text x=\"" + Num(kMarginLeft + plot_w / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" +
          Escape(o.title) + "</text>\n";
@@ -108,14 +117,14 @@ std::string LineChartSvg(const ChartOptions& o, const std::vector<ChartSeries>& 
          Num(plot_h) + "\" fill=\"none\" stroke=\"#333\"/>\n";
   svg += "<text x=\"" + Num(kMarginLeft + plot_w / 2) + "\" y=\"" + Num(o.height_px - 12) +
          "\" text-anchor=\"middle\">" + Escape(o.x_label) + "</text>\n";
-  svg += "<text transform=\"translate(16," + Num(kMarginTop + plot_h / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\">" + Escape(o.y_label) + "</text>\n";
+  svg += "<text transform=\"translate(16," + Num(kMarginTop + plot_h / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
+         Escape(o.y_label) + "</text>\n";
   if (std::isfinite(o.reference_y)) {
     const std::string y = Num(py(o.reference_y));
-    svg += "<line x1=\"" + Num(kMarginLeft) + "\" y1=\"" + y + "\" x2=\"" + Num(kMarginLeft + plot_w) + "\" y2=\"" +
-           y + "\" stroke=\"#888\" stroke-dasharray=\"6 4\"/>\n<text x=\"" + Num(kMarginLeft + plot_w - 4) +
-           "\" y=\"" + Num(py(o.reference_y) - 4) + "\" text-anchor=\"end\" fill=\"#555\">" +
-           Escape(o.reference_label) + "</text>\n";
+    svg += "<line x1=\"" + Num(kMarginLeft) + "\" y1=\"" + y + "\" x2=\"" + Num(kMarginLeft + plot_w) + "\" y2=\"" + y +
+           "\" stroke=\"#888\" stroke-dasharray=\"6 4\"/>\n<text x=\"" + Num(kMarginLeft + plot_w - 4) + "\" y=\"" +
+           Num(py(o.reference_y) - 4) + "\" text-anchor=\"end\" fill=\"#555\">" + Escape(o.reference_label) +
+           "</text>\n";
   }
   // Series and legend.
   for (std::size_t k = 0; k < series.size(); ++k) {
@@ -128,8 +137,8 @@ std::string LineChartSvg(const ChartOptions& o, const std::vector<ChartSeries>& 
       points += (points.empty() ? "" : " ") + x + "," + y;
       markers += "<circle cx=\"" + x + "\" cy=\"" + y + "\" r=\"3\" fill=\"" + colour + "\"/>\n";
     }
-    svg += "<polyline fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"2\" points=\"" + points + "\"/>\n" +
-           markers;
+    svg +=
+        "<polyline fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"2\" points=\"" + points + "\"/>\n" + markers;
     const double ly = kMarginTop + 10 + 18 * static_cast<double>(k);
     svg += "<line x1=\"" + Num(kMarginLeft + plot_w + 12) + "\" y1=\"" + Num(ly) + "\" x2=\"" +
            Num(kMarginLeft + plot_w + 32) + "\" y2=\"" + Num(ly) + "\" stroke=\"" + colour +

@@ -19,9 +19,9 @@ struct ChartOptions {
   std::string title;
   std::string x_label;
   std::string y_label;
-  double y_min = 0;      // y axis range; values outside are clipped to it
+  double y_min = 0;  // y axis range; values outside are clipped to it
   double y_max = 1;
-  bool log_x = false;    // logarithmic x axis (x must be > 0)
+  bool log_x = false;  // logarithmic x axis (x must be > 0)
   int width_px = 640;
   int height_px = 400;
   // Optional horizontal reference line (e.g. a target), drawn dashed; NaN = none.

@@ -24,8 +24,8 @@ TEST(SvgChartTest, DrawsOnePolylineAndOneMarkerPerFinitePoint) {
   o.log_x = true;
   o.reference_y = 0.995;
   o.reference_label = "target";
-  const std::string svg = LineChartSvg(o, {{"day 12", {4, 8, 16}, {0.8, 0.9, 0.99}},
-                                           {"day 9", {4, 8, 16, 32}, {0.6, NAN, 0.7, 0.75}}});
+  const std::string svg =
+      LineChartSvg(o, {{"day 12", {4, 8, 16}, {0.8, 0.9, 0.99}}, {"day 9", {4, 8, 16, 32}, {0.6, NAN, 0.7, 0.75}}});
   EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
   EXPECT_EQ(Count(svg, "<polyline"), 2);

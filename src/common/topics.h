@@ -12,7 +12,9 @@ inline constexpr const char* kScansTopic = "ovoflow.scans.v1";
 // workers dead-letter a scan whose tenant_id is not its topic's tenant.
 // Workers subscribe to the shared topic and every tenant's by this regex.
 inline constexpr const char* kScanTopicsPattern = "^ovoflow\\.scans\\.v1(\\.[A-Za-z0-9._-]+)?$";
-inline std::string ScanTopicFor(std::string_view tenant) { return std::string(kScansTopic) + "." + std::string(tenant); }
+inline std::string ScanTopicFor(std::string_view tenant) {
+  return std::string(kScansTopic) + "." + std::string(tenant);
+}
 // The tenant of a per-tenant scan topic; empty for the shared topic (which
 // carries any tenant's scans) and for any other topic.
 inline std::string_view ScanTopicTenant(std::string_view topic) {

@@ -30,9 +30,7 @@ bool IsLowerHex(std::string_view s) {
 
 TraceContext NewTrace() { return {RandomHex(32), RandomHex(16), true}; }
 
-TraceContext ChildSpan(const TraceContext& parent) {
-  return {parent.trace_id, RandomHex(16), parent.sampled};
-}
+TraceContext ChildSpan(const TraceContext& parent) { return {parent.trace_id, RandomHex(16), parent.sampled}; }
 
 std::string FormatTraceparent(const TraceContext& ctx) {
   return "00-" + ctx.trace_id + "-" + ctx.span_id + (ctx.sampled ? "-01" : "-00");

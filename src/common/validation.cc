@@ -83,15 +83,24 @@ std::size_t Utf8SequenceLength(std::string_view s, std::size_t i) {
   if (b0 < 0x80) return 1;
   std::size_t n = 0;
   unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) n = 2;
-  else if (b0 == 0xE0) n = 3, lo = 0xA0;
-  else if (b0 >= 0xE1 && b0 <= 0xEC) n = 3;
-  else if (b0 == 0xED) n = 3, hi = 0x9F;
-  else if (b0 >= 0xEE && b0 <= 0xEF) n = 3;
-  else if (b0 == 0xF0) n = 4, lo = 0x90;
-  else if (b0 >= 0xF1 && b0 <= 0xF3) n = 4;
-  else if (b0 == 0xF4) n = 4, hi = 0x8F;
-  else return 0;
+  if (b0 >= 0xC2 && b0 <= 0xDF)
+    n = 2;
+  else if (b0 == 0xE0)
+    n = 3, lo = 0xA0;
+  else if (b0 >= 0xE1 && b0 <= 0xEC)
+    n = 3;
+  else if (b0 == 0xED)
+    n = 3, hi = 0x9F;
+  else if (b0 >= 0xEE && b0 <= 0xEF)
+    n = 3;
+  else if (b0 == 0xF0)
+    n = 4, lo = 0x90;
+  else if (b0 >= 0xF1 && b0 <= 0xF3)
+    n = 4;
+  else if (b0 == 0xF4)
+    n = 4, hi = 0x8F;
+  else
+    return 0;
   if (i + n > s.size()) return 0;
   if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
   for (std::size_t k = 2; k < n; ++k) {
@@ -143,9 +152,10 @@ Status CheckText(std::string_view field, std::string_view value, std::size_t max
 
 Status CheckTenantId(std::string_view field, std::string_view value) {
   OVOFLOW_RETURN_IF_ERROR(CheckText(field, value, kMaxTenantIdBytes, true));
-  const auto alnum = [](unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-  if (!alnum(static_cast<unsigned char>(value.front())))
-    return Bad(field, "must start with a letter or digit");
+  const auto alnum = [](unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  };
+  if (!alnum(static_cast<unsigned char>(value.front()))) return Bad(field, "must start with a letter or digit");
   for (std::size_t i = 0; i < value.size(); ++i) {
     const auto c = static_cast<unsigned char>(value[i]);
     if (!alnum(c) && c != '.' && c != '_' && c != '-')
@@ -194,11 +204,10 @@ Status CheckModelInput(const v1::Volume& v, const v1::InputSpec& in) {
   if (v.dim_x() == in.dim_x() && v.dim_y() == in.dim_y() && v.dim_z() == in.dim_z() &&
       static_cast<uint32_t>(v.channels_size()) == in.channels())
     return Status::Ok();
-  return Status::InvalidArgument("volume " + std::to_string(v.dim_x()) + "x" + std::to_string(v.dim_y()) + "x" +
-                                 std::to_string(v.dim_z()) + "x" + std::to_string(v.channels_size()) +
-                                 "ch does not match model input " + std::to_string(in.dim_x()) + "x" +
-                                 std::to_string(in.dim_y()) + "x" + std::to_string(in.dim_z()) + "x" +
-                                 std::to_string(in.channels()) + "ch");
+  return Status::InvalidArgument(
+      "volume " + std::to_string(v.dim_x()) + "x" + std::to_string(v.dim_y()) + "x" + std::to_string(v.dim_z()) + "x" +
+      std::to_string(v.channels_size()) + "ch does not match model input " + std::to_string(in.dim_x()) + "x" +
+      std::to_string(in.dim_y()) + "x" + std::to_string(in.dim_z()) + "x" + std::to_string(in.channels()) + "ch");
 }
 
 Status ValidatePrediction(const v1::Prediction& p) {

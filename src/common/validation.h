@@ -24,7 +24,7 @@ namespace ovoflow {
 // ---- limits (bytes unless named otherwise)
 inline constexpr std::size_t kMaxEggIdBytes = 128;
 inline constexpr std::size_t kMaxTenantIdBytes = 64;
-inline constexpr std::size_t kMaxNameBytes = 128;  // scanner_id, tray_id, worker_id
+inline constexpr std::size_t kMaxNameBytes = 128;         // scanner_id, tray_id, worker_id
 inline constexpr std::size_t kMaxRegistryNameBytes = 64;  // model name, model version
 // A Kafka key on the pipeline's topics (an egg id, a role): larger keys are
 // dead-lettered.

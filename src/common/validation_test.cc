@@ -47,7 +47,10 @@ TEST(ValidationTest, Utf8) {
   EXPECT_TRUE(IsValidUtf8("Brüterei 🐣"));
   for (const char* bad : {"\xC3", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xFF", "a\x80"})
     EXPECT_FALSE(IsValidUtf8(bad)) << bad;
-  EXPECT_EQ(SanitizeUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(SanitizeUtf8("a\xFF"
+                         "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(SanitizeUtf8("ü"), "ü");
 }
 
@@ -116,8 +119,7 @@ TEST(ValidationTest, PredictionEveryField) {
   bad([](auto& p) { p.set_divert_threshold(-0.1f); }, "divert_threshold");
   bad([](auto& p) { p.set_incubation_day(40); }, "incubation_day 40 is past day 21");
   bad([](auto& p) { p.mutable_times()->clear_captured_at(); }, "times.captured_at is missing");
-  bad([](auto& p) { p.mutable_times()->mutable_captured_at()->set_seconds(int64_t{1} << 40); },
-      "times.captured_at at");
+  bad([](auto& p) { p.mutable_times()->mutable_captured_at()->set_seconds(int64_t{1} << 40); }, "times.captured_at at");
   bad([](auto& p) { p.mutable_times()->mutable_consumed_at()->set_nanos(-5); }, "times.consumed_at");
 }
 
@@ -159,7 +161,10 @@ TEST(ValidationTest, UnknownFieldsAreNamed) {
   v1::EggScan s = testing::MakeTestScan("egg-1", "hatchery-a", kT0, {4, 3, 2});
   EXPECT_TRUE(CheckNoUnknownFields(s).ok());
   std::string wire = s.SerializeAsString();
-  wire += std::string("\xA2\x06\x03" "pad", 6);  // field 100, length-delimited, "pad"
+  wire += std::string(
+      "\xA2\x06\x03"
+      "pad",
+      6);  // field 100, length-delimited, "pad"
   v1::EggScan padded;
   ASSERT_TRUE(padded.ParseFromString(wire));
   ExpectInvalid(CheckNoUnknownFields(padded), "has a field number 100 that ovoflow.v1.EggScan does not define");

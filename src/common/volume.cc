@@ -1,17 +1,21 @@
 #include "common/volume.h"
 
+#include <zstd.h>
 #include <cmath>
 #include <cstring>
-#include <zstd.h>
 
 namespace ovoflow {
 
 std::size_t DTypeSize(v1::DType dtype) {
   switch (dtype) {
-    case v1::DTYPE_UINT8: return 1;
-    case v1::DTYPE_UINT16: return 2;
-    case v1::DTYPE_FLOAT32: return 4;
-    default: return 0;
+    case v1::DTYPE_UINT8:
+      return 1;
+    case v1::DTYPE_UINT16:
+      return 2;
+    case v1::DTYPE_FLOAT32:
+      return 4;
+    default:
+      return 0;
   }
 }
 
@@ -19,8 +23,8 @@ namespace {
 
 Result<uint64_t> ExpectedPlainBytes(const v1::Volume& v, const ScanLimits& limits) {
   if (v.dim_x() == 0 || v.dim_y() == 0 || v.dim_z() == 0)
-    return Status::InvalidArgument("volume dims must be positive, got " + std::to_string(v.dim_x()) +
-                                   "x" + std::to_string(v.dim_y()) + "x" + std::to_string(v.dim_z()));
+    return Status::InvalidArgument("volume dims must be positive, got " + std::to_string(v.dim_x()) + "x" +
+                                   std::to_string(v.dim_y()) + "x" + std::to_string(v.dim_z()));
   if (v.dim_x() > limits.max_dim || v.dim_y() > limits.max_dim || v.dim_z() > limits.max_dim)
     return Status::InvalidArgument("volume dim exceeds " + std::to_string(limits.max_dim));
   if (v.channels_size() == 0) return Status::InvalidArgument("volume has no channels");
@@ -56,8 +60,8 @@ Result<std::string> PlainVoxels(const v1::Volume& v, const ScanLimits& limits) {
       if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN)
         return Status::InvalidArgument("volume data is not a zstd frame with a known size");
       if (content != expected)
-        return Status::InvalidArgument("zstd frame holds " + std::to_string(content) +
-                                       " bytes, geometry needs " + std::to_string(expected));
+        return Status::InvalidArgument("zstd frame holds " + std::to_string(content) + " bytes, geometry needs " +
+                                       std::to_string(expected));
       std::string out(expected, '\0');
       std::size_t n = ZSTD_decompress(out.data(), out.size(), v.data().data(), v.data().size());
       if (ZSTD_isError(n) || n != expected)
@@ -79,8 +83,8 @@ Status CheckFiniteFloats(const std::string& plain) {
     float x;
     std::memcpy(&x, plain.data() + 4 * i, 4);
     if (!std::isfinite(x))
-      return Status::InvalidArgument("volume voxel " + std::to_string(i) + " is " + (std::isnan(x) ? "NaN" : "infinite") +
-                                     "; float volumes must be finite");
+      return Status::InvalidArgument("volume voxel " + std::to_string(i) + " is " +
+                                     (std::isnan(x) ? "NaN" : "infinite") + "; float volumes must be finite");
   }
   return Status::Ok();
 }
@@ -91,8 +95,8 @@ Status CheckVolume(const v1::Volume& v, const ScanLimits& limits) {
   OVOFLOW_ASSIGN_OR_RETURN(uint64_t expected, ExpectedPlainBytes(v, limits));
   if (v.encoding() == v1::ENCODING_RAW) {
     if (v.data().size() != expected)
-      return Status::InvalidArgument("volume data has " + std::to_string(v.data().size()) +
-                                     " bytes, geometry needs " + std::to_string(expected));
+      return Status::InvalidArgument("volume data has " + std::to_string(v.data().size()) + " bytes, geometry needs " +
+                                     std::to_string(expected));
     return v.dtype() == v1::DTYPE_FLOAT32 ? CheckFiniteFloats(v.data()) : Status::Ok();
   }
   OVOFLOW_ASSIGN_OR_RETURN(std::string plain, PlainVoxels(v, limits));

@@ -22,17 +22,39 @@ TEST(VolumeTest, RejectsEachBrokenField) {
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << needle;
     EXPECT_NE(st.message().find(needle), std::string::npos) << st.message();
   };
-  auto s = ValidScan(); s.clear_egg_id(); expect_invalid(s, "egg_id");
-  s = ValidScan(); s.clear_tenant_id(); expect_invalid(s, "tenant_id");
-  s = ValidScan(); s.clear_captured_at(); expect_invalid(s, "captured_at");
-  s = ValidScan(); s.clear_volume(); expect_invalid(s, "volume is missing");
-  s = ValidScan(); s.mutable_volume()->set_dim_x(0); expect_invalid(s, "dims");
-  s = ValidScan(); s.mutable_volume()->set_data("short"); expect_invalid(s, "geometry needs");
-  s = ValidScan(); s.mutable_volume()->clear_channels(); expect_invalid(s, "no channels");
-  s = ValidScan(); s.mutable_volume()->set_dtype(v1::DTYPE_UNSPECIFIED); expect_invalid(s, "dtype");
-  s = ValidScan(); s.mutable_volume()->set_encoding(v1::ENCODING_UNSPECIFIED); expect_invalid(s, "encoding");
-  s = ValidScan(); s.mutable_volume()->set_spacing_y_mm(0); expect_invalid(s, "spacing");
-  s = ValidScan(); s.mutable_volume()->set_encoding(v1::ENCODING_ZSTD); expect_invalid(s, "zstd");
+  auto s = ValidScan();
+  s.clear_egg_id();
+  expect_invalid(s, "egg_id");
+  s = ValidScan();
+  s.clear_tenant_id();
+  expect_invalid(s, "tenant_id");
+  s = ValidScan();
+  s.clear_captured_at();
+  expect_invalid(s, "captured_at");
+  s = ValidScan();
+  s.clear_volume();
+  expect_invalid(s, "volume is missing");
+  s = ValidScan();
+  s.mutable_volume()->set_dim_x(0);
+  expect_invalid(s, "dims");
+  s = ValidScan();
+  s.mutable_volume()->set_data("short");
+  expect_invalid(s, "geometry needs");
+  s = ValidScan();
+  s.mutable_volume()->clear_channels();
+  expect_invalid(s, "no channels");
+  s = ValidScan();
+  s.mutable_volume()->set_dtype(v1::DTYPE_UNSPECIFIED);
+  expect_invalid(s, "dtype");
+  s = ValidScan();
+  s.mutable_volume()->set_encoding(v1::ENCODING_UNSPECIFIED);
+  expect_invalid(s, "encoding");
+  s = ValidScan();
+  s.mutable_volume()->set_spacing_y_mm(0);
+  expect_invalid(s, "spacing");
+  s = ValidScan();
+  s.mutable_volume()->set_encoding(v1::ENCODING_ZSTD);
+  expect_invalid(s, "zstd");
 }
 
 TEST(VolumeTest, RejectsOversizedGeometry) {
@@ -62,7 +84,8 @@ TEST(VolumeTest, Uint16AndFloat32) {
   auto* v = s.mutable_volume();
   v->set_dtype(v1::DTYPE_UINT16);
   std::string data(48, '\0');
-  data[2] = 0x34; data[3] = 0x12;  // little-endian 0x1234 at voxel 1
+  data[2] = 0x34;
+  data[3] = 0x12;  // little-endian 0x1234 at voxel 1
   v->set_data(data);
   auto f = VolumeToFloat(*v);
   ASSERT_TRUE(f.ok());

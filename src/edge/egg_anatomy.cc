@@ -109,7 +109,8 @@ void AddGonads(float days, float scale, float kidney_y, float organ_z, TrueSex s
   const float gonad_y = kidney_y + jitter(0.2f, 0.3f);
   for (float side : {-1.0f, 1.0f}) {
     const float size = side < 0 ? left_size : left_size * std::max(right_ratio, 0.2f);
-    EmbryoPart p{{side * gonad_x + jitter(0, 0.08f), gonad_y + jitter(0, 0.15f), organ_z + 0.5f * scale}, {},
+    EmbryoPart p{{side * gonad_x + jitter(0, 0.08f), gonad_y + jitter(0, 0.15f), organ_z + 0.5f * scale},
+                 {},
                  OrganTissue(Kind::kGonad, jitter)};
     for (std::size_t k = 0; k < 3; ++k) p.semi[k] = left_base[k] * size * jitter(1.0f, 0.05f);
     (side < 0 ? d->left_gonad : d->right_gonad) = d->n;
@@ -135,7 +136,8 @@ EmbryoDraft SampleEmbryo(const PhantomOptions& o, float yolk_top_e, TrueSex sex,
   d.Add({{jitter(0, 0.2f), head_y, head_z}, head_semi, tissue(Kind::kHead)});
   for (float side : {-1.0f, 1.0f}) {
     const float r = jitter(1.8f, 0.1f) * scale;
-    d.Add({{side * 0.55f * head_semi[0], head_y + 0.35f * head_semi[1], head_z + 0.3f * head_semi[2]}, {r, r, r},
+    d.Add({{side * 0.55f * head_semi[0], head_y + 0.35f * head_semi[1], head_z + 0.3f * head_semi[2]},
+           {r, r, r},
            tissue(Kind::kEye)});
   }
 
@@ -144,7 +146,8 @@ EmbryoDraft SampleEmbryo(const PhantomOptions& o, float yolk_top_e, TrueSex sex,
   const float kidney_y = jitter(0, 0.3f);
   for (float side : {-1.0f, 1.0f}) {
     const float s = scale * jitter(1.0f, 0.05f);
-    d.Add({{side * kidney_x, kidney_y + jitter(0, 0.15f), organ_z}, {0.9f * s, 3.0f * s, 0.7f * s},
+    d.Add({{side * kidney_x, kidney_y + jitter(0, 0.15f), organ_z},
+           {0.9f * s, 3.0f * s, 0.7f * s},
            tissue(Kind::kKidney)});
   }
   d.Add({{jitter(0, 0.1f), 0, organ_z - 1.2f * scale}, {0.6f * scale, 12, 0.6f * scale}, tissue(Kind::kSpine)});
@@ -156,7 +159,8 @@ EmbryoDraft SampleEmbryo(const PhantomOptions& o, float yolk_top_e, TrueSex sex,
   const int spots = static_cast<int>(rng.Uniform() * 3);  // 0, 1 or 2
   for (int i = 0; i < spots; ++i) {
     const float r = rng.Uniform(0.3f, 0.6f);
-    d.Add({{rng.Uniform(-3.5f, 3.5f), rng.Uniform(-6, 6), body_z + rng.Uniform(-1.2f, 1.2f)}, {r, r, r},
+    d.Add({{rng.Uniform(-3.5f, 3.5f), rng.Uniform(-6, 6), body_z + rng.Uniform(-1.2f, 1.2f)},
+           {r, r, r},
            tissue(Kind::kBlood)});
   }
   return d;
@@ -301,8 +305,10 @@ EggModel SampleEgg(const PhantomOptions& o, Rng& rng) {
   const float lat_r = jitter(3.0f, 0.4f);
   const Vec3 lat_c = {yolk_c[0] + jitter(0, 0.5f), yolk_c[1] + jitter(0, 0.5f), yolk_c[2]};
   m.contents[2] = {lat_c, Identity(), {lat_r, lat_r, lat_r}, latebra};
-  m.contents[3] = {{yolk_c[0], yolk_c[1], yolk_c[2] + 0.4f * yolk_r}, Identity(),
-                   {0.35f * lat_r, 0.35f * lat_r, 0.35f * yolk_r}, latebra};  // neck, up to 0.75 R
+  m.contents[3] = {{yolk_c[0], yolk_c[1], yolk_c[2] + 0.4f * yolk_r},
+                   Identity(),
+                   {0.35f * lat_r, 0.35f * lat_r, 0.35f * yolk_r},
+                   latebra};  // neck, up to 0.75 R
 
   const EmbryoDraft d = SampleEmbryo(o, yolk_top_e, m.sex, rng);
   for (int i = 0; i < d.n; ++i) {
@@ -315,7 +321,9 @@ EggModel SampleEgg(const PhantomOptions& o, Rng& rng) {
   const Blob& lg = m.embryo[static_cast<std::size_t>(d.left_gonad)];
   const Blob& rg = m.embryo[static_cast<std::size_t>(d.right_gonad)];
   for (std::size_t k = 0; k < 3; ++k) m.abdomen[k] = 0.5f * (lg.center[k] + rg.center[k]);
-  auto volume = [](const Blob& b) { return 4.0f / 3.0f * std::numbers::pi_v<float> * b.semi[0] * b.semi[1] * b.semi[2]; };
+  auto volume = [](const Blob& b) {
+    return 4.0f / 3.0f * std::numbers::pi_v<float> * b.semi[0] * b.semi[1] * b.semi[2];
+  };
   m.gonad_mm3[0] = volume(lg);
   m.gonad_mm3[1] = volume(rg);
 

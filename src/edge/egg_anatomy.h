@@ -32,7 +32,7 @@ constexpr float kGain = 180.0f;  // grey levels per unit of relative signal (fix
 enum class Kind { kAlbumen, kYolk, kLatebra, kFluid, kBody, kHead, kEye, kKidney, kSpine, kBlood, kGonad };
 
 struct TissueParams {
-  float pd;     // proton density relative to water
+  float pd;  // proton density relative to water
   float t1_ms;
   float t2_ms;
 };
@@ -60,13 +60,13 @@ struct EggModel {
   // surface.
   float inner_semi_xz, inner_semi_blunt, inner_semi_pointed;  // mm
   float outer_semi_xz, outer_semi_blunt, outer_semi_pointed;  // mm
-  float air_cell_y;   // the interior above this y is the air cell, mm
-  Tissue albumen;     // fills the interior not covered by anything else
-  std::array<Blob, 4> contents;  // painted in order: amnion, yolk, latebra, latebra neck
-  std::array<Blob, kMaxEmbryoBlobs> embryo;  // painted in order after the contents
+  float air_cell_y;                                           // the interior above this y is the air cell, mm
+  Tissue albumen;                                             // fills the interior not covered by anything else
+  std::array<Blob, 4> contents;                               // painted in order: amnion, yolk, latebra, latebra neck
+  std::array<Blob, kMaxEmbryoBlobs> embryo;                   // painted in order after the contents
   int n_embryo = 0;
-  int left_gonad = -1, right_gonad = -1;     // indices into embryo
-  Vec3 embryo_lo, embryo_hi;  // box holding every embryo blob at every motion shift, mm
+  int left_gonad = -1, right_gonad = -1;  // indices into embryo
+  Vec3 embryo_lo, embryo_hi;              // box holding every embryo blob at every motion shift, mm
   bool motion = false;
   std::array<Vec3, kMotionCopies> motion_shift{};  // mm, used when motion
   // Coil gain 1 + sum over axes of lin (p - ref) + quad (p - ref)^2; 1 at ref.

@@ -8,7 +8,8 @@ namespace {
 
 std::size_t Index(const Box& b, int x, int y, int z) {  // global voxel -> canvas offset
   return (static_cast<std::size_t>(z - b.lo[2]) * static_cast<std::size_t>(b.n[1]) +
-          static_cast<std::size_t>(y - b.lo[1])) * static_cast<std::size_t>(b.n[0]) +
+          static_cast<std::size_t>(y - b.lo[1])) *
+             static_cast<std::size_t>(b.n[0]) +
          static_cast<std::size_t>(x - b.lo[0]);
 }
 
@@ -74,8 +75,10 @@ void PaintBlobN(const EggModel& m, const Blob& b, const Vec3& shift, Canvas* can
 }
 
 void PaintBlob(const EggModel& m, const Blob& b, const Vec3& shift, Canvas* canvas) {
-  if (canvas->channels == 1) PaintBlobN<1>(m, b, shift, canvas);
-  else PaintBlobN<3>(m, b, shift, canvas);
+  if (canvas->channels == 1)
+    PaintBlobN<1>(m, b, shift, canvas);
+  else
+    PaintBlobN<3>(m, b, shift, canvas);
 }
 
 // The embryo; when it moved, the mean of kMotionCopies displaced copies
@@ -178,9 +181,7 @@ inline float Rician(float s, float sigma, uint32_t bits, const std::array<float,
 }
 
 // One hash feeds two neighbouring voxels along x (global x even and odd).
-inline uint32_t Half(uint64_t pair_bits, int x) {
-  return static_cast<uint32_t>((x & 1) ? pair_bits >> 32 : pair_bits);
-}
+inline uint32_t Half(uint64_t pair_bits, int x) { return static_cast<uint32_t>((x & 1) ? pair_bits >> 32 : pair_bits); }
 
 }  // namespace
 

@@ -41,8 +41,8 @@ struct Canvas {
 void PaintScene(const EggModel& model, Canvas* canvas);
 
 struct AcquireParams {
-  float snr;        // reference signal / noise sigma
-  uint64_t seed;    // with index: keys the voxel noise
+  float snr;      // reference signal / noise sigma
+  uint64_t seed;  // with index: keys the voxel noise
   uint64_t index;
 };
 
@@ -53,7 +53,7 @@ void AcquireT2wU8(const EggModel& model, const Canvas& canvas, const AcquirePara
 // the local SNR is below kMinFitSnr).
 void AcquireU16(const EggModel& model, const Canvas& canvas, const AcquireParams& p, uint16_t* out);
 
-constexpr float kMinFitSnr = 3.0f;  // maps are 0 below this local SNR (no fit)
+constexpr float kMinFitSnr = 3.0f;   // maps are 0 below this local SNR (no fit)
 constexpr float kT1FitNoise = 1.5f;  // relative sd of fitted T1 = this / local SNR
 constexpr float kT2FitNoise = 1.0f;  // relative sd of fitted T2 = this / local SNR
 

@@ -15,7 +15,8 @@ struct Grid3 {
   int n[3];
   std::size_t At(int x, int y, int z) const {
     return (static_cast<std::size_t>(z) * static_cast<std::size_t>(n[1]) + static_cast<std::size_t>(y)) *
-               static_cast<std::size_t>(n[0]) + static_cast<std::size_t>(x);
+               static_cast<std::size_t>(n[0]) +
+           static_cast<std::size_t>(x);
   }
   std::size_t size() const {
     return static_cast<std::size_t>(n[0]) * static_cast<std::size_t>(n[1]) * static_cast<std::size_t>(n[2]);
@@ -215,7 +216,7 @@ Result<LocatedEmbryo> EmbryoLocator::Locate(const v1::Volume& egg) const {
   out.tissue_fraction = fraction;
   for (int a = 0; a < 3; ++a)  // block b covers input voxels [b f, b f + f): its centre is b f + (f - 1) / 2
     out.abdomen_voxel[static_cast<std::size_t>(a)] = c[a] * static_cast<float>(f) + 0.5f * static_cast<float>(f - 1) +
-                                                      o.offset_mm[static_cast<std::size_t>(a)] / spacing;
+                                                     o.offset_mm[static_cast<std::size_t>(a)] / spacing;
   return out;
 }
 
@@ -260,9 +261,10 @@ Result<v1::Volume> CropVolume(const v1::Volume& egg, const std::array<int, 3>& o
   for (std::size_t c = 0; c < channels; ++c)
     for (uint32_t z = 0; z < dims[2]; ++z)
       for (uint32_t y = 0; y < dims[1]; ++y, dst += row) {
-        const std::size_t src = c * in_voxels + (std::size_t{z + static_cast<uint32_t>(origin[2])} * in[1] +
-                                                  y + static_cast<uint32_t>(origin[1])) * in[0] +
-                                static_cast<uint32_t>(origin[0]);
+        const std::size_t src =
+            c * in_voxels +
+            (std::size_t{z + static_cast<uint32_t>(origin[2])} * in[1] + y + static_cast<uint32_t>(origin[1])) * in[0] +
+            static_cast<uint32_t>(origin[0]);
         std::memcpy(dst, data->data() + src * elem, row);
       }
   out.set_data(std::move(bytes));

@@ -22,14 +22,14 @@
 namespace ovoflow::edge {
 
 struct LocatorOptions {
-  float tissue_min_grey = 77;    // embryo-tissue band, T2W grey levels (inclusive)
+  float tissue_min_grey = 77;  // embryo-tissue band, T2W grey levels (inclusive)
   float tissue_max_grey = 128;
-  float target_mm = 1.0f;        // working voxel size after averaging, mm
+  float target_mm = 1.0f;                           // working voxel size after averaging, mm
   std::array<float, 3> body_box_mm = {6, 10, 2};    // box scored for tissue content, mm (x, y, z)
   std::array<float, 3> refine_half_mm = {6, 8, 3};  // centroid window half-sizes, mm
   std::array<float, 3> offset_mm = {0, 0, 0};       // added to the estimate, mm (no calibration by default)
-  float core_fraction = 0.7f;        // a tissue voxel needs this fraction of tissue in its 3x3x3 block
-  float min_tissue_fraction = 0.2f;  // below this best-box fraction: NotFound
+  float core_fraction = 0.7f;                       // a tissue voxel needs this fraction of tissue in its 3x3x3 block
+  float min_tissue_fraction = 0.2f;                 // below this best-box fraction: NotFound
 };
 
 struct LocatedEmbryo {

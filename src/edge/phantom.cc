@@ -153,7 +153,8 @@ void FillTruth(const PhantomOptions& o, const EggModel& m, const std::array<int,
   t->left_gonad_mm3 = m.gonad_mm3[0];
   t->right_gonad_mm3 = m.gonad_mm3[1];
   for (std::size_t a = 0; a < 3; ++a) {
-    const float centre = VoxelCenter(m, static_cast<int>(a), origin[a]) + 0.5f * static_cast<float>(n[a] - 1) * m.spacing_mm;
+    const float centre =
+        VoxelCenter(m, static_cast<int>(a), origin[a]) + 0.5f * static_cast<float>(n[a] - 1) * m.spacing_mm;
     t->roi_error_mm[a] = centre - m.abdomen[a];
   }
   t->motion = m.motion;

@@ -39,24 +39,24 @@ enum class Acquisition {
 };
 
 struct PhantomOptions {
-  uint32_t dim_x = 32;          // ROI voxels along x (left-right of the egg and the embryo)
-  uint32_t dim_y = 32;          // ROI voxels along y (the egg's long axis; cranio-caudal)
-  uint32_t dim_z = 16;          // ROI voxels along z (vertical: yolk below, shell above)
-  float spacing_mm = 0.5f;      // the scanner's isotropic voxel size, mm (0.05..5)
-  uint32_t incubation_day = 12; // 9..14: embryo and gonads grow, the female right gonad regresses
-  float snr = 20.0f;            // embryo tissue T2W signal / Rician noise sigma (> 0)
-  float bias_strength = 0.3f;   // surface-coil fall-off: relative gain lost from the embryo to
-                                // the bottom of the egg, 0..0.9 (lateral terms scale with it)
+  uint32_t dim_x = 32;               // ROI voxels along x (left-right of the egg and the embryo)
+  uint32_t dim_y = 32;               // ROI voxels along y (the egg's long axis; cranio-caudal)
+  uint32_t dim_z = 16;               // ROI voxels along z (vertical: yolk below, shell above)
+  float spacing_mm = 0.5f;           // the scanner's isotropic voxel size, mm (0.05..5)
+  uint32_t incubation_day = 12;      // 9..14: embryo and gonads grow, the female right gonad regresses
+  float snr = 20.0f;                 // embryo tissue T2W signal / Rician noise sigma (> 0)
+  float bias_strength = 0.3f;        // surface-coil fall-off: relative gain lost from the embryo to
+                                     // the bottom of the egg, 0..0.9 (lateral terms scale with it)
   float motion_probability = 0.05f;  // chance that the embryo moved during the scan (blur), 0..1
-  float motion_max_mm = 1.5f;   // largest displacement of a moving embryo, mm (0..5)
-  float max_shift_mm = 1.5f;    // kRegion only: ROI centre offset from the true abdomen, uniform
-                                // in +- this per axis, mm (models the locator's error; 0..20)
-  float max_rotation_deg = 20;  // embryo yaw about the vertical axis, uniform in +-, degrees
-  float max_tilt_deg = 5;       // embryo tilt about the two horizontal axes, uniform in +-, degrees
-  float variation = 1.0f;       // scales the natural spread between eggs and embryos (sizes,
-                                // positions, intensities, gonad asymmetry); 0 = all alike, 0..3
-  bool quantitative_maps = false;  // Generate(): add CHANNEL_T1_MAP and CHANNEL_T2_MAP (ms);
-                                   // the volume is then DTYPE_UINT16 (see PhantomScan)
+  float motion_max_mm = 1.5f;        // largest displacement of a moving embryo, mm (0..5)
+  float max_shift_mm = 1.5f;         // kRegion only: ROI centre offset from the true abdomen, uniform
+                                     // in +- this per axis, mm (models the locator's error; 0..20)
+  float max_rotation_deg = 20;       // embryo yaw about the vertical axis, uniform in +-, degrees
+  float max_tilt_deg = 5;            // embryo tilt about the two horizontal axes, uniform in +-, degrees
+  float variation = 1.0f;            // scales the natural spread between eggs and embryos (sizes,
+                                     // positions, intensities, gonad asymmetry); 0 = all alike, 0..3
+  bool quantitative_maps = false;    // Generate(): add CHANNEL_T1_MAP and CHANNEL_T2_MAP (ms);
+                                     // the volume is then DTYPE_UINT16 (see PhantomScan)
   Acquisition acquisition = Acquisition::kRegion;
 };
 
@@ -69,11 +69,11 @@ struct PhantomTruth {
   float right_gonad_voxel[3];  // centre of the right gonad, ROI voxel coordinates (x, y, z)
   float left_gonad_mm3;        // gonad volumes, mm^3
   float right_gonad_mm3;
-  float roi_error_mm[3];       // ROI centre minus the true abdomen (gonads' midpoint), mm
-  bool gonads_in_window;       // both gonads lie fully inside the model's window (the ROI less
-                               // kModelMarginVoxels in x and y); false = the crop missed
-  bool motion;                 // the embryo moved during this scan (blurred)
-  bool located;                // kFullEgg: the locator found an embryo (else the ROI is the egg's top)
+  float roi_error_mm[3];  // ROI centre minus the true abdomen (gonads' midpoint), mm
+  bool gonads_in_window;  // both gonads lie fully inside the model's window (the ROI less
+                          // kModelMarginVoxels in x and y); false = the crop missed
+  bool motion;            // the embryo moved during this scan (blurred)
+  bool located;           // kFullEgg: the locator found an embryo (else the ROI is the egg's top)
 };
 
 // The CNN crops this many voxels from each side of x and y (docs/model.md):
@@ -93,10 +93,10 @@ struct PhantomScan {
 
 // The whole egg: the box of the scanner grid that covers the egg.
 struct EggVolume {
-  v1::Volume volume;           // same channels and dtypes as PhantomScan::volume
+  v1::Volume volume;  // same channels and dtypes as PhantomScan::volume
   TrueSex sex;
-  float abdomen_voxel[3];      // the true abdomen (gonads' midpoint), voxel coordinates (x, y, z)
-  float left_gonad_voxel[3];   // gonad centres, voxel coordinates
+  float abdomen_voxel[3];     // the true abdomen (gonads' midpoint), voxel coordinates (x, y, z)
+  float left_gonad_voxel[3];  // gonad centres, voxel coordinates
   float right_gonad_voxel[3];
   float yolk_center_voxel[3];  // centre of the yolk sphere (the latebra sits there), voxel coordinates
   float yolk_radius_mm;

@@ -60,7 +60,8 @@ double Mean(const v1::Volume& v, const float* at, int r = 1) {
       for (int x = c[0] - r; x <= c[0] + r; ++x) {
         if (x < 0 || y < 0 || z < 0 || x >= n[0] || y >= n[1] || z >= n[2]) continue;
         sum += p[(static_cast<std::size_t>(z) * static_cast<std::size_t>(n[1]) + static_cast<std::size_t>(y)) *
-                     static_cast<std::size_t>(n[0]) + static_cast<std::size_t>(x)];
+                     static_cast<std::size_t>(n[0]) +
+                 static_cast<std::size_t>(x)];
         ++count;
       }
   return count ? sum / count : -1;

@@ -69,11 +69,11 @@ void Evaluate(const Row& row, int eggs, uint64_t seed, int threads) {
     ez.push_back(std::fabs(e[2]));
     for (int a = 0; a < 3; ++a) mean[a] += e[a] / eggs;
   }
-  std::printf("| %s | %d | %.2f %% | %.2f %% | %.2f / %.2f / %.2f | %.2f / %.2f / %.2f | %.2f / %.2f / %.2f | %.2f | %.1f |\n",
-              row.name.c_str(), eggs, 100.0 * misses / eggs, 100.0 * not_found / eggs, mean[0], mean[1], mean[2],
-              Percentile(ex, 0.95), Percentile(ey, 0.95), Percentile(ez, 0.95), Percentile(err, 0.5),
-              Percentile(err, 0.95), Percentile(err, 0.99), *std::max_element(err.begin(), err.end()),
-              1e3 * secs * threads / eggs);
+  std::printf(
+      "| %s | %d | %.2f %% | %.2f %% | %.2f / %.2f / %.2f | %.2f / %.2f / %.2f | %.2f / %.2f / %.2f | %.2f | %.1f |\n",
+      row.name.c_str(), eggs, 100.0 * misses / eggs, 100.0 * not_found / eggs, mean[0], mean[1], mean[2],
+      Percentile(ex, 0.95), Percentile(ey, 0.95), Percentile(ez, 0.95), Percentile(err, 0.5), Percentile(err, 0.95),
+      Percentile(err, 0.99), *std::max_element(err.begin(), err.end()), 1e3 * secs * threads / eggs);
   std::fflush(stdout);
 }
 
@@ -107,7 +107,8 @@ int Dump(const std::string& dir, uint64_t seed, uint64_t index) {
     std::printf("wrote %s (%d x %d)\n", path.c_str(), w, h);
     return true;
   };
-  const int cx = static_cast<int>(std::lround(egg.abdomen_voxel[0])), cy = static_cast<int>(std::lround(egg.abdomen_voxel[1]));
+  const int cx = static_cast<int>(std::lround(egg.abdomen_voxel[0])),
+            cy = static_cast<int>(std::lround(egg.abdomen_voxel[1]));
   const int cz = static_cast<int>(std::lround(egg.abdomen_voxel[2]));
   bool ok = write("egg_xz.pgm", nx, nz, [&](int c, int r) { return at(c, cy, nz - 1 - r); });
   ok = ok && write("egg_yz.pgm", ny, nz, [&](int c, int r) { return at(cx, c, nz - 1 - r); });
@@ -118,8 +119,11 @@ int Dump(const std::string& dir, uint64_t seed, uint64_t index) {
   const int rx = static_cast<int>(roi.volume.dim_x()), ry = static_cast<int>(roi.volume.dim_y());
   const int rz = static_cast<int>(std::lround(0.5f * (roi.truth.left_gonad_voxel[2] + roi.truth.right_gonad_voxel[2])));
   ok = ok && write("roi_xy.pgm", rx, ry, [&](int c, int r) {
-    return q[(static_cast<std::size_t>(std::clamp(rz, 0, static_cast<int>(roi.volume.dim_z()) - 1)) * ry + (ry - 1 - r)) * rx + c];
-  });
+         return q[(static_cast<std::size_t>(std::clamp(rz, 0, static_cast<int>(roi.volume.dim_z()) - 1)) * ry +
+                   (ry - 1 - r)) *
+                      rx +
+                  c];
+       });
   std::printf("sex %s, abdomen voxel %.1f %.1f %.1f, ROI error %.2f %.2f %.2f mm, in window %d, motion %d\n",
               egg.sex == ovoflow::edge::TrueSex::kFemale ? "F" : "M", egg.abdomen_voxel[0], egg.abdomen_voxel[1],
               egg.abdomen_voxel[2], roi.truth.roi_error_mm[0], roi.truth.roi_error_mm[1], roi.truth.roi_error_mm[2],
@@ -137,14 +141,21 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--eggs") eggs = std::atoi(next().c_str());
-    else if (a == "--seed") seed = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--threads") threads = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--index") index = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--dump") dump = next();
-    else if (a == "--quick") quick = true;
+    if (a == "--eggs")
+      eggs = std::atoi(next().c_str());
+    else if (a == "--seed")
+      seed = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--threads")
+      threads = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--index")
+      index = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--dump")
+      dump = next();
+    else if (a == "--quick")
+      quick = true;
     else {
-      std::fprintf(stderr, "usage: %s [--eggs N] [--seed S] [--threads T] [--quick] | --dump DIR [--seed S] [--index I]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--eggs N] [--seed S] [--threads T] [--quick] | --dump DIR [--seed S] [--index I]\n",
                    argv[0]);
       return 2;
     }
@@ -154,9 +165,11 @@ int main(int argc, char** argv) {
 
   const PhantomOptions defaults;
   std::printf("render, one core: kRegion %.3f ms/scan, kFullEgg %.2f ms/scan (render egg + locate + crop)\n\n",
-              MsPerScan(defaults, Acquisition::kRegion, 2000, seed), MsPerScan(defaults, Acquisition::kFullEgg, 50, seed));
-  std::printf("| setting | eggs | miss | not found | mean error x/y/z mm | p95 abs error x/y/z mm "
-              "| 3D error p50/p95/p99 mm | max mm | ms/egg |\n");
+              MsPerScan(defaults, Acquisition::kRegion, 2000, seed),
+              MsPerScan(defaults, Acquisition::kFullEgg, 50, seed));
+  std::printf(
+      "| setting | eggs | miss | not found | mean error x/y/z mm | p95 abs error x/y/z mm "
+      "| 3D error p50/p95/p99 mm | max mm | ms/egg |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|\n");
   std::vector<Row> rows = {{"default (SNR 20, day 12)", defaults}};
   if (!quick) {

@@ -59,7 +59,8 @@ TEST(PhantomTest, SexesAreBalanced) {
   std::vector<uint8_t> voxels(32 * 32 * 16);
   int females = 0;
   const int n = 2000;
-  for (int i = 0; i < n; ++i) females += gen.GenerateVoxels(11, static_cast<uint64_t>(i), voxels.data()) == TrueSex::kFemale;
+  for (int i = 0; i < n; ++i)
+    females += gen.GenerateVoxels(11, static_cast<uint64_t>(i), voxels.data()) == TrueSex::kFemale;
   // Binomial(2000, 0.5): sd 22.4; +-100 is 4.5 sd.
   EXPECT_GT(females, n / 2 - 100);
   EXPECT_LT(females, n / 2 + 100);
@@ -162,8 +163,9 @@ double BoxMean(const std::string& data, const PhantomOptions& o, const float* at
         if (x < 0 || y < 0 || z < 0 || x >= static_cast<int>(o.dim_x) || y >= static_cast<int>(o.dim_y) ||
             z >= static_cast<int>(o.dim_z))
           continue;
-        sum += static_cast<unsigned char>(data[(static_cast<std::size_t>(z) * o.dim_y + static_cast<std::size_t>(y)) * o.dim_x +
-                                               static_cast<std::size_t>(x)]);
+        sum += static_cast<unsigned char>(
+            data[(static_cast<std::size_t>(z) * o.dim_y + static_cast<std::size_t>(y)) * o.dim_x +
+                 static_cast<std::size_t>(x)]);
         ++n;
       }
   return n ? sum / n : 0.0;
@@ -185,7 +187,8 @@ TEST(PhantomTest, FemalesHaveALargerLeftGonadSignal) {
       EXPECT_LT(at[2], static_cast<float>(o.dim_z) - 0.5f);
     }
     EXPECT_LT(s.truth.left_gonad_voxel[0], s.truth.right_gonad_voxel[0]);  // left at -x (rotation <= 20 deg)
-    diff[k] += BoxMean(s.volume.data(), o, s.truth.left_gonad_voxel) - BoxMean(s.volume.data(), o, s.truth.right_gonad_voxel);
+    diff[k] +=
+        BoxMean(s.volume.data(), o, s.truth.left_gonad_voxel) - BoxMean(s.volume.data(), o, s.truth.right_gonad_voxel);
     ratio[k] += s.truth.right_gonad_mm3 / s.truth.left_gonad_mm3;
     ++count[k];
   }

@@ -28,12 +28,21 @@ struct ScannerMetrics {
     static ScannerMetrics* m = [] {
       auto& reg = MetricsRegistry();
       return new ScannerMetrics{
-          prometheus::BuildCounter().Name("ovoflow_scans_produced_total")
-              .Help("Scans acknowledged by the broker").Register(reg).Add({}),
-          prometheus::BuildCounter().Name("ovoflow_scan_publish_retries_total")
-              .Help("Scan deliveries that failed and were sent again").Register(reg).Add({}),
-          prometheus::BuildGauge().Name("ovoflow_scanner_behind_seconds")
-              .Help("How far the simulator lags its pacing schedule").Register(reg).Add({}),
+          prometheus::BuildCounter()
+              .Name("ovoflow_scans_produced_total")
+              .Help("Scans acknowledged by the broker")
+              .Register(reg)
+              .Add({}),
+          prometheus::BuildCounter()
+              .Name("ovoflow_scan_publish_retries_total")
+              .Help("Scan deliveries that failed and were sent again")
+              .Register(reg)
+              .Add({}),
+          prometheus::BuildGauge()
+              .Name("ovoflow_scanner_behind_seconds")
+              .Help("How far the simulator lags its pacing schedule")
+              .Register(reg)
+              .Add({}),
       };
     }();
     return *m;
@@ -203,8 +212,10 @@ Result<ScannerReport> ScannerAgent::Run(const std::atomic<bool>& stop) {
     if (interval_ns > 0) {
       const int64_t due = start + static_cast<int64_t>(static_cast<double>(i) * interval_ns);
       const int64_t now = clock.MonotonicNanos();
-      if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
-      else if ((i & 255) == 0) ScannerMetrics::Get().behind_seconds.Set(static_cast<double>(now - due) / 1e9);
+      if (due > now)
+        std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+      else if ((i & 255) == 0)
+        ScannerMetrics::Get().behind_seconds.Set(static_cast<double>(now - due) / 1e9);
     }
     Result<bool> sent = d.Publish(i, clock.NowUnixNanos(), stop);
     if (sent.ok() && (i & 63) == 0) sent = d.ResendFailed(stop);

@@ -19,14 +19,14 @@ struct ScannerOptions {
   std::string brokers = kDefaultBrokers;
   std::vector<std::string> tenants = {"hatchery-a", "hatchery-b"};  // hatcheries simulated
   int scanners_per_tenant = 2;
-  double rate_per_s = 100;    // scans/s over all scanners; 0 = as fast as the producer takes them
-  int64_t count = 0;          // scans to publish; 0 = until stopped
-  uint64_t seed = 42;         // phantom stream seed (scan i is phantom (seed, first_index + i))
+  double rate_per_s = 100;  // scans/s over all scanners; 0 = as fast as the producer takes them
+  int64_t count = 0;        // scans to publish; 0 = until stopped
+  uint64_t seed = 42;       // phantom stream seed (scan i is phantom (seed, first_index + i))
   uint64_t first_index = 0;
-  std::string run_id;         // egg_id prefix; default: derived from the start time
-  std::string labels_path;    // CSV egg_id,tenant_id,scanner_id,sex, a line per acknowledged scan; empty = none
-  int tray_size = 150;        // eggs per tray
-  bool compress = false;      // zstd the volume
+  std::string run_id;             // egg_id prefix; default: derived from the start time
+  std::string labels_path;        // CSV egg_id,tenant_id,scanner_id,sex, a line per acknowledged scan; empty = none
+  int tray_size = 150;            // eggs per tray
+  bool compress = false;          // zstd the volume
   bool topic_per_tenant = false;  // ovoflow.scans.v1.<tenant> (secured clusters) instead of the shared topic
   PhantomOptions phantom;
 };

@@ -12,8 +12,8 @@
 
 #include "bus/consumer.h"
 #include "bus/mock_cluster.h"
-#include "common/topics.h"
 #include "common/testing/temp_dir.h"
+#include "common/topics.h"
 #include "common/validation.h"
 #include "common/volume.h"
 #include "ovoflow/v1/egg_scan.pb.h"

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "api/server.h"
-#include "bus/producer.h"
 #include "auth/jwt_verifier.h"
 #include "auth/oidc_keys.h"
+#include "bus/producer.h"
 #include "exe/flags.h"
 #include "exe/kafka_scan_sink.h"
 #include "exe/signals.h"

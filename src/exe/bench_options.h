@@ -24,15 +24,15 @@ struct BenchOptions {
   double ramp_factor = 1.25;                // rate multiplier per ramp step (> 1)
   double max_rate = 5000;                   // the ramp stops at this rate, scans/s
   SustainCriteria criteria;
-  int workers = 1;                          // inference worker processes
-  int partitions = 4;                       // of the topics bench creates when missing
-  int replication_factor = -1;              // -1: the broker's default.replication.factor
-  double connect_timeout_s = 30;            // bound on reaching the broker (topic creation), s
-  int prime_scans = 200;                    // scans through the pipeline before the first step, not measured
+  int workers = 1;                // inference worker processes
+  int partitions = 4;             // of the topics bench creates when missing
+  int replication_factor = -1;    // -1: the broker's default.replication.factor
+  double connect_timeout_s = 30;  // bound on reaching the broker (topic creation), s
+  int prime_scans = 200;          // scans through the pipeline before the first step, not measured
   std::vector<std::string> tenants = edge::ScannerOptions{}.tenants;  // the simulator's hatcheries
-  std::string work_dir;                     // children's logs; empty: a new /tmp/ovoflow-bench.XXXXXX
-  inference::WorkerOptions worker;          // passed to each `ovoflow infer`
-  store::WriterOptions writer;              // passed to `ovoflow store`
+  std::string work_dir;             // children's logs; empty: a new /tmp/ovoflow-bench.XXXXXX
+  inference::WorkerOptions worker;  // passed to each `ovoflow infer`
+  store::WriterOptions writer;      // passed to `ovoflow store`
 };
 
 }  // namespace ovoflow::exe

@@ -39,9 +39,9 @@ Result<std::unique_ptr<BenchPipeline>> BenchPipeline::Start(const BenchOptions& 
   std::unique_ptr<BenchPipeline> p(new BenchPipeline(options, work_dir, stop));
   std::printf("bench: checking the broker at %s (up to %.0f s)\n", options.brokers.c_str(), options.connect_timeout_s);
   std::fflush(stdout);
-  Status topics = bus::EnsureTopics(options.brokers, {kScansTopic, kPredictionsTopic, kDeadLetterTopic},
-                                    options.partitions, options.replication_factor,
-                                    static_cast<int>(options.connect_timeout_s * 1000));
+  Status topics =
+      bus::EnsureTopics(options.brokers, {kScansTopic, kPredictionsTopic, kDeadLetterTopic}, options.partitions,
+                        options.replication_factor, static_cast<int>(options.connect_timeout_s * 1000));
   if (topics.ok()) topics = bus::EnsureCompactedTopic(options.brokers, kModelsTopic, options.replication_factor);
   if (!topics.ok())
     return Status::Unavailable("cannot reach Kafka at " + options.brokers + ": " + topics.message() +
@@ -67,8 +67,8 @@ std::vector<MeteredChild*> BenchPipeline::Children() {
 
 std::vector<std::string> BenchPipeline::CommonArgs(const std::string& command, int port) const {
   // The scraper reads /metrics over plain HTTP on loopback.
-  return {command,          "--brokers",   o_.brokers, "--log-level", o_.log_level, "--metrics-port", std::to_string(port),
-          "--insecure-http"};
+  return {command,      "--brokers",      o_.brokers,           "--log-level",
+          o_.log_level, "--metrics-port", std::to_string(port), "--insecure-http"};
 }
 
 Result<MeteredChild> BenchPipeline::Spawn(const std::string& name, const std::vector<std::string>& args, int port) {
@@ -101,8 +101,8 @@ Status BenchPipeline::StartChildren() {
     args.insert(args.end(), {"--model", w.model_dir, "--batch", std::to_string(w.max_batch), "--batch-wait-ms",
                              std::to_string(w.max_wait_ms), "--torch-threads", std::to_string(w.torch_threads),
                              "--keep-threshold", ShortNumber(w.thresholds.keep_min_p_female), "--divert-threshold",
-                             ShortNumber(w.thresholds.divert_max_p_female), "--infer-group", w.group_id, "--worker-id", id,
-                             "--transaction-timeout-ms", std::to_string(w.transaction_timeout_ms)});
+                             ShortNumber(w.thresholds.divert_max_p_female), "--infer-group", w.group_id, "--worker-id",
+                             id, "--transaction-timeout-ms", std::to_string(w.transaction_timeout_ms)});
     if (!w.exactly_once) args.emplace_back("--at-least-once");
     OVOFLOW_ASSIGN_OR_RETURN(auto worker, Spawn("infer-" + std::to_string(i), args, *port));
     workers_.push_back(std::move(worker));
@@ -146,8 +146,7 @@ PipelineScrape BenchPipeline::Scrape() {
   for (MeteredChild* c : Children()) {
     auto text = ScrapeMetrics(c->metrics_port, 1000);
     if (text.ok()) c->last_metrics = std::move(text).value();
-    for (const auto& [group, lag] : SumByLabel(c->last_metrics, "ovoflow_consumer_lag", "group"))
-      out.lag[group] += lag;
+    for (const auto& [group, lag] : SumByLabel(c->last_metrics, "ovoflow_consumer_lag", "group")) out.lag[group] += lag;
   }
   out.stored_total = SumSamples(writer_.last_metrics, "ovoflow_predictions_stored_total");
   out.duplicates_total = SumSamples(writer_.last_metrics, "ovoflow_store_duplicates_total");
@@ -155,7 +154,8 @@ PipelineScrape BenchPipeline::Scrape() {
 }
 
 Status BenchPipeline::WaitIdle(double no_progress_timeout_s) {
-  double last_stored = -1, last_lag = -1, stored_at = MonotonicSeconds(), progress_at = MonotonicSeconds(), next_print = MonotonicSeconds() + 5;
+  double last_stored = -1, last_lag = -1, stored_at = MonotonicSeconds(), progress_at = MonotonicSeconds(),
+         next_print = MonotonicSeconds() + 5;
   while (true) {
     OVOFLOW_RETURN_IF_ERROR(CheckChildren());
     PipelineScrape s = Scrape();
@@ -170,7 +170,8 @@ Status BenchPipeline::WaitIdle(double no_progress_timeout_s) {
     if (lag == 0 && now - stored_at >= 2) return Status::Ok();
     if (now - progress_at > no_progress_timeout_s)
       return Status::Internal("the pipeline made no progress on its backlog (" + o_.worker.group_id + " lag " +
-                              ShortNumber(lag) + ") for " + ShortNumber(no_progress_timeout_s) + " s; see the logs in " + work_dir_);
+                              ShortNumber(lag) + ") for " + ShortNumber(no_progress_timeout_s) +
+                              " s; see the logs in " + work_dir_);
     if (now >= next_print && lag > 0) {
       std::printf("bench: waiting for the backlog to clear before the next step (%s lag %.0f)\n",
                   o_.worker.group_id.c_str(), lag);
@@ -222,8 +223,8 @@ Result<MeteredChild> BenchPipeline::StartScanner(const std::string& name, const 
   std::string tenants;
   for (const auto& t : o_.tenants) tenants += (tenants.empty() ? "" : ",") + t;
   std::vector<std::string> args = CommonArgs("scanner", port);
-  args.insert(args.end(),
-              {"--scans", std::to_string(scans), "--rate", ShortNumber(rate), "--run-id", run_id, "--tenants", tenants});
+  args.insert(args.end(), {"--scans", std::to_string(scans), "--rate", ShortNumber(rate), "--run-id", run_id,
+                           "--tenants", tenants});
   return Spawn(name, args, port);
 }
 

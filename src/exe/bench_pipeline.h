@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "common/child_process.h"
 #include "common/status.h"
 #include "exe/bench_options.h"
-#include "common/child_process.h"
 #include "exe/bench_stats.h"
 #include "store/prediction_store.h"
 

@@ -22,8 +22,8 @@ ProcessCpu ReadProcessCpu(pid_t pid);
 // postmaster and its backends). `roots` also contribute the CPU time of
 // their exited children, so backends that come and go are counted.
 struct ProcessGroup {
-  std::string name;          // "kafka", "postgres"
-  std::string matched_by;    // how the processes were found, for the report
+  std::string name;        // "kafka", "postgres"
+  std::string matched_by;  // how the processes were found, for the report
   std::vector<pid_t> roots;
   std::vector<pid_t> members;  // roots included
 };

@@ -12,11 +12,21 @@ std::string Quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -33,8 +43,10 @@ std::string Quote(const std::string& s) {
 std::string Num(double v) {
   if (!std::isfinite(v)) return "null";
   char buf[64];
-  if (v == std::floor(v) && std::fabs(v) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", v);
-  else std::snprintf(buf, sizeof buf, "%.3f", v);
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.3f", v);
   return buf;
 }
 
@@ -108,17 +120,21 @@ std::string Ms(double v) {
 std::string Cell(std::string s) {  // a table cell must not contain '|' or a newline
   std::string out;
   for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
 
 std::string Row(const BenchRun& run, const StepResult& s) {
   const LatencyStats& l = s.latency;
-  std::string worst = l.worst_stage < 0 ? "-" : std::string(kStageNames[l.worst_stage]) + " " +
-                                                      Ms(l.stages[l.worst_stage].p99_ms) + " ms";
+  std::string worst = l.worst_stage < 0
+                          ? "-"
+                          : std::string(kStageNames[l.worst_stage]) + " " + Ms(l.stages[l.worst_stage].p99_ms) + " ms";
   std::string lag;
   for (const auto& [group, g] : s.lag) lag += (lag.empty() ? "" : ", ") + group + " " + Grouped(g.max);
   std::string cpu;
@@ -131,8 +147,8 @@ std::string Row(const BenchRun& run, const StepResult& s) {
   char others[64];
   std::snprintf(others, sizeof others, "; other processes %.2f", s.other_cores);
   cpu += others;
-  std::string verdict = s.sustained ? "yes" : "no: " + (s.not_sustained_because.empty() ? std::string("?")
-                                                                                          : s.not_sustained_because[0]);
+  std::string verdict =
+      s.sustained ? "yes" : "no: " + (s.not_sustained_because.empty() ? std::string("?") : s.not_sustained_because[0]);
   std::ostringstream o;
   o << "| " << run.date << " | " << Cell(run.machine.Describe()) << " | " << Cell(run.label) << " | `"
     << Cell(run.command) << "` | " << s.index << " (" << s.kind << ") | " << Grouped(s.target_rate) << " / "

@@ -14,13 +14,13 @@ namespace ovoflow::exe {
 
 // Everything about a run that is not a step: who ran what, where, how.
 struct BenchRun {
-  std::string started_at;    // RFC 3339, UTC
-  std::string date;          // YYYY-MM-DD, UTC
-  std::string command;       // the command line as typed, shell-quoted
-  std::string label;         // the setup, e.g. "local Kafka + SQLite"
+  std::string started_at;  // RFC 3339, UTC
+  std::string date;        // YYYY-MM-DD, UTC
+  std::string command;     // the command line as typed, shell-quoted
+  std::string label;       // the setup, e.g. "local Kafka + SQLite"
   MachineInfo machine;
-  std::string work_dir;      // children's logs (and the default database)
-  std::string db_url;        // the database the store writer wrote to
+  std::string work_dir;  // children's logs (and the default database)
+  std::string db_url;    // the database the store writer wrote to
   // The configuration as JSON members, written verbatim inside "config": {...}.
   std::vector<std::pair<std::string, std::string>> config_json;
   std::vector<StepResult> steps;

@@ -61,18 +61,19 @@ ScannerReportLine ParseScannerReport(const std::string& log_path) {
 
 void PrintStep(const StepResult& s) {
   const LatencyStats& l = s.latency;
-  std::printf("bench: step %d (%s) target %s/s: published %s at %s/s, stored %s (%s/s); "
-              "end-to-end p50 %.1f p95 %.1f p99 %.1f max %.1f ms",
-              s.index, s.kind.c_str(), Thousands(s.target_rate).c_str(),
-              Thousands(static_cast<double>(s.published)).c_str(), Thousands(s.achieved_rate).c_str(),
-              Thousands(static_cast<double>(s.stored)).c_str(), Thousands(s.stored_rate).c_str(), l.end_to_end.p50_ms,
-              l.end_to_end.p95_ms, l.end_to_end.p99_ms, l.end_to_end.max_ms);
+  std::printf(
+      "bench: step %d (%s) target %s/s: published %s at %s/s, stored %s (%s/s); "
+      "end-to-end p50 %.1f p95 %.1f p99 %.1f max %.1f ms",
+      s.index, s.kind.c_str(), Thousands(s.target_rate).c_str(), Thousands(static_cast<double>(s.published)).c_str(),
+      Thousands(s.achieved_rate).c_str(), Thousands(static_cast<double>(s.stored)).c_str(),
+      Thousands(s.stored_rate).c_str(), l.end_to_end.p50_ms, l.end_to_end.p95_ms, l.end_to_end.p99_ms,
+      l.end_to_end.max_ms);
   if (l.worst_stage >= 0)
     std::printf("; worst stage %s p99 %.1f ms", kStageNames[l.worst_stage], l.stages[l.worst_stage].p99_ms);
   std::printf("\n  cpu cores:");
   for (const auto& c : s.cpu) std::printf(" %s %.2f", c.name.c_str(), c.cores);
-  std::printf("; machine %.2f of which other processes %.2f (load average %.1f)", s.machine_busy_cores,
-              s.other_cores, s.loadavg_1m_end);
+  std::printf("; machine %.2f of which other processes %.2f (load average %.1f)", s.machine_busy_cores, s.other_cores,
+              s.loadavg_1m_end);
   std::printf("\n  %s", s.sustained ? "sustained" : "NOT sustained:");
   for (const auto& why : s.not_sustained_because) std::printf(" %s;", why.c_str());
   std::printf("\n");
@@ -82,8 +83,7 @@ void PrintStep(const StepResult& s) {
 // Runs the steps of one bench run on a started pipeline.
 class StepRunner {
  public:
-  StepRunner(const BenchOptions& o, BenchRun* run, BenchPipeline* pipeline)
-      : o_(o), run_(run), pipeline_(pipeline) {
+  StepRunner(const BenchOptions& o, BenchRun* run, BenchPipeline* pipeline) : o_(o), run_(run), pipeline_(pipeline) {
     char base[48];
     std::snprintf(base, sizeof base, "bench%" PRIx64, SystemClock().NowUnixNanos() / 1'000'000);
     run_base_ = base;
@@ -115,7 +115,9 @@ class StepRunner {
 Status StepRunner::Drive(double drain_timeout_s, StepResult* s, CpuUse* scanner_cpu) {
   const PipelineScrape before = pipeline_->Scrape();
   const double t0 = MonotonicSeconds();
-  OVOFLOW_ASSIGN_OR_RETURN(auto started, pipeline_->StartScanner(s->index == 0 ? "scanner-prime" : "scanner-s" + std::to_string(s->index), s->run_id, s->target_rate, s->scans));
+  OVOFLOW_ASSIGN_OR_RETURN(
+      auto started, pipeline_->StartScanner(s->index == 0 ? "scanner-prime" : "scanner-s" + std::to_string(s->index),
+                                            s->run_id, s->target_rate, s->scans));
   MeteredChild scanner = std::move(started);
   *scanner_cpu = {"scanner", {scanner.process->pid()}, 0, 0, ""};
   const double expected_s = static_cast<double>(s->scans) / s->target_rate;
@@ -206,7 +208,8 @@ Result<StepResult> StepRunner::Step(int index, const std::string& kind, double r
   s.other_cores = std::max(0.0, s.machine_busy_cores - ours);
   s.loadavg_1m_end = ReadMachineInfo().loadavg_1m;
 
-  OVOFLOW_ASSIGN_OR_RETURN(auto rows, pipeline_->ReadRows(s.run_id, start_unix_ns - 1'000'000'000, end_unix_ns + 1'000'000'000));
+  OVOFLOW_ASSIGN_OR_RETURN(auto rows,
+                           pipeline_->ReadRows(s.run_id, start_unix_ns - 1'000'000'000, end_unix_ns + 1'000'000'000));
   s.stored = static_cast<int64_t>(rows.size());
   if (s.stored < s.published) s.drained = false;
   s.achieved_rate = s.publish_seconds > 0 ? static_cast<double>(s.published) / s.publish_seconds : 0;
@@ -228,7 +231,8 @@ Status StepRunner::Prime() {
               o_.prime_scans);
   std::fflush(stdout);
   // Generous: the model loads and the consumer groups join meanwhile.
-  OVOFLOW_ASSIGN_OR_RETURN(auto prime, Step(0, "prime", std::min(200.0, o_.rates.front()), o_.prime_scans, o_.connect_timeout_s + o_.drain_timeout_s + 60, false));
+  OVOFLOW_ASSIGN_OR_RETURN(auto prime, Step(0, "prime", std::min(200.0, o_.rates.front()), o_.prime_scans,
+                                            o_.connect_timeout_s + o_.drain_timeout_s + 60, false));
   if (!prime.drained)
     return Status::Internal("the pipeline did not store the " + std::to_string(o_.prime_scans) +
                             " priming scans; see the logs in " + run_->work_dir);

@@ -24,15 +24,15 @@ struct Percentiles {
 Percentiles ComputePercentiles(std::vector<double>& values_ms);
 
 // The pipeline stages between the Prediction's timestamps, in order.
-inline constexpr const char* kStageNames[] = {"captured_to_published", "published_to_consumed",
-                                              "consumed_to_inferred", "inferred_to_stored"};
+inline constexpr const char* kStageNames[] = {"captured_to_published", "published_to_consumed", "consumed_to_inferred",
+                                              "inferred_to_stored"};
 inline constexpr int kStageCount = 4;
 
 struct LatencyStats {
-  Percentiles end_to_end;          // captured_at -> stored_at
+  Percentiles end_to_end;           // captured_at -> stored_at
   Percentiles stages[kStageCount];  // in kStageNames order
-  int worst_stage = -1;            // index of the stage with the highest p99, -1 when no samples
-  int64_t excluded_warmup = 0;     // rows captured in the warm-up, not in the percentiles
+  int worst_stage = -1;             // index of the stage with the highest p99, -1 when no samples
+  int64_t excluded_warmup = 0;      // rows captured in the warm-up, not in the percentiles
 };
 
 // Row timestamps reduced to what the statistics need, unix ns.
@@ -64,20 +64,20 @@ struct CpuUse {
 };
 
 struct StepResult {
-  int index = 0;             // 1-based
-  std::string kind;          // "fixed", "ramp" or "ramp-down" (--find-max)
-  std::string run_id;        // egg_id prefix of the step's scans
-  double target_rate = 0;    // scans/s
-  int64_t scans = 0;         // asked of the scanner
-  int64_t published = 0;     // acknowledged by the broker
+  int index = 0;           // 1-based
+  std::string kind;        // "fixed", "ramp" or "ramp-down" (--find-max)
+  std::string run_id;      // egg_id prefix of the step's scans
+  double target_rate = 0;  // scans/s
+  int64_t scans = 0;       // asked of the scanner
+  int64_t published = 0;   // acknowledged by the broker
   int64_t publish_failed = 0;
-  int64_t stored = 0;        // rows of this run in the store
-  int64_t duplicates = 0;    // redelivered predictions the store skipped during the step
+  int64_t stored = 0;          // rows of this run in the store
+  int64_t duplicates = 0;      // redelivered predictions the store skipped during the step
   double publish_seconds = 0;  // scanner: first send to last acknowledgement
-  double achieved_rate = 0;  // published / publish_seconds
-  double stored_rate = 0;    // stored / (last stored_at - first captured_at)
-  double wall_seconds = 0;   // scanner start to last row stored (or drain timeout)
-  bool drained = false;      // every published scan stored within the drain timeout
+  double achieved_rate = 0;    // published / publish_seconds
+  double stored_rate = 0;      // stored / (last stored_at - first captured_at)
+  double wall_seconds = 0;     // scanner start to last row stored (or drain timeout)
+  bool drained = false;        // every published scan stored within the drain timeout
   LatencyStats latency;
   std::map<std::string, LagStats> lag;  // by consumer group
   std::vector<CpuUse> cpu;

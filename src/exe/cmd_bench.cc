@@ -59,8 +59,9 @@ std::string CommandLine() {
     std::size_t end = all.find('\0', start);
     if (end == std::string::npos) end = all.size();
     std::string arg = all.substr(start, end - start);
-    bool plain = !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                       "0123456789-_=./:,@%+") == std::string::npos;
+    bool plain = !arg.empty() && arg.find_first_not_of(
+                                     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789-_=./:,@%+") == std::string::npos;
     if (!plain) {
       std::string quoted = "'";
       for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -160,8 +161,10 @@ int RunBenchCommand(const GlobalFlags& g, BenchOptions& o, const OutputFlags& f)
   if (!st.ok()) run.error = st.message();
   if (!run.steps.empty()) {
     Status written = WriteBenchJson(run, out);
-    if (!written.ok()) spdlog::error("bench: {}", written.message());
-    else std::printf("bench: wrote %s\n", out.c_str());
+    if (!written.ok())
+      spdlog::error("bench: {}", written.message());
+    else
+      std::printf("bench: wrote %s\n", out.c_str());
   }
   if (!st.ok()) {
     spdlog::error("bench: {}", st.message());
@@ -192,8 +195,9 @@ void AddBenchCommand(CLI::App& app, const GlobalFlags& g) {
   auto o = std::make_shared<BenchOptions>();
   o->worker.model_dir = DefaultModelDir();
   auto f = std::make_shared<OutputFlags>();
-  CLI::App* cmd = app.add_subcommand("bench", "Measure throughput, latency per stage, lag and CPU at fixed rates "
-                                              "and the highest sustained rate (needs a running Kafka)");
+  CLI::App* cmd = app.add_subcommand("bench",
+                                     "Measure throughput, latency per stage, lag and CPU at fixed rates "
+                                     "and the highest sustained rate (needs a running Kafka)");
   cmd->footer(kBenchFooter);
   cmd->add_option("--db", o->db, "database URL (default: a fresh SQLite file in the work directory)");
   cmd->add_option("--rates", o->rates, "fixed steps, scans/s, comma-separated")->delimiter(',')->capture_default_str();
@@ -202,21 +206,26 @@ void AddBenchCommand(CLI::App& app, const GlobalFlags& g) {
       ->capture_default_str();
   cmd->add_option("--drain-timeout", o->drain_timeout_s,
                   "after the scanner finished, wait this long for every scan to be stored, s")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_flag("--find-max", o->find_max, "after the fixed steps, ramp up until a step is not sustained");
   cmd->add_option("--ramp-factor", o->ramp_factor, "rate multiplier per --find-max step")->capture_default_str();
   cmd->add_option("--max-rate", o->max_rate, "--find-max stops at this rate, scans/s")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--p99-budget-ms", o->criteria.p99_budget_ms, "end-to-end p99 a sustained step stays within, ms")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--workers", o->workers, "inference worker processes")->capture_default_str();
   cmd->add_option("--partitions", o->partitions, "partitions for topics this creates")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--replication-factor", o->replication_factor,
                   "replicas for topics this creates (-1: the broker's default.replication.factor)")
       ->capture_default_str();
   cmd->add_option("--connect-timeout", o->connect_timeout_s, "give up when the broker does not answer within this, s")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--prime-scans", o->prime_scans,
                   "scans sent through the pipeline before the first step (not measured)")
       ->capture_default_str();

@@ -10,8 +10,8 @@
 #include "bus/producer.h"
 #include "common/log.h"
 #include "common/topics.h"
-#include "exe/commands.h"
 #include "exe/api_process.h"
+#include "exe/commands.h"
 #include "exe/live_relay.h"
 #include "exe/metrics_endpoint.h"
 #include "exe/signals.h"
@@ -73,7 +73,8 @@ void AddStoreCommand(CLI::App& app, const GlobalFlags& g) {
   auto m = std::make_shared<MetricsFlags>();
   auto models_dir = std::make_shared<std::string>(DefaultModelRegistry());
   CLI::App* cmd = app.add_subcommand("store", "Run the store writer (predictions topic -> database)");
-  cmd->add_option("--db", *db, "database URL: sqlite://path (embedded) or postgresql://user@host:port/db")->capture_default_str();
+  cmd->add_option("--db", *db, "database URL: sqlite://path (embedded) or postgresql://user@host:port/db")
+      ->capture_default_str();
   cmd->add_option("--models-dir", *models_dir,
                   "model registry: predictions of models it does not hold are dead-lettered (empty: no check)")
       ->capture_default_str();
@@ -100,8 +101,9 @@ void AddStoreCommand(CLI::App& app, const GlobalFlags& g) {
 void AddMigrateCommand(CLI::App& app, const GlobalFlags& g) {
   auto db = std::make_shared<std::string>(DefaultDatabaseUrl());
   CLI::App* cmd = app.add_subcommand(
-      "migrate", "Bring the database's schema up to date, as its owner (PostgreSQL: then run the stages as a member "
-                 "of ovoflow_app, which row-level security applies to; docs/security.md)");
+      "migrate",
+      "Bring the database's schema up to date, as its owner (PostgreSQL: then run the stages as a member "
+      "of ovoflow_app, which row-level security applies to; docs/security.md)");
   cmd->add_option("--db", *db, "database URL of the schema's owner")->capture_default_str();
   cmd->callback([&g, db] {
     InitLogging(g.log_level);
@@ -118,9 +120,11 @@ void AddTopicsCommand(CLI::App& app, const GlobalFlags& g) {
   };
   auto o = std::make_shared<TopicsOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "topics", "Create the pipeline's topics if they are missing (scans, predictions, dead letters, model activations)");
+      "topics",
+      "Create the pipeline's topics if they are missing (scans, predictions, dead letters, model activations)");
   cmd->add_option("--partitions", o->partitions, "partitions per topic (more partitions: more workers in parallel)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--replication-factor", o->replication_factor,
                   "replicas per partition (-1: the broker's default.replication.factor)")
       ->capture_default_str();

@@ -53,34 +53,46 @@ void AddTrainCommand(CLI::App& app, const GlobalFlags& g) {
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "phantom stream and weight seed of the training scans")->capture_default_str();
   cmd->add_option("--scans", o->train_scans, "distinct training scans")
-      ->check(CLI::Range(int64_t{2}, training::kMaxTrainScans))->capture_default_str();
-  cmd->add_option("--epochs", o->epochs, "passes over the training scans")->check(CLI::PositiveNumber)
+      ->check(CLI::Range(int64_t{2}, training::kMaxTrainScans))
+      ->capture_default_str();
+  cmd->add_option("--epochs", o->epochs, "passes over the training scans")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "scans per optimiser step")->check(CLI::Range(2, 4096))->capture_default_str();
   cmd->add_option("--lr", o->learning_rate, "peak AdamW learning rate (cosine decay)")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "LibTorch and data-generation threads")->check(CLI::Range(1, 256))
+  cmd->add_option("--threads", o->threads, "LibTorch and data-generation threads")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--eval-seed", o->eval_seed, "phantom seed of the held-out scans (must differ from --seed)")
       ->capture_default_str();
   cmd->add_option("--eval-scans", o->eval_scans, "held-out scans scored after training (0: skip, with calibration)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--conv-channels", o->net.conv_channels, "output channels of each 3x3 conv layer")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--conv-strides", o->net.conv_strides, "stride (1 or 2) of each conv layer")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--hidden", o->net.hidden, "units of the hidden fully connected layer")
-      ->check(CLI::Range(1, 4096))->capture_default_str();
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   cmd->add_option("--calibration-seed", o->calibration_seed, "phantom seed of the calibration scans")
       ->capture_default_str();
   cmd->add_option("--calibration-scans", o->calibration_scans, "scans the temperature and RECHECK band are fitted on")
-      ->check(CLI::Range(int64_t{100}, int64_t{2'000'000}))->capture_default_str();
+      ->check(CLI::Range(int64_t{100}, int64_t{2'000'000}))
+      ->capture_default_str();
   cmd->add_option("--target-accuracy", o->target_accuracy, "RECHECK band: accuracy on the eggs it decides")
-      ->check(CLI::Range(0.5, 1.0))->capture_default_str();
+      ->check(CLI::Range(0.5, 1.0))
+      ->capture_default_str();
   cmd->add_option("--max-abstention", o->max_abstention, "RECHECK band: largest fraction sent to RECHECK")
-      ->check(CLI::Range(0.0, 0.99))->capture_default_str();
-  cmd->add_option("--confidence-z", o->band_confidence_z,
-                  "RECHECK band: the accuracy target must hold at the Wilson lower bound, z standard errors (0: point estimate)")
-      ->check(CLI::Range(0.0, 9.99))->capture_default_str();
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  cmd->add_option(
+         "--confidence-z", o->band_confidence_z,
+         "RECHECK band: the accuracy target must hold at the Wilson lower bound, z standard errors (0: point estimate)")
+      ->check(CLI::Range(0.0, 9.99))
+      ->capture_default_str();
   AddPhantomFlags(cmd, &o->phantom);
   cmd->callback([&g, o] {
     InitLogging(g.log_level);
@@ -109,7 +121,8 @@ void AddEvalCommand(CLI::App& app, const GlobalFlags& g) {
   cmd->add_option("--seed", o->seed, "phantom stream (training used 1)")->capture_default_str();
   cmd->add_option("--count", o->count, "scans")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", o->batch, "scans per forward pass")->check(CLI::Range(1, 4096))->capture_default_str();
-  cmd->add_option("--threads", o->threads, "LibTorch and data-generation threads")->check(CLI::Range(1, 256))
+  cmd->add_option("--threads", o->threads, "LibTorch and data-generation threads")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_flag("--json", *json, "print the metrics as JSON");
   auto grid_dir = std::make_shared<std::string>();
@@ -117,7 +130,8 @@ void AddEvalCommand(CLI::App& app, const GlobalFlags& g) {
   cmd->add_option("--grid", *grid_dir,
                   "instead: score the SNR x incubation-day and variation grid, write grid.json, grid.csv and SVG "
                   "plots into this directory");
-  cmd->add_option("--grid-scans", *grid_scans, "scans per grid cell")->check(CLI::Range(int64_t{100}, int64_t{1'000'000}))
+  cmd->add_option("--grid-scans", *grid_scans, "scans per grid cell")
+      ->check(CLI::Range(int64_t{100}, int64_t{1'000'000}))
       ->capture_default_str();
   AddPhantomFlags(cmd, &o->phantom);
   cmd->callback([&g, o, model_dir, json, grid_dir, grid_scans] {
@@ -157,22 +171,29 @@ void AddCalibrateCommand(CLI::App& app, const GlobalFlags& g) {
   auto o = std::make_shared<training::CalibrateOptions>();
   auto model_dir = std::make_shared<std::string>(DefaultModelDir());
   CLI::App* cmd = app.add_subcommand(
-      "calibrate", "Fit the temperature and the RECHECK band of a model directory on phantom scans (rewrites model.json)");
+      "calibrate",
+      "Fit the temperature and the RECHECK band of a model directory on phantom scans (rewrites model.json)");
   cmd->add_option("--model", *model_dir, "model directory (model.pt + model.json)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "phantom seed of the calibration scans")->capture_default_str();
-  cmd->add_option("--count", o->count, "calibration scans")->check(CLI::Range(int64_t{100}, int64_t{2'000'000}))
+  cmd->add_option("--count", o->count, "calibration scans")
+      ->check(CLI::Range(int64_t{100}, int64_t{2'000'000}))
       ->capture_default_str();
   cmd->add_option("--held-out-seed", o->held_out_seed, "phantom seed of the held-out check")->capture_default_str();
   cmd->add_option("--held-out-count", o->held_out_count, "held-out scans")
-      ->check(CLI::Range(int64_t{100}, int64_t{2'000'000}))->capture_default_str();
+      ->check(CLI::Range(int64_t{100}, int64_t{2'000'000}))
+      ->capture_default_str();
   cmd->add_option("--target-accuracy", o->target_accuracy, "accuracy on the eggs the band decides")
-      ->check(CLI::Range(0.5, 1.0))->capture_default_str();
+      ->check(CLI::Range(0.5, 1.0))
+      ->capture_default_str();
   cmd->add_option("--max-abstention", o->max_abstention, "largest fraction sent to RECHECK")
-      ->check(CLI::Range(0.0, 0.99))->capture_default_str();
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
   cmd->add_option("--confidence-z", o->confidence_z,
                   "the accuracy target must hold at the Wilson lower bound, z standard errors (0: point estimate)")
-      ->check(CLI::Range(0.0, 9.99))->capture_default_str();
-  cmd->add_option("--threads", o->threads, "LibTorch and data-generation threads")->check(CLI::Range(1, 256))
+      ->check(CLI::Range(0.0, 9.99))
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "LibTorch and data-generation threads")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   AddPhantomFlags(cmd, &o->phantom);
   cmd->callback([&g, o, model_dir] {

@@ -79,13 +79,15 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
   Status topics = bus::EnsureTopics(g.brokers, {kScansTopic, kPredictionsTopic, kDeadLetterTopic}, o.partitions,
                                     o.replication_factor);
   if (topics.ok()) topics = bus::EnsureCompactedTopic(g.brokers, kModelsTopic, o.replication_factor);
-  if (!topics.ok()) Fatal(topics.ToString() + "\n  start the local broker with `scripts/kafka start`, or pass --brokers");
+  if (!topics.ok())
+    Fatal(topics.ToString() + "\n  start the local broker with `scripts/kafka start`, or pass --brokers");
 
   auto store = store::OpenStore(o.db);
   if (!store.ok()) Fatal(store.status().ToString());
 
   std::atomic<bool> ready{false};
-  auto api = ApiProcess::Start(g.brokers, o.api, o.oidc, store->get(), o.worker.registry_dir, [&ready] { return ready.load(); });
+  auto api = ApiProcess::Start(g.brokers, o.api, o.oidc, store->get(), o.worker.registry_dir,
+                               [&ready] { return ready.load(); });
   api::ApiServer* srv = &api->server();
 
   std::unique_ptr<edge::ScannerAgent> scanner;
@@ -95,9 +97,8 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
     scanner = std::move(s).value();
   }
   RunProgress progress(scanner ? scanner->run_id() + "-" : std::string("\x01none"));
-  o.worker.on_dead_letter = o.writer.on_dead_letter = [&progress](const std::string& key) {
-    progress.DeadLettered(key);
-  };
+  o.worker.on_dead_letter =
+      o.writer.on_dead_letter = [&progress](const std::string& key) { progress.DeadLettered(key); };
   auto writer = store::StoreWriter::Create(
       o.writer, store->get(),
       [srv, &progress](const std::vector<v1::Prediction>& preds) {
@@ -145,17 +146,19 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
   if (scanner) {
     scanner_thread = std::thread([&] {
       auto r = scanner->Run(stop_scanner);
-      if (r.ok()) published = r->published;
-      else fail("scanner", r.status());
+      if (r.ok())
+        published = r->published;
+      else
+        fail("scanner", r.status());
       scanner_done = true;
     });
   }
   ready = true;
-  std::printf("ovoflow up: pipeline running\n  dashboard  %s://%s:%u\n  broker     %s\n  database   %s\n"
-              "  scanner    %s\nPress Ctrl-C to stop.\n",
-              srv->tls() ? "https" : "http", o.api.listen_address.c_str(), srv->port(), g.brokers.c_str(), o.db.c_str(),
-              scanner ? ("run " + scanner->run_id() + ", " + FormatRate(o.scanner.rate_per_s)).c_str()
-                      : "off (--no-scanner)");
+  std::printf(
+      "ovoflow up: pipeline running\n  dashboard  %s://%s:%u\n  broker     %s\n  database   %s\n"
+      "  scanner    %s\nPress Ctrl-C to stop.\n",
+      srv->tls() ? "https" : "http", o.api.listen_address.c_str(), srv->port(), g.brokers.c_str(), o.db.c_str(),
+      scanner ? ("run " + scanner->run_id() + ", " + FormatRate(o.scanner.rate_per_s)).c_str() : "off (--no-scanner)");
   std::fflush(stdout);
 
   while (!signal_stop.load() && !failed.load()) {
@@ -202,7 +205,8 @@ void AddUpCommand(CLI::App& app, const GlobalFlags& g) {
   cmd->add_flag("--exit-when-done", o->exit_when_done, "with --scans N: exit once all N are stored");
   cmd->add_option("--drain-timeout-ms", o->drain_timeout_ms,
                   "on stop, wait up to this long for published scans to be stored")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--workers", o->workers, "inference workers in this process")->capture_default_str();
   cmd->add_option("--partitions", o->partitions, "partitions for topics this creates")->capture_default_str();
   cmd->add_option("--replication-factor", o->replication_factor,

@@ -40,7 +40,8 @@ store::ModelCheck KnownModelCheck(const std::string& registry_dir) {
 
 void AddGlobalFlags(CLI::App& app, GlobalFlags* g) {
   app.add_option("--brokers", g->brokers, "Kafka bootstrap servers (host:port,...)")
-      ->envname("OVOFLOW_BROKERS")->capture_default_str();
+      ->envname("OVOFLOW_BROKERS")
+      ->capture_default_str();
   app.add_option("--log-level", g->log_level, "trace, debug, info, warn, error, off")->capture_default_str();
 }
 
@@ -48,13 +49,16 @@ void AddGlobalFlags(CLI::App& app, GlobalFlags* g) {
 void AddPhantomFlags(CLI::App* cmd, edge::PhantomOptions* o) {
   cmd->add_option("--snr", o->snr, "phantom signal-to-noise ratio")->capture_default_str();
   cmd->add_option("--incubation-day", o->incubation_day, "phantom incubation day (9..14)")
-      ->check(CLI::Range(9, 14))->capture_default_str();
+      ->check(CLI::Range(9, 14))
+      ->capture_default_str();
   cmd->add_option("--variation", o->variation,
                   "phantom anatomical variation: scales the spread between embryos (0..3, 1 = default)")
-      ->check(CLI::Range(0.0, 3.0))->capture_default_str();
+      ->check(CLI::Range(0.0, 3.0))
+      ->capture_default_str();
   cmd->add_option("--motion-probability", o->motion_probability,
                   "chance that an embryo moves during its scan (motion blur)")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   const std::map<std::string, edge::Acquisition> acquisitions = {{"region", edge::Acquisition::kRegion},
                                                                  {"full-egg", edge::Acquisition::kFullEgg}};
   cmd->add_option("--acquisition", o->acquisition,
@@ -65,12 +69,15 @@ void AddPhantomFlags(CLI::App* cmd, edge::PhantomOptions* o) {
 
 void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o) {
   cmd->add_option("--rate", o->rate_per_s, "scans/s over all scanners (0: as fast as possible)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--scans", o->count, "scans to publish (0: until stopped)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--tenants", o->tenants, "hatchery (tenant) ids")->delimiter(',')->capture_default_str();
   cmd->add_option("--scanners-per-tenant", o->scanners_per_tenant, "MRI scanners per hatchery")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--seed", o->seed, "phantom stream seed")->capture_default_str();
   cmd->add_option("--first-index", o->first_index, "first phantom index of the stream")->capture_default_str();
   cmd->add_option("--run-id", o->run_id, "egg_id prefix (default: from the start time)");
@@ -85,13 +92,16 @@ void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o) {
 
 void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o) {
   cmd->add_option("--model", o->model_dir, "model directory (model.pt + model.json)")->capture_default_str();
-  cmd->add_option("--batch", o->max_batch, "largest micro-batch (scans)")->check(CLI::Range(1, 1024))
+  cmd->add_option("--batch", o->max_batch, "largest micro-batch (scans)")
+      ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   cmd->add_option("--batch-wait-ms", o->max_wait_ms, "longest wait for a batch to fill (ms)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--torch-threads", o->torch_threads, "LibTorch threads per worker")->capture_default_str();
   o->registry_dir = DefaultModelRegistry();
-  cmd->add_option("--models-dir", o->registry_dir, "model registry: <name>/<version>/ directories that activations name")
+  cmd->add_option("--models-dir", o->registry_dir,
+                  "model registry: <name>/<version>/ directories that activations name")
       ->capture_default_str();
   cmd->add_flag("!--no-model-activations", o->follow_activations,
                 "ignore ovoflow.models.v1: serve --model only (no hot swap, no shadow)");
@@ -109,7 +119,8 @@ void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--thresholds-reload-ms", o->thresholds_reload_ms,
                   "re-read --thresholds-file this often, between batches (0: at start-up only)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--infer-group", o->group_id, "consumer group of the inference workers")->capture_default_str();
   cmd->add_option("--worker-id", o->worker_id,
                   "worker id recorded in predictions; names the transactional producer (default host-pid-n)");
@@ -117,12 +128,14 @@ void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o) {
                 "no Kafka transactions: commit offsets after the outputs are acknowledged (the store de-duplicates)");
   cmd->add_option("--transaction-timeout-ms", o->transaction_timeout_ms,
                   "a crashed worker's open transaction is aborted after this")
-      ->check(CLI::Range(1000, 900000))->capture_default_str();
+      ->check(CLI::Range(1000, 900000))
+      ->capture_default_str();
 }
 
 void AddWriterFlags(CLI::App* cmd, store::WriterOptions* o) {
   cmd->add_option("--store-batch", o->max_batch, "predictions per database transaction")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--store-wait-ms", o->max_wait_ms, "longest wait for a store batch to fill (ms)")
       ->capture_default_str();
   cmd->add_option("--store-group", o->group_id, "consumer group of the store writers")->capture_default_str();
@@ -162,8 +175,9 @@ void AddApiFlags(CLI::App* cmd, api::ApiOptions* o, OidcFlags* oidc) {
       ->capture_default_str();
   // (`up` has the scanner's flag of that name already; it sets both.)
   if (cmd->get_option_no_throw("--scan-topic-per-tenant") == nullptr)
-    cmd->add_flag("--scan-topic-per-tenant", oidc->scan_topic_per_tenant,
-                  "POST /v1/scans publishes to ovoflow.scans.v1.<tenant> (secured clusters) instead of the shared topic");
+    cmd->add_flag(
+        "--scan-topic-per-tenant", oidc->scan_topic_per_tenant,
+        "POST /v1/scans publishes to ovoflow.scans.v1.<tenant> (secured clusters) instead of the shared topic");
   cmd->add_option("--auth-failure-limit", o->auth.failure_limit,
                   "failed authentications per client address and minute before it gets 429")
       ->check(CLI::PositiveNumber)

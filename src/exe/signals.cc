@@ -1,8 +1,8 @@
 #include "exe/signals.h"
 
+#include <unistd.h>
 #include <csignal>
 #include <cstdlib>
-#include <unistd.h>
 
 #include <chrono>
 
@@ -24,7 +24,7 @@ void OnSignal(int) {
 }  // namespace
 
 std::atomic<bool>& InstallStopSignals() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
@@ -34,7 +34,7 @@ std::atomic<bool>& InstallStopSignals() {
 }
 
 ReloadOnSighup::ReloadOnSighup(std::function<void()> reload) {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = OnHangup;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGHUP, &sa, nullptr);

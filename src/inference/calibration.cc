@@ -106,8 +106,8 @@ double AccuracyLowerBound(int64_t correct, int64_t n, double z) {
   return std::max(0.0, (centre - spread) / (1 + z2 / nn));
 }
 
-Result<BandChoice> ChooseBand(const std::vector<float>& p, const std::vector<uint8_t>& female,
-                              double target_accuracy, double max_abstention, double confidence_z) {
+Result<BandChoice> ChooseBand(const std::vector<float>& p, const std::vector<uint8_t>& female, double target_accuracy,
+                              double max_abstention, double confidence_z) {
   OVOFLOW_RETURN_IF_ERROR(CheckInputs(p.size(), female));
   if (!(target_accuracy > 0 && target_accuracy <= 1)) return Status::InvalidArgument("target_accuracy not in (0, 1]");
   if (!(max_abstention >= 0 && max_abstention <= 1)) return Status::InvalidArgument("max_abstention not in [0, 1]");

@@ -29,8 +29,7 @@ Result<double> FitTemperature(const std::vector<float>& logits, const std::vecto
 // Expected calibration error: over `bins` equal-width bins of p_female,
 // the count-weighted mean of |mean p_female - fraction female|. 0 for no
 // input.
-double ExpectedCalibrationError(const std::vector<float>& p_female, const std::vector<uint8_t>& female,
-                                int bins = 15);
+double ExpectedCalibrationError(const std::vector<float>& p_female, const std::vector<uint8_t>& female, int bins = 15);
 
 // What a decision band does on a set of scored scans.
 struct BandOutcome {

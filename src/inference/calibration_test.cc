@@ -141,7 +141,7 @@ TEST(ChooseBandTest, FallsBackToTheMostAccurateBandWithinTheLimitWhenNoBandReach
 
 TEST(AccuracyLowerBoundTest, IsTheWilsonLowerBound) {
   EXPECT_DOUBLE_EQ(AccuracyLowerBound(95, 100, 0), 0.95);
-  EXPECT_NEAR(AccuracyLowerBound(95, 100, 1.96), 0.8882, 1e-4);  // the textbook 95 % Wilson interval of 95/100
+  EXPECT_NEAR(AccuracyLowerBound(95, 100, 1.96), 0.8882, 1e-4);   // the textbook 95 % Wilson interval of 95/100
   EXPECT_NEAR(AccuracyLowerBound(100, 100, 1.96), 0.9630, 1e-4);  // all correct still leaves doubt
   EXPECT_EQ(AccuracyLowerBound(0, 0, 1.645), 0.0);
   EXPECT_EQ(AccuracyLowerBound(0, 10, 1.645), 0.0);

@@ -86,11 +86,9 @@ class TorchSexClassifier final : public SexClassifier {
     if (v == nullptr) return Status::InvalidArgument("null volume");
     if (v->dim_x() != info_.dim_x || v->dim_y() != info_.dim_y || v->dim_z() != info_.dim_z ||
         static_cast<uint32_t>(v->channels_size()) != info_.channels) {
-      return Status::InvalidArgument("volume " +
-                                     Geometry(v->dim_x(), v->dim_y(), v->dim_z(),
-                                              static_cast<uint32_t>(v->channels_size())) +
-                                     " does not match model input " +
-                                     Geometry(info_.dim_x, info_.dim_y, info_.dim_z, info_.channels));
+      return Status::InvalidArgument(
+          "volume " + Geometry(v->dim_x(), v->dim_y(), v->dim_z(), static_cast<uint32_t>(v->channels_size())) +
+          " does not match model input " + Geometry(info_.dim_x, info_.dim_y, info_.dim_z, info_.channels));
     }
     if (v->dtype() == v1::DTYPE_UINT8 && v->encoding() == v1::ENCODING_RAW && v->data().size() == n) {
       // Fast path for what scanners send: no intermediate float copy.
@@ -170,9 +168,8 @@ Result<std::unique_ptr<SexClassifier>> SexClassifier::Load(const std::string& mo
   std::stringstream text;
   text << in.rdbuf();
   info.metadata_json = text.str();
-  return std::unique_ptr<SexClassifier>(new TorchSexClassifier(std::move(net), std::move(info),
-                                                               meta.normalization().scale(),
-                                                               meta.normalization().offset(), threads));
+  return std::unique_ptr<SexClassifier>(new TorchSexClassifier(
+      std::move(net), std::move(info), meta.normalization().scale(), meta.normalization().offset(), threads));
 }
 
 }  // namespace ovoflow::inference

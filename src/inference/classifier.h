@@ -14,11 +14,11 @@
 namespace ovoflow::inference {
 
 struct ModelInfo {
-  std::string name;     // e.g. "gonad-cnn"
-  std::string version;  // e.g. "1.0.0"
+  std::string name;                                        // e.g. "gonad-cnn"
+  std::string version;                                     // e.g. "1.0.0"
   uint32_t dim_x = 0, dim_y = 0, dim_z = 0, channels = 0;  // expected input geometry
-  std::string metadata_json;  // the whole model.json, for the API
-  double temperature = 1.0;   // calibration: p_female = sigmoid(logit / temperature)
+  std::string metadata_json;                               // the whole model.json, for the API
+  double temperature = 1.0;                                // calibration: p_female = sigmoid(logit / temperature)
 };
 
 // Not thread-safe: one instance per worker thread.

@@ -34,9 +34,9 @@ struct NetModuleImpl : torch::nn::Module {
     for (std::size_t i = 0; i < c.conv_channels.size(); ++i) {
       const int out = c.conv_channels[i];
       const int s = c.conv_strides[i];
-      convs.push_back(register_module(
-          "conv" + std::to_string(i),
-          torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(s).padding(1).bias(false))));
+      convs.push_back(
+          register_module("conv" + std::to_string(i),
+                          torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(s).padding(1).bias(false))));
       bns.push_back(register_module("bn" + std::to_string(i), torch::nn::BatchNorm2d(out)));
       in = out;
       h /= s;
@@ -121,8 +121,8 @@ Status ValidateNetConfig(const NetConfig& c) {
     const int s = c.conv_strides[i];
     if (s != 1 && s != 2) return Status::InvalidArgument(layer + ": stride must be 1 or 2");
     if (h % s != 0 || w % s != 0)
-      return Status::InvalidArgument(layer + ": stride " + std::to_string(s) + " does not divide " +
-                                     std::to_string(w) + "x" + std::to_string(h));
+      return Status::InvalidArgument(layer + ": stride " + std::to_string(s) + " does not divide " + std::to_string(w) +
+                                     "x" + std::to_string(h));
     h /= s;
     w /= s;
   }
@@ -170,7 +170,7 @@ struct GonadNet::Impl {
   explicit Impl(const NetConfig& c) : config(c), net(c), device(ChooseDevice()) {}
   NetConfig config;
   NetModule net;
-  torch::Device device;  // the net's parameters live here; inputs are copied to it
+  torch::Device device;             // the net's parameters live here; inputs are copied to it
   std::optional<FoldedNet> folded;  // valid until the next training step
   std::unique_ptr<torch::optim::AdamW> optimizer;
 
@@ -273,8 +273,8 @@ Status GonadNet::Logits(const float* inputs, int64_t batch, float* logits) {
   try {
     c10::InferenceMode guard;
     const NetConfig& c = impl_->config;
-    torch::Tensor x = torch::from_blob(const_cast<float*>(inputs), {batch, c.in_channels, c.height, c.width})
-                          .to(impl_->device);
+    torch::Tensor x =
+        torch::from_blob(const_cast<float*>(inputs), {batch, c.in_channels, c.height, c.width}).to(impl_->device);
     torch::Tensor out = impl_->Forward(x).to(torch::kCPU).contiguous();
     std::memcpy(logits, out.data_ptr<float>(), static_cast<std::size_t>(batch) * sizeof(float));
   } catch (const std::exception& e) {
@@ -285,8 +285,8 @@ Status GonadNet::Logits(const float* inputs, int64_t batch, float* logits) {
 
 Status GonadNet::BeginTraining(double lr, double weight_decay) {
   try {
-    impl_->optimizer = std::make_unique<torch::optim::AdamW>(
-        impl_->net->parameters(), torch::optim::AdamWOptions(lr).weight_decay(weight_decay));
+    impl_->optimizer = std::make_unique<torch::optim::AdamW>(impl_->net->parameters(),
+                                                             torch::optim::AdamWOptions(lr).weight_decay(weight_decay));
   } catch (const std::exception& e) {
     return Status::Internal("creating the optimiser: " + What(e));
   }
@@ -295,8 +295,7 @@ Status GonadNet::BeginTraining(double lr, double weight_decay) {
 
 void GonadNet::SetLearningRate(double lr) {
   if (!impl_->optimizer) return;
-  for (auto& group : impl_->optimizer->param_groups())
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  for (auto& group : impl_->optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 }
 
 Result<double> GonadNet::TrainStep(const float* inputs, const float* labels, int64_t batch) {

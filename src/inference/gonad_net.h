@@ -27,8 +27,8 @@ struct NetConfig {
   int crop = 4;          // voxels cut from each side of height and width before the first conv
   std::vector<int> conv_channels = {32, 32, 32, 32};
   std::vector<int> conv_strides = {1, 2, 2, 1};  // each 1 or 2, dividing the feature map
-  int pool = 1;     // average pooling window and stride after the last conv (1 = none)
-  int hidden = 64;  // units of the hidden fully connected layer
+  int pool = 1;                                  // average pooling window and stride after the last conv (1 = none)
+  int hidden = 64;                               // units of the hidden fully connected layer
 };
 
 // InvalidArgument when the layers do not fit together (e.g. the strides and

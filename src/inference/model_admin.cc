@@ -66,8 +66,8 @@ Result<v1::ModelActivation> ModelAdminService::Activate(const api::ActivationReq
   OVOFLOW_ASSIGN_OR_RETURN(auto found, registry_.Find(name, r.model_version));
   // The workers would refuse a model that does not load: say so now.
   auto loaded = SexClassifier::Load(found.dir, 0);
-  if (!loaded.ok()) return Status::InvalidArgument(name + " " + r.model_version + " does not load: " +
-                                                   loaded.status().message());
+  if (!loaded.ok())
+    return Status::InvalidArgument(name + " " + r.model_version + " does not load: " + loaded.status().message());
   v1::ModelActivation a;
   a.set_model_name(name);
   a.set_model_version(r.model_version);
@@ -83,8 +83,8 @@ Result<v1::ModelActivation> ModelAdminService::DeactivateShadow(const std::strin
                                                                 const std::string& reason) {
   const std::string name = model_name.empty() ? kDefaultModelName : model_name;
   ActivationState state = follower_->state();
-  const bool is_shadow = state.shadow && state.shadow->model_name() == name &&
-                         state.shadow->model_version() == model_version;
+  const bool is_shadow =
+      state.shadow && state.shadow->model_name() == name && state.shadow->model_version() == model_version;
   if (!is_shadow)
     return Status::FailedPrecondition(name + " " + model_version +
                                       " is not the shadow model; the active model is replaced by activating another");
@@ -101,8 +101,8 @@ Result<v1::ModelActivation> ModelAdminService::Publish(v1::ModelActivation a) {
   OVOFLOW_RETURN_IF_ERROR(PublishActivation(*producer_, a, options_.publish_timeout_ms, options_.topic));
   follower_->Observe(a);  // read-your-writes for GET /v1/models
   spdlog::info("models: {} {} {} by {}{}{}", RoleName(a.role()), a.model_name(),
-               a.model_version().empty() ? "off" : a.model_version(), a.activated_by(),
-               a.reason().empty() ? "" : ": ", a.reason());
+               a.model_version().empty() ? "off" : a.model_version(), a.activated_by(), a.reason().empty() ? "" : ": ",
+               a.reason());
   return a;
 }
 

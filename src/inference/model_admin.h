@@ -19,8 +19,8 @@ struct ModelAdminOptions {
   std::string brokers = kDefaultBrokers;
   std::string registry_dir = "models";  // model registry root
   std::string topic = kModelsTopic;
-  int publish_timeout_ms = 10000;       // wait for the broker's acknowledgement, ms
-  int catch_up_timeout_ms = 5000;       // Create() reads the existing activations for at most this long, ms
+  int publish_timeout_ms = 10000;  // wait for the broker's acknowledgement, ms
+  int catch_up_timeout_ms = 5000;  // Create() reads the existing activations for at most this long, ms
 };
 
 // Thread-safe. Follows the control topic (for GET /v1/models) on a thread

@@ -12,9 +12,12 @@ namespace ovoflow::inference {
 
 std::string RoleName(v1::ModelRole role) {
   switch (role) {
-    case v1::MODEL_ROLE_ACTIVE: return "active";
-    case v1::MODEL_ROLE_SHADOW: return "shadow";
-    default: return "";
+    case v1::MODEL_ROLE_ACTIVE:
+      return "active";
+    case v1::MODEL_ROLE_SHADOW:
+      return "shadow";
+    default:
+      return "";
   }
 }
 
@@ -93,8 +96,8 @@ std::unique_ptr<ActivationFollower> ActivationFollower::Start(const FollowerOpti
       if (!f->runtime_->RunOnce(no_stop).ok()) break;
     }
     if (!f->reader_->caught_up())
-      spdlog::warn("models: {} not read to its end within {} ms; later records apply when they arrive",
-                   options.topic, options.catch_up_timeout_ms);
+      spdlog::warn("models: {} not read to its end within {} ms; later records apply when they arrive", options.topic,
+                   options.catch_up_timeout_ms);
   }
   // The latest record of each role, on the calling thread, before the
   // follower thread exists: later records cannot overtake them.

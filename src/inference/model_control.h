@@ -75,7 +75,7 @@ class ActivationFollower {
  private:
   ActivationFollower() = default;
   class ActivationStage;
-  bool Connect();                   // creates the reader; false while the topic is missing
+  bool Connect();  // creates the reader; false while the topic is missing
   void Loop();
 
   FollowerOptions options_;
@@ -86,7 +86,7 @@ class ActivationFollower {
   bus::TopicReader* reader_ = nullptr;          // owned by runtime_
   bool warned_missing_ = false;
   mutable std::mutex mu_;
-  ActivationState state_;           // GUARDED_BY(mu_)
+  ActivationState state_;  // GUARDED_BY(mu_)
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -73,8 +73,10 @@ Result<std::vector<RegisteredModel>> ModelRegistry::List(std::vector<std::string
       for (const auto& version_entry : fs::directory_iterator(name_entry.path(), ec)) {
         if (!version_entry.is_directory(ec)) continue;
         auto model = Find(name, version_entry.path().filename().string());
-        if (model.ok()) out.push_back(std::move(model).value());
-        else skip(model.status().message());
+        if (model.ok())
+          out.push_back(std::move(model).value());
+        else
+          skip(model.status().message());
       }
     }
   } catch (const fs::filesystem_error& e) {

@@ -87,8 +87,9 @@ class KnownModels {
   ModelRegistry registry_;
   const int refresh_ms_;
   std::mutex mu_;
-  std::set<std::pair<std::string, std::string>> known_;               // GUARDED_BY(mu_)
-  std::map<std::pair<std::string, std::string>, int64_t> missing_;  // GUARDED_BY(mu_): monotonic ns of the listing that missed it
+  std::set<std::pair<std::string, std::string>> known_;  // GUARDED_BY(mu_)
+  std::map<std::pair<std::string, std::string>, int64_t>
+      missing_;  // GUARDED_BY(mu_): monotonic ns of the listing that missed it
 };
 
 }  // namespace ovoflow::inference

@@ -19,9 +19,8 @@ std::string CommittedModel() { return CommittedModelDir(std::getenv("OVOFLOW_SOU
 class ModelRegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("ovoflow-registry-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() / ("ovoflow-registry-" + std::to_string(::getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(root_);
   }
@@ -75,8 +74,8 @@ TEST_F(ModelRegistryTest, ListsValidModelsByNameThenVersion) {
     EXPECT_EQ(m.metadata.version(), m.version);
     EXPECT_EQ(m.dir, (root_ / m.name / m.version).string());
   }
-  EXPECT_EQ(seen, (std::vector<std::string>{"gonad-cnn 1.0.0", "gonad-cnn 1.9.0", "gonad-cnn 1.10.0",
-                                            "other-net 0.1.0"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"gonad-cnn 1.0.0", "gonad-cnn 1.9.0", "gonad-cnn 1.10.0", "other-net 0.1.0"}));
   auto latest = registry.Latest("gonad-cnn");
   ASSERT_TRUE(latest.ok());
   EXPECT_EQ(latest->version, "1.10.0");
@@ -85,8 +84,8 @@ TEST_F(ModelRegistryTest, ListsValidModelsByNameThenVersion) {
 
 TEST_F(ModelRegistryTest, SkipsAndExplainsInvalidDirectories) {
   AddModel("gonad-cnn", "1.0.0");
-  AddModel("gonad-cnn", "2.0.0", "gonad-cnn", "1.0.0");  // model.json says another version
-  fs::create_directories(root_ / "gonad-cnn" / "3.0.0");   // no model.json
+  AddModel("gonad-cnn", "2.0.0", "gonad-cnn", "1.0.0");   // model.json says another version
+  fs::create_directories(root_ / "gonad-cnn" / "3.0.0");  // no model.json
   fs::create_directories(root_ / "gonad-cnn" / "4.0.0");
   std::ofstream(root_ / "gonad-cnn" / "4.0.0" / "model.json") << "{ not json";
   ModelRegistry registry(root_.string());

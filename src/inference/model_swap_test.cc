@@ -183,8 +183,10 @@ TEST_F(ModelSwapTest, HotSwapsBetweenBatchesAndShadowScores) {
   for (int i = 0; i < 300 && after_swap < 4; ++i) {
     PublishScans(5);
     Drain(*worker);
-    if (worker->model().version == "1.1.0") ++after_swap;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (worker->model().version == "1.1.0")
+      ++after_swap;
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(worker->model().version, "1.1.0") << "the activation never reached the worker";
 
@@ -192,7 +194,7 @@ TEST_F(ModelSwapTest, HotSwapsBetweenBatchesAndShadowScores) {
   auto preds = ReadPredictions(&raw);
   ASSERT_EQ(static_cast<int>(preds.size()), published_);
   std::set<std::string> eggs;
-  std::map<int64_t, std::set<std::string>> versions_per_batch;  // consumed_at is per batch
+  std::map<int64_t, std::set<std::string>> versions_per_batch;         // consumed_at is per batch
   std::map<int32_t, std::vector<std::string>> versions_per_partition;  // in offset order
   int v100 = 0, v110 = 0;
   for (std::size_t i = 0; i < preds.size(); ++i) {

@@ -25,22 +25,34 @@ struct SwitchMetrics {
     static SwitchMetrics* m = [] {
       auto& reg = MetricsRegistry();
       return new SwitchMetrics{
-          prometheus::BuildCounter().Name("ovoflow_model_load_failures_total")
+          prometheus::BuildCounter()
+              .Name("ovoflow_model_load_failures_total")
               .Help("Activated models a worker could not resolve or load (it kept the current one), by role")
               .Register(reg),
-          prometheus::BuildCounter().Name("ovoflow_model_swaps_total")
-              .Help("Models swapped in by inference workers between batches, by role").Register(reg),
-          prometheus::BuildCounter().Name("ovoflow_shadow_scans_total")
-              .Help("Scans scored by both the active and the shadow model").Register(reg),
-          prometheus::BuildCounter().Name("ovoflow_shadow_decision_agreements_total")
+          prometheus::BuildCounter()
+              .Name("ovoflow_model_swaps_total")
+              .Help("Models swapped in by inference workers between batches, by role")
+              .Register(reg),
+          prometheus::BuildCounter()
+              .Name("ovoflow_shadow_scans_total")
+              .Help("Scans scored by both the active and the shadow model")
+              .Register(reg),
+          prometheus::BuildCounter()
+              .Name("ovoflow_shadow_decision_agreements_total")
               .Help("Shadow-scored scans whose shadow decision (KEEP/DIVERT/RECHECK) equals the active one")
               .Register(reg),
-          prometheus::BuildCounter().Name("ovoflow_shadow_sex_agreements_total")
-              .Help("Shadow-scored scans whose shadow sex (p_female >= 0.5) equals the active one").Register(reg),
-          prometheus::BuildCounter().Name("ovoflow_shadow_failures_total")
-              .Help("Batches the shadow model failed to score (the active model's results stand)").Register(reg),
-          prometheus::BuildHistogram().Name("ovoflow_shadow_p_female_difference")
-              .Help("Absolute difference of p_female between the shadow and the active model").Register(reg),
+          prometheus::BuildCounter()
+              .Name("ovoflow_shadow_sex_agreements_total")
+              .Help("Shadow-scored scans whose shadow sex (p_female >= 0.5) equals the active one")
+              .Register(reg),
+          prometheus::BuildCounter()
+              .Name("ovoflow_shadow_failures_total")
+              .Help("Batches the shadow model failed to score (the active model's results stand)")
+              .Register(reg),
+          prometheus::BuildHistogram()
+              .Name("ovoflow_shadow_p_female_difference")
+              .Help("Absolute difference of p_female between the shadow and the active model")
+              .Register(reg),
       };
     }();
     return *m;
@@ -93,8 +105,10 @@ void ModelSwitch::Apply(const v1::ModelActivation& a) {
                a.reason().empty() ? "" : ": ", a.reason());
   wanted = key;
   std::lock_guard lock(mu_);
-  if (is_active) pending_active_ = std::move(loaded).value();
-  else pending_shadow_.emplace(std::move(loaded).value());
+  if (is_active)
+    pending_active_ = std::move(loaded).value();
+  else
+    pending_shadow_.emplace(std::move(loaded).value());
 }
 
 bool ModelSwitch::SwapPending() {

@@ -45,7 +45,7 @@ class ModelSwitch {
   // Batch loop only (the worker's thread): moves waiting models in, between
   // batches. True when the active or shadow model changed.
   bool SwapPending();
-  LoadedModel& active() { return active_; }                   // batch loop only
+  LoadedModel& active() { return active_; }                        // batch loop only
   LoadedModel* shadow() { return shadow_ ? &*shadow_ : nullptr; }  // batch loop only; nullptr: off
 
  private:
@@ -58,7 +58,7 @@ class ModelSwitch {
   std::string wanted_shadow_;          // loader only: "" = off
 
   std::mutex mu_;
-  std::optional<LoadedModel> pending_active_;                // GUARDED_BY(mu_)
+  std::optional<LoadedModel> pending_active_;                 // GUARDED_BY(mu_)
   std::optional<std::optional<LoadedModel>> pending_shadow_;  // GUARDED_BY(mu_); inner nullopt: off
 };
 

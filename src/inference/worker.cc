@@ -35,20 +35,32 @@ struct WorkerMetrics {
     static WorkerMetrics* m = [] {
       auto& reg = MetricsRegistry();
       return new WorkerMetrics{
-          prometheus::BuildCounter().Name("ovoflow_scans_consumed_total")
-              .Help("Scan messages inference workers processed and delivered").Register(reg).Add({}),
-          prometheus::BuildCounter().Name("ovoflow_predictions_total")
-              .Help("Predictions published, by decision").Register(reg),
-          prometheus::BuildHistogram().Name("ovoflow_inference_batch_size")
-              .Help("Scans per model forward pass").Register(reg)
+          prometheus::BuildCounter()
+              .Name("ovoflow_scans_consumed_total")
+              .Help("Scan messages inference workers processed and delivered")
+              .Register(reg)
+              .Add({}),
+          prometheus::BuildCounter()
+              .Name("ovoflow_predictions_total")
+              .Help("Predictions published, by decision")
+              .Register(reg),
+          prometheus::BuildHistogram()
+              .Name("ovoflow_inference_batch_size")
+              .Help("Scans per model forward pass")
+              .Register(reg)
               .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}),
-          prometheus::BuildHistogram().Name("ovoflow_inference_seconds")
-              .Help("Model forward pass time per batch").Register(reg)
+          prometheus::BuildHistogram()
+              .Name("ovoflow_inference_seconds")
+              .Help("Model forward pass time per batch")
+              .Register(reg)
               .Add({}, LatencyBucketsSeconds()),
-          prometheus::BuildHistogram().Name("ovoflow_capture_to_inference_seconds")
-              .Help("Time from scan capture to model output").Register(reg)
+          prometheus::BuildHistogram()
+              .Name("ovoflow_capture_to_inference_seconds")
+              .Help("Time from scan capture to model output")
+              .Register(reg)
               .Add({}, LatencyBucketsSeconds()),
-          prometheus::BuildCounter().Name("ovoflow_thresholds_reloads_total")
+          prometheus::BuildCounter()
+              .Name("ovoflow_thresholds_reloads_total")
               .Help("Changes of the thresholds file seen by inference workers, by result (applied, rejected)")
               .Register(reg),
       };
@@ -99,7 +111,7 @@ class ScoringStage final : public bus::Stage {
   ModelSwitch& models() { return *models_; }
 
   void BeforeBatch() override {
-    models_->SwapPending();  // the whole batch is scored by one model
+    models_->SwapPending();   // the whole batch is scored by one model
     MaybeReloadThresholds();  // and decided with one set of bands
   }
 
@@ -118,9 +130,9 @@ class ScoringStage final : public bus::Stage {
       // A tenant's topic carries that tenant's scans only: whoever could
       // write it (that tenant's scanners, by the broker's ACLs) forged anything else.
       if (std::string_view owner = ScanTopicTenant(batch[i].topic); !owner.empty() && owner != scan.tenant_id()) {
-        out.rejections.push_back({i, "tenant_mismatch",
-                                  "tenant_id '" + scan.tenant_id() + "' on the scan topic of tenant '" +
-                                      std::string(owner) + "'"});
+        out.rejections.push_back(
+            {i, "tenant_mismatch",
+             "tenant_id '" + scan.tenant_id() + "' on the scan topic of tenant '" + std::string(owner) + "'"});
         continue;
       }
       if (Status st = CheckModelInput(scan.volume(), models_->active().metadata.input()); !st.ok()) {
@@ -158,12 +170,15 @@ class ScoringStage final : public bus::Stage {
         // What the store would refuse (a NaN score from extreme voxels) is
         // refused here, with the scan that caused it.
         if (Status st = ValidatePrediction(pred); !st.ok()) {
-          out.rejections.push_back({sources[i], "invalid", "the prediction made of this scan is invalid: " + st.message()});
+          out.rejections.push_back(
+              {sources[i], "invalid", "the prediction made of this scan is invalid: " + st.message()});
           continue;
         }
-        metrics_.capture_to_inference_seconds.Observe(SecondsBetween(FromTimestamp(scans[i].captured_at()), inferred_ns));
+        metrics_.capture_to_inference_seconds.Observe(
+            SecondsBetween(FromTimestamp(scans[i].captured_at()), inferred_ns));
         decisions.push_back(pred.decision());
-        out.outputs.push_back({kPredictionsTopic, pred.egg_id(), pred.SerializeAsString(), bus::ChildTraceHeaders(source)});
+        out.outputs.push_back(
+            {kPredictionsTopic, pred.egg_id(), pred.SerializeAsString(), bus::ChildTraceHeaders(source)});
       }
     }
     out.on_delivered.push_back([this, n = batch.size(), decisions = std::move(decisions)] {
@@ -299,8 +314,8 @@ Result<std::unique_ptr<InferenceWorker>> InferenceWorker::Create(const WorkerOpt
   if (options.on_dead_letter)
     ro.on_rejected = [f = options.on_dead_letter](const bus::Message& m, const bus::Rejection&) { f(m.key); };
   OVOFLOW_ASSIGN_OR_RETURN(impl->runtime,
-                           bus::StageRuntime::Create(ro, std::move(consumer),
-                                                     [po] { return bus::Producer::Create(po); }, impl->stage.get()));
+                           bus::StageRuntime::Create(
+                               ro, std::move(consumer), [po] { return bus::Producer::Create(po); }, impl->stage.get()));
   std::unique_ptr<InferenceWorker> w(new InferenceWorker());
   w->impl_ = std::move(impl);
   spdlog::info("infer: worker {} loaded model {} {} (input {}x{}x{}), batch {} / {} ms", options.worker_id,

@@ -29,19 +29,20 @@ namespace ovoflow::inference {
 struct WorkerOptions {
   std::string brokers = kDefaultBrokers;
   std::string group_id = kInferGroup;  // workers sharing it split the partitions
-  std::string worker_id;  // recorded in each prediction, names the producer (at most 128 bytes); default host-pid-n (unique)
+  std::string
+      worker_id;  // recorded in each prediction, names the producer (at most 128 bytes); default host-pid-n (unique)
   // Model served until an activation on ovoflow.models.v1 says otherwise
   // (the `ovoflow` binary defaults it to the newest version in the registry).
   std::string model_dir = std::string("models/") + kDefaultModelName + "/" + kDefaultModelVersion;
   std::string registry_dir = "models";  // model registry root: <name>/<version>/ (model_registry.h)
   bool follow_activations = true;       // read ovoflow.models.v1 and hot-swap (docs/models.md)
   int activation_catch_up_ms = 10000;   // Create() reads existing activations for at most this long, ms
-  int max_batch = 64;      // scans per forward pass, 1..1024
-  int max_wait_ms = 10;    // longest a batch waits to fill after its first scan, ms
-  int poll_timeout_ms = 100;  // longest RunOnce waits for a first scan, ms
-  int torch_threads = 1;   // LibTorch intra-op threads
+  int max_batch = 64;                   // scans per forward pass, 1..1024
+  int max_wait_ms = 10;                 // longest a batch waits to fill after its first scan, ms
+  int poll_timeout_ms = 100;            // longest RunOnce waits for a first scan, ms
+  int torch_threads = 1;                // LibTorch intra-op threads
   // RECHECK band: see ThresholdPolicy (tenant_thresholds.h) for the order.
-  Thresholds thresholds;            // --keep-threshold / --divert-threshold
+  Thresholds thresholds;             // --keep-threshold / --divert-threshold
   bool thresholds_explicit = false;  // true: `thresholds` beats the model's recommended band
   std::string thresholds_file;       // per-tenant bands (JSON); empty: none
   int thresholds_reload_ms = 2000;   // re-read thresholds_file this often (between batches); 0: at start-up only

@@ -28,7 +28,8 @@ class WorkerTest : public ::testing::Test {
     auto mc = bus::MockCluster::Create(1);
     ASSERT_TRUE(mc.ok());
     cluster_ = std::move(mc).value();
-    for (const char* t : {kScansTopic, kPredictionsTopic, kDeadLetterTopic}) ASSERT_TRUE(cluster_->CreateTopic(t, 2).ok());
+    for (const char* t : {kScansTopic, kPredictionsTopic, kDeadLetterTopic})
+      ASSERT_TRUE(cluster_->CreateTopic(t, 2).ok());
     bus::ProducerOptions po;
     po.brokers = cluster_->bootstrap();
     producer_ = std::move(bus::Producer::Create(po)).value();
@@ -46,7 +47,10 @@ class WorkerTest : public ::testing::Test {
   }
 
   void Publish(const std::string& key, const std::string& value) {
-    ASSERT_TRUE(producer_->Send(kScansTopic, key, value, {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}).ok());
+    ASSERT_TRUE(producer_
+                    ->Send(kScansTopic, key, value,
+                           {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
+                    .ok());
   }
 
   std::vector<bus::Message> ReadAll(const std::string& topic, std::size_t want) {
@@ -85,7 +89,8 @@ class WorkerTest : public ::testing::Test {
 class WorkerDeliveryTest : public WorkerTest, public ::testing::WithParamInterface<bool> {};
 
 TEST_P(WorkerDeliveryTest, PredictsValidScansAndDeadLettersTheRest) {
-  for (int i = 0; i < 5; ++i) Publish("egg-" + std::to_string(i), Scan("egg-" + std::to_string(i), i).SerializeAsString());
+  for (int i = 0; i < 5; ++i)
+    Publish("egg-" + std::to_string(i), Scan("egg-" + std::to_string(i), i).SerializeAsString());
   Publish("garbage", std::string("\x08\xff\xff\xff", 4) + "not a scan");
   v1::EggScan wrong = Scan("egg-small", 9);
   wrong.mutable_volume()->set_dim_z(8);
@@ -189,7 +194,9 @@ TEST_F(WorkerTest, ReadsEveryTenantsTopicAndRefusesForgedTenants) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Delivery, WorkerDeliveryTest, ::testing::Values(true, false),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "ExactlyOnce" : "AtLeastOnce"; });
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "ExactlyOnce" : "AtLeastOnce";
+                         });
 
 // Kafka API keys and error codes injected below (Kafka protocol numbers).
 constexpr int16_t kAddOffsetsToTxnApi = 25;
@@ -201,7 +208,8 @@ class WorkerTransactionTest : public WorkerTest {
  protected:
   void PublishScans(int n) {
     for (int i = 0; i < n; ++i)
-      Publish("egg-" + std::to_string(i), Scan("egg-" + std::to_string(i), static_cast<uint64_t>(i)).SerializeAsString());
+      Publish("egg-" + std::to_string(i),
+              Scan("egg-" + std::to_string(i), static_cast<uint64_t>(i)).SerializeAsString());
     ASSERT_TRUE(producer_->Flush(10000).ok());
   }
 

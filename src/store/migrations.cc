@@ -224,8 +224,8 @@ std::string CheckMigrationList(const std::vector<Migration>& migrations) {
   return {};
 }
 
-std::string CheckAppliedMigrations(const std::map<int, std::string>& applied,
-                                   const std::vector<Migration>& migrations, const std::string& database) {
+std::string CheckAppliedMigrations(const std::map<int, std::string>& applied, const std::vector<Migration>& migrations,
+                                   const std::string& database) {
   const int known = migrations.back().version;
   if (!applied.empty() && applied.rbegin()->first > known) {
     return "database '" + database + "' has schema version " + std::to_string(applied.rbegin()->first) +

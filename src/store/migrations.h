@@ -53,7 +53,7 @@ std::string CheckMigrationList(const std::vector<Migration>& migrations);
 // database can be migrated with the list, else the reason it cannot, naming
 // `database`: a version newer than the list knows, a name that differs from
 // the list's at that version (migrated by a different build), or gaps.
-std::string CheckAppliedMigrations(const std::map<int, std::string>& applied,
-                                   const std::vector<Migration>& migrations, const std::string& database);
+std::string CheckAppliedMigrations(const std::map<int, std::string>& applied, const std::vector<Migration>& migrations,
+                                   const std::string& database);
 
 }  // namespace ovoflow::store

@@ -183,9 +183,8 @@ TEST_P(StoreContractTest, AccuracyIsExactPerTenantAndModelVersion) {
   auto all = store_->GetAccuracy(test_util::AllStats());
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   ASSERT_EQ(all->size(), 3u);
-  auto expect_row = [](const ModelAccuracy& a, const std::string& tenant, const std::string& version,
-                       int64_t outcomes, int64_t correct, int64_t decided, int64_t decided_correct,
-                       int64_t rechecks) {
+  auto expect_row = [](const ModelAccuracy& a, const std::string& tenant, const std::string& version, int64_t outcomes,
+                       int64_t correct, int64_t decided, int64_t decided_correct, int64_t rechecks) {
     EXPECT_EQ(a.tenant_id, tenant);
     EXPECT_EQ(a.model_version, version);
     EXPECT_EQ(a.outcomes, outcomes) << tenant << " " << version;
@@ -209,8 +208,7 @@ TEST_P(StoreContractTest, AccuracyIsExactPerTenantAndModelVersion) {
   ASSERT_EQ(day1->size(), 1u);
   expect_row((*day1)[0], "h-a", "1.0", 3, 2, 2, 1, 1);  // a2, a3, a4
   EXPECT_TRUE(store_->GetAccuracy(Scope("h-c"))->empty());
-  EXPECT_EQ(store_->GetAccuracy(Scope("", kT0 + kSec, kT0)).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetAccuracy(Scope("", kT0 + kSec, kT0)).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_P(StoreContractTest, ConcurrentConflictingOutcomesStoreOneEach) {
@@ -225,9 +223,12 @@ TEST_P(StoreContractTest, ConcurrentConflictingOutcomesStoreOneEach) {
   auto record = [&](PredictionStore* store, v1::Sex sex, int slot) {
     for (int i = 0; i < kEggs; ++i) {
       auto rec = store->RecordOutcome(MakeOutcome("h-a", "egg-" + std::to_string(i), sex));
-      if (rec.ok() && rec->created) ++created[static_cast<std::size_t>(slot)];
-      else if (rec.status().code() == StatusCode::kAlreadyExists) ++conflicts[static_cast<std::size_t>(slot)];
-      else ++errors[static_cast<std::size_t>(slot)];
+      if (rec.ok() && rec->created)
+        ++created[static_cast<std::size_t>(slot)];
+      else if (rec.status().code() == StatusCode::kAlreadyExists)
+        ++conflicts[static_cast<std::size_t>(slot)];
+      else
+        ++errors[static_cast<std::size_t>(slot)];
     }
   };
   std::thread female([&] { record(store_.get(), v1::SEX_FEMALE, 0); });

@@ -146,13 +146,20 @@ SqlQuery BuildAccuracyQuery(SqlDialect dialect, const StatsQuery& query) {
   const std::string female = std::to_string(v1::SEX_FEMALE), male = std::to_string(v1::SEX_MALE);
   const std::string keep = std::to_string(v1::DECISION_KEEP), divert = std::to_string(v1::DECISION_DIVERT);
   const std::string recheck = std::to_string(v1::DECISION_RECHECK);
-  q.sql = "SELECT tenant_id, model_version, COUNT(*),"
-          " SUM(CASE WHEN predicted_sex = sex THEN 1 ELSE 0 END),"
-          " SUM(CASE WHEN predicted_decision IN (" + keep + ", " + divert + ") THEN 1 ELSE 0 END),"
-          " SUM(CASE WHEN (predicted_decision = " + keep + " AND sex = " + female + ") OR (predicted_decision = " +
-          divert + " AND sex = " + male + ") THEN 1 ELSE 0 END),"
-          " SUM(CASE WHEN predicted_decision = " + recheck + " THEN 1 ELSE 0 END)"
-          " FROM outcomes" + where + " GROUP BY tenant_id, model_version ORDER BY tenant_id, model_version";
+  q.sql =
+      "SELECT tenant_id, model_version, COUNT(*),"
+      " SUM(CASE WHEN predicted_sex = sex THEN 1 ELSE 0 END),"
+      " SUM(CASE WHEN predicted_decision IN (" +
+      keep + ", " + divert +
+      ") THEN 1 ELSE 0 END),"
+      " SUM(CASE WHEN (predicted_decision = " +
+      keep + " AND sex = " + female + ") OR (predicted_decision = " + divert + " AND sex = " + male +
+      ") THEN 1 ELSE 0 END),"
+      " SUM(CASE WHEN predicted_decision = " +
+      recheck +
+      " THEN 1 ELSE 0 END)"
+      " FROM outcomes" +
+      where + " GROUP BY tenant_id, model_version ORDER BY tenant_id, model_version";
   return q;
 }
 
@@ -168,8 +175,8 @@ ModelAccuracy AccuracyFromRow(const RowReader& row) {
   return a;
 }
 
-Result<RecordedOutcome> RecordOutcomeWith(SqlDialect dialect, const Outcome& outcome,
-                                          const SqlQuery& get_prediction, const QueryRunner& run) {
+Result<RecordedOutcome> RecordOutcomeWith(SqlDialect dialect, const Outcome& outcome, const SqlQuery& get_prediction,
+                                          const QueryRunner& run) {
   OVOFLOW_RETURN_IF_ERROR(CheckOutcome(outcome));
   std::optional<StoredPrediction> prediction;
   OVOFLOW_RETURN_IF_ERROR(run(get_prediction, [&](const RowReader& row) { prediction = PredictionFromRow(row); }));
@@ -179,8 +186,8 @@ Result<RecordedOutcome> RecordOutcomeWith(SqlDialect dialect, const Outcome& out
   RecordedOutcome out;
   out.stored.outcome = outcome;
   const v1::Prediction& p = prediction->prediction;
-  out.stored.prediction = {p.sex(),        p.decision(),         p.p_female(),
-                           p.model_name(), p.model_version(),    FromTimestamp(p.times().captured_at())};
+  out.stored.prediction = {p.sex(),        p.decision(),      p.p_female(),
+                           p.model_name(), p.model_version(), FromTimestamp(p.times().captured_at())};
   OVOFLOW_RETURN_IF_ERROR(
       run(BuildInsertOutcomeQuery(dialect, out.stored), [&](const RowReader&) { out.created = true; }));
   if (out.created) return out;
@@ -190,9 +197,9 @@ Result<RecordedOutcome> RecordOutcomeWith(SqlDialect dialect, const Outcome& out
     return Status::Unavailable("the outcome of egg '" + outcome.egg_id + "' changed meanwhile; retry");
   const Outcome& first = (existing)->outcome;
   if (first.sex != outcome.sex) {
-    return Status{StatusCode::kAlreadyExists,
-                  "egg '" + outcome.egg_id + "' of tenant '" + outcome.tenant_id + "' already has the outcome " +
-                      SexName(first.sex) + " (source " + first.source + "); a recorded outcome is never overwritten"};
+    return Status{StatusCode::kAlreadyExists, "egg '" + outcome.egg_id + "' of tenant '" + outcome.tenant_id +
+                                                  "' already has the outcome " + SexName(first.sex) + " (source " +
+                                                  first.source + "); a recorded outcome is never overwritten"};
   }
   out.stored = std::move(*existing);
   return out;
@@ -202,8 +209,8 @@ Result<std::optional<StoredOutcome>> GetOutcomeWith(SqlDialect dialect, std::str
                                                     std::string_view egg_id, const QueryRunner& run) {
   if (tenant_id.empty() || egg_id.empty()) return Status::InvalidArgument("an outcome needs tenant_id and egg_id");
   std::optional<StoredOutcome> found;
-  OVOFLOW_RETURN_IF_ERROR(
-      run(BuildGetOutcomeQuery(dialect, tenant_id, egg_id), [&](const RowReader& row) { found = OutcomeFromRow(row); }));
+  OVOFLOW_RETURN_IF_ERROR(run(BuildGetOutcomeQuery(dialect, tenant_id, egg_id),
+                              [&](const RowReader& row) { found = OutcomeFromRow(row); }));
   return found;
 }
 

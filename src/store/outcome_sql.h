@@ -30,11 +30,10 @@ ModelAccuracy AccuracyFromRow(const RowReader& row);
 // in one transaction (the caller commits on OK, rolls back otherwise).
 // `get_prediction` is the backend's GetEgg statement for
 // (outcome.tenant_id, outcome.egg_id), columns in PredictionColumn order.
-Result<RecordedOutcome> RecordOutcomeWith(SqlDialect dialect, const Outcome& outcome,
-                                          const SqlQuery& get_prediction, const QueryRunner& run);
+Result<RecordedOutcome> RecordOutcomeWith(SqlDialect dialect, const Outcome& outcome, const SqlQuery& get_prediction,
+                                          const QueryRunner& run);
 Result<std::optional<StoredOutcome>> GetOutcomeWith(SqlDialect dialect, std::string_view tenant_id,
                                                     std::string_view egg_id, const QueryRunner& run);
-Result<std::vector<ModelAccuracy>> GetAccuracyWith(SqlDialect dialect, const StatsQuery& query,
-                                                   const QueryRunner& run);
+Result<std::vector<ModelAccuracy>> GetAccuracyWith(SqlDialect dialect, const StatsQuery& query, const QueryRunner& run);
 
 }  // namespace ovoflow::store

@@ -24,8 +24,10 @@ std::string Trim(std::string s) {
 std::string OneLine(const std::string& text) {
   std::string out;
   for (char c : Trim(text)) {
-    if (c == '\n') out += "; ";
-    else if (c != '\t') out += c;
+    if (c == '\n')
+      out += "; ";
+    else if (c != '\t')
+      out += c;
   }
   return out;
 }

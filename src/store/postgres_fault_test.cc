@@ -49,8 +49,10 @@ TEST_F(PostgresFaultTest, ReconnectsAfterItsConnectionsAreTerminated) {
     }
     EXPECT_EQ(expect_recovers("ListEggs", [&] { return store->ListEggs(test_util::AllEggs()); })->items.size(),
               static_cast<std::size_t>(20 + round * 10));
-    EXPECT_TRUE(expect_recovers("GetEgg", [&] { return store->GetEgg(TenantScope::Only("h-a"), "egg-1"); })->has_value());
-    EXPECT_EQ(expect_recovers("GetStats", [&] { return store->GetStats(test_util::AllStats()); })->overall.total, 20 + round * 10);
+    EXPECT_TRUE(
+        expect_recovers("GetEgg", [&] { return store->GetEgg(TenantScope::Only("h-a"), "egg-1"); })->has_value());
+    EXPECT_EQ(expect_recovers("GetStats", [&] { return store->GetStats(test_util::AllStats()); })->overall.total,
+              20 + round * 10);
   }
 }
 
@@ -107,8 +109,8 @@ bool RunPgScript(const std::string& args) {
   const char* data = std::getenv("OVOFLOW_TEST_PG_DATA");
   const char* port = std::getenv("OVOFLOW_TEST_PG_PORT");
   if (source == nullptr || data == nullptr || port == nullptr) return false;
-  const std::string cmd = std::string(source) + "/scripts/pg " + args + " --data-dir '" + data + "' --port " + port +
-                          " >/dev/null";
+  const std::string cmd =
+      std::string(source) + "/scripts/pg " + args + " --data-dir '" + data + "' --port " + port + " >/dev/null";
   return std::system(cmd.c_str()) == 0;
 }
 

@@ -54,10 +54,10 @@ Result<std::pair<int, bool>> MigrateOneStep(PgConnection& db, const std::vector<
     const Migration& next = migrations[static_cast<std::size_t>(current)];
     Status applied_st = s.Exec(next.sql);
     if (applied_st.ok()) {
-      applied_st = s.Query(
-          {"INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3::timestamptz)",
-           {int64_t{next.version}, next.name, FormatRfc3339(clock.NowUnixNanos())}},
-          [](const RowReader&) {});
+      applied_st =
+          s.Query({"INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3::timestamptz)",
+                   {int64_t{next.version}, next.name, FormatRfc3339(clock.NowUnixNanos())}},
+                  [](const RowReader&) {});
     }
     if (!applied_st.ok()) {
       return Status(applied_st.code(), "migration " + std::to_string(next.version) + " (" + next.name +

@@ -44,7 +44,7 @@ class DayPartitions {
  private:
   int lock_timeout_ms_;
   std::set<int64_t> known_;
-  bool definer_ = false;  // ovoflow_create_partition exists (schema version >= 4)
+  bool definer_ = false;                  // ovoflow_create_partition exists (schema version >= 4)
   std::map<int64_t, int64_t> rows_sent_;  // day -> rows this writer sent
 };
 

@@ -15,8 +15,8 @@ constexpr int64_t kNsPerDay = 86'400'000'000'000;
 
 // PostgreSQL element type of each column's array, in PredictionColumn order.
 constexpr std::array<const char*, kPredictionColumnCount> kPgColumnTypes = {
-    "text",   "text",   "text",   "text",   "bigint", "bigint", "smallint", "float8", "smallint", "text",
-    "text",   "float8", "float8", "bigint", "bigint", "bigint", "bigint",   "bigint", "text",
+    "text", "text",   "text",   "text",   "bigint", "bigint", "smallint", "float8", "smallint", "text",
+    "text", "float8", "float8", "bigint", "bigint", "bigint", "bigint",   "bigint", "text",
 };
 
 std::vector<std::string> ColumnNames() {
@@ -61,7 +61,9 @@ const std::string& PgInsertBatchSql() {
     }
     return new std::string(
         "WITH input AS ("
-        "SELECT * FROM unnest(" + Join(arrays) + ") WITH ORDINALITY AS t(" + Join(input_cols) + ", ord)), "
+        "SELECT * FROM unnest(" +
+        Join(arrays) + ") WITH ORDINALITY AS t(" + Join(input_cols) +
+        ", ord)), "
         // The first copy of a key in the batch wins, as in SQLite.
         "firsts AS (SELECT DISTINCT ON (tenant_id, egg_id) * FROM input ORDER BY tenant_id, egg_id, ord), "
         // Claims in key order, so two writers with overlapping batches wait
@@ -69,8 +71,11 @@ const std::string& PgInsertBatchSql() {
         "claimed AS (INSERT INTO egg_keys (tenant_id, egg_id, captured_at_ns)"
         " SELECT tenant_id, egg_id, captured_at_ns FROM firsts ORDER BY tenant_id, egg_id"
         " ON CONFLICT (tenant_id, egg_id) DO NOTHING RETURNING tenant_id, egg_id) "
-        "INSERT INTO predictions (" + PredictionColumnList() + ") "
-        "SELECT " + Join(select_cols) + " FROM firsts f JOIN claimed USING (tenant_id, egg_id)");
+        "INSERT INTO predictions (" +
+        PredictionColumnList() +
+        ") "
+        "SELECT " +
+        Join(select_cols) + " FROM firsts f JOIN claimed USING (tenant_id, egg_id)");
   }();
   return *sql;
 }
@@ -85,8 +90,10 @@ std::vector<SqlValue> PgInsertBatchParams(const std::vector<v1::Prediction>& bat
   std::vector<SqlValue> params;
   params.reserve(kPredictionColumnCount);
   for (int c = 0; c < kPredictionColumnCount; ++c) {
-    if (c == kColStoredAtNs) params.emplace_back(stored_at_unix_nanos);
-    else params.emplace_back(PgArrayLiteral(columns[static_cast<std::size_t>(c)]));
+    if (c == kColStoredAtNs)
+      params.emplace_back(stored_at_unix_nanos);
+    else
+      params.emplace_back(PgArrayLiteral(columns[static_cast<std::size_t>(c)]));
   }
   return params;
 }
@@ -202,10 +209,11 @@ SqlQuery BuildPgGetEggQuery(const TenantScope& scope, std::string_view egg_id) {
     key_filter += scope.tenants().size() == 1 ? " AND tenant_id = " + in : " AND tenant_id IN (" + in + ")";
   }
   const std::vector<std::string> cols = ColumnNames();
-  q.sql = "SELECT " + Join(cols, "p.") +
-          " FROM (SELECT tenant_id, egg_id, captured_at_ns FROM egg_keys WHERE " + key_filter +
+  q.sql = "SELECT " + Join(cols, "p.") + " FROM (SELECT tenant_id, egg_id, captured_at_ns FROM egg_keys WHERE " +
+          key_filter +
           " ORDER BY tenant_id LIMIT 1) k"
-          " CROSS JOIN LATERAL (SELECT " + Join(cols) +
+          " CROSS JOIN LATERAL (SELECT " +
+          Join(cols) +
           " FROM predictions WHERE tenant_id = k.tenant_id AND captured_at_ns = k.captured_at_ns"
           " AND egg_id = k.egg_id) p";
   return q;

@@ -97,8 +97,7 @@ TEST(PostgresSqlTest, InsertBatchIsOneStatementOverColumnArrays) {
 TEST(PostgresSqlTest, GetEggGoesThroughEggKeys) {
   SqlQuery any = BuildPgGetEggQuery(TenantScope::All(), "egg-1");
   ASSERT_EQ(any.params.size(), 1u);
-  EXPECT_NE(any.sql.find("FROM egg_keys WHERE egg_id = $1 ORDER BY tenant_id LIMIT 1"), std::string::npos)
-      << any.sql;
+  EXPECT_NE(any.sql.find("FROM egg_keys WHERE egg_id = $1 ORDER BY tenant_id LIMIT 1"), std::string::npos) << any.sql;
   EXPECT_NE(any.sql.find("SELECT p.tenant_id, p.egg_id, p.scanner_id"), std::string::npos) << any.sql;
   SqlQuery one = BuildPgGetEggQuery(TenantScope::Only("h-a"), "egg-1");
   ASSERT_EQ(one.params.size(), 2u);
@@ -140,10 +139,12 @@ TEST(PostgresSqlTest, AppliedMigrationsAreCheckedAgainstTheList) {
   const auto& list = PostgresPredictionMigrations();
   EXPECT_EQ(CheckAppliedMigrations({}, list, "db"), "");
   EXPECT_EQ(CheckAppliedMigrations({{1, "create_predictions"}}, list, "db"), "");
-  EXPECT_NE(CheckAppliedMigrations(
-                {{1, "create_predictions"}, {2, "predictions_query_indexes"}, {3, "create_outcomes"},
-                 {4, "row_level_security"}, {5, "x"}},
-                list, "db")
+  EXPECT_NE(CheckAppliedMigrations({{1, "create_predictions"},
+                                    {2, "predictions_query_indexes"},
+                                    {3, "create_outcomes"},
+                                    {4, "row_level_security"},
+                                    {5, "x"}},
+                                   list, "db")
                 .find("database 'db' has schema version 5, newer than this build knows (4)"),
             std::string::npos);
   EXPECT_NE(CheckAppliedMigrations({{1, "other"}}, list, "db").find("records migration 1 as 'other'"),

@@ -72,8 +72,8 @@ Status CheckOptions(const PostgresOptions& o) {
 
 // Session settings run on every new connection.
 std::string SetupSql(const PostgresOptions& o, bool reader) {
-  std::string sql = "SET client_min_messages = warning; SET statement_timeout = " +
-                    std::to_string(o.statement_timeout_ms);
+  std::string sql =
+      "SET client_min_messages = warning; SET statement_timeout = " + std::to_string(o.statement_timeout_ms);
   if (reader) sql += "; SET default_transaction_read_only = on";
   return sql;
 }
@@ -163,9 +163,10 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresOptions
                    [&](const RowReader& row) { bypasses = row.Text(0) == "t"; });
   });
   if (role.ok() && bypasses)
-    spdlog::warn("store: {} connects as a role that bypasses row-level security (superuser or BYPASSRLS); "
-                 "connect the API and writers as a member of ovoflow_app (docs/security.md)",
-                 impl->label);
+    spdlog::warn(
+        "store: {} connects as a role that bypasses row-level security (superuser or BYPASSRLS); "
+        "connect the API and writers as a member of ovoflow_app (docs/security.md)",
+        impl->label);
 
   for (int i = 0; i < options.read_connections; ++i) {
     auto slot = std::make_unique<PgSlot>(connector(SetupSql(options, /*reader=*/true), /*writer=*/false));
@@ -222,15 +223,13 @@ Result<std::optional<StoredPrediction>> PostgresStore::GetEgg(const TenantScope&
 }
 
 Result<EggPage> PostgresStore::ListEggs(const EggQuery& query) {
-  return ListEggsWith(kDialect, query, [&](const SqlQuery& q, const RowSink& on_row) {
-    return impl_->Read(query.tenants, q, on_row);
-  });
+  return ListEggsWith(kDialect, query,
+                      [&](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(query.tenants, q, on_row); });
 }
 
 Result<Stats> PostgresStore::GetStats(const StatsQuery& query) {
-  return GetStatsWith(kDialect, query, [&](const SqlQuery& q, const RowSink& on_row) {
-    return impl_->Read(query.tenants, q, on_row);
-  });
+  return GetStatsWith(kDialect, query,
+                      [&](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(query.tenants, q, on_row); });
 }
 
 Result<int64_t> PostgresStore::Count(const TenantScope& scope) {
@@ -247,8 +246,9 @@ Result<RecordedOutcome> PostgresStore::RecordOutcome(const Outcome& outcome) {
   // missing prediction rolls back, having written nothing).
   Status st = (conn)->Transaction([&](PgSession& s) {
     OVOFLOW_RETURN_IF_ERROR(SetTenants(s, TenantScope::Only(outcome.tenant_id)));
-    recorded = RecordOutcomeWith(kDialect, outcome, BuildPgGetEggQuery(TenantScope::Only(outcome.tenant_id), outcome.egg_id),
-                                 [&s](const SqlQuery& q, const RowSink& on_row) { return s.Query(q, on_row); });
+    recorded =
+        RecordOutcomeWith(kDialect, outcome, BuildPgGetEggQuery(TenantScope::Only(outcome.tenant_id), outcome.egg_id),
+                          [&s](const SqlQuery& q, const RowSink& on_row) { return s.Query(q, on_row); });
     return recorded->ok() ? Status::Ok() : recorded->status();
   });
   if (!st.ok()) return st;
@@ -262,9 +262,8 @@ Result<std::optional<StoredOutcome>> PostgresStore::GetOutcome(std::string_view 
 }
 
 Result<std::vector<ModelAccuracy>> PostgresStore::GetAccuracy(const StatsQuery& query) {
-  return GetAccuracyWith(kDialect, query, [&](const SqlQuery& q, const RowSink& on_row) {
-    return impl_->Read(query.tenants, q, on_row);
-  });
+  return GetAccuracyWith(
+      kDialect, query, [&](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(query.tenants, q, on_row); });
 }
 
 int PostgresStore::SchemaVersion() const { return impl_->schema_version; }

@@ -45,8 +45,8 @@ class PgHarness final : public test_util::StoreHarness {
 };
 
 INSTANTIATE_TEST_SUITE_P(Postgres, StoreContractTest,
-                         ::testing::Values(test_util::StoreBackend{
-                             "Postgres", [] { return std::make_unique<PgHarness>(); }}),
+                         ::testing::Values(test_util::StoreBackend{"Postgres",
+                                                                   [] { return std::make_unique<PgHarness>(); }}),
                          test_util::BackendName);
 
 // ---- PostgreSQL only
@@ -125,8 +125,10 @@ TEST_F(PostgresStoreTest, WritersInSeveralProcessesCreateEachDayOnce) {
       ++ready;
       while (ready.load() < kStores) std::this_thread::yield();
       auto n = Retrying([&] { return stores[static_cast<std::size_t>(s)]->InsertBatch(batch, kT0); });
-      if (n.ok()) inserted += *n;
-      else errors[static_cast<std::size_t>(s)] = n.status().ToString();
+      if (n.ok())
+        inserted += *n;
+      else
+        errors[static_cast<std::size_t>(s)] = n.status().ToString();
     });
   }
   for (auto& t : threads) t.join();
@@ -284,12 +286,11 @@ TEST_F(PostgresStoreTest, ConnectionProblemsSayWhatToFix) {
   auto refused = PostgresStore::Open(o);
   EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << refused.status().ToString();
 
-  for (auto bad : {+[](PostgresOptions& x) { x.url.clear(); }, +[](PostgresOptions& x) { x.url = "sqlite:///x"; },
-                   +[](PostgresOptions& x) { x.read_connections = 0; },
-                   +[](PostgresOptions& x) { x.read_connections = 65; },
-                   +[](PostgresOptions& x) { x.connect_timeout_s = 0; },
-                   +[](PostgresOptions& x) { x.statement_timeout_ms = -1; },
-                   +[](PostgresOptions& x) { x.lock_timeout_ms = 0; }}) {
+  for (auto bad :
+       {+[](PostgresOptions& x) { x.url.clear(); }, +[](PostgresOptions& x) { x.url = "sqlite:///x"; },
+        +[](PostgresOptions& x) { x.read_connections = 0; }, +[](PostgresOptions& x) { x.read_connections = 65; },
+        +[](PostgresOptions& x) { x.connect_timeout_s = 0; }, +[](PostgresOptions& x) { x.statement_timeout_ms = -1; },
+        +[](PostgresOptions& x) { x.lock_timeout_ms = 0; }}) {
     PostgresOptions opts = options_;
     bad(opts);
     EXPECT_EQ(PostgresStore::Open(opts).status().code(), StatusCode::kInvalidArgument);

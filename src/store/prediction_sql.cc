@@ -7,10 +7,25 @@ namespace ovoflow::store {
 namespace {
 
 constexpr const char* kColumnNames[kPredictionColumnCount] = {
-    "tenant_id",      "egg_id",          "scanner_id",     "tray_id",        "tray_position",
-    "incubation_day", "sex",             "p_female",       "decision",       "model_name",
-    "model_version",  "keep_threshold",  "divert_threshold", "captured_at_ns", "published_at_ns",
-    "consumed_at_ns", "inferred_at_ns",  "stored_at_ns",   "worker_id",
+    "tenant_id",
+    "egg_id",
+    "scanner_id",
+    "tray_id",
+    "tray_position",
+    "incubation_day",
+    "sex",
+    "p_female",
+    "decision",
+    "model_name",
+    "model_version",
+    "keep_threshold",
+    "divert_threshold",
+    "captured_at_ns",
+    "published_at_ns",
+    "consumed_at_ns",
+    "inferred_at_ns",
+    "stored_at_ns",
+    "worker_id",
 };
 
 constexpr const char* kOrderBy = " ORDER BY captured_at_ns DESC, tenant_id, egg_id";
@@ -160,12 +175,12 @@ SqlQuery BuildListEggsQuery(SqlDialect dialect, const EggQuery& query, const Cur
     const std::string tenant = b.Param(after->tenant_id);
     const std::string egg = b.Param(after->egg_id);
     b.Where("captured_at_ns <= " + at);
-    b.Where("(captured_at_ns < " + at + " OR tenant_id > " + tenant + " OR (tenant_id = " + tenant +
-            " AND egg_id > " + egg + "))");
+    b.Where("(captured_at_ns < " + at + " OR tenant_id > " + tenant + " OR (tenant_id = " + tenant + " AND egg_id > " +
+            egg + "))");
   }
   const std::string limit = b.Param(static_cast<int64_t>(fetch_limit));
-  return b.Finish("SELECT " + PredictionColumnList() + " FROM predictions" + b.WhereClause() + kOrderBy +
-                  " LIMIT " + limit);
+  return b.Finish("SELECT " + PredictionColumnList() + " FROM predictions" + b.WhereClause() + kOrderBy + " LIMIT " +
+                  limit);
 }
 
 SqlQuery BuildCountQuery(SqlDialect dialect, const TenantScope& scope) {
@@ -183,8 +198,8 @@ SqlQuery BuildStatsQuery(SqlDialect dialect, const StatsQuery& query) {
     return "SUM(CASE WHEN " + column + " = " + std::to_string(value) + " THEN 1 ELSE 0 END)";
   };
   return b.Finish(
-      "SELECT tenant_id, COUNT(*), " + count_if("sex", v1::SEX_FEMALE) + ", " + count_if("sex", v1::SEX_MALE) +
-      ", " + count_if("decision", v1::DECISION_KEEP) + ", " + count_if("decision", v1::DECISION_DIVERT) + ", " +
+      "SELECT tenant_id, COUNT(*), " + count_if("sex", v1::SEX_FEMALE) + ", " + count_if("sex", v1::SEX_MALE) + ", " +
+      count_if("decision", v1::DECISION_KEEP) + ", " + count_if("decision", v1::DECISION_DIVERT) + ", " +
       count_if("decision", v1::DECISION_RECHECK) +
       ", SUM(p_female), SUM(CAST(stored_at_ns - captured_at_ns AS DOUBLE PRECISION))"
       " FROM predictions" +
@@ -293,7 +308,8 @@ Result<EggPage> ListEggsWith(SqlDialect dialect, const EggQuery& query, const Qu
 Result<Stats> GetStatsWith(SqlDialect dialect, const StatsQuery& query, const QueryRunner& run) {
   OVOFLOW_RETURN_IF_ERROR(CheckStatsQuery(query));
   std::vector<TenantSums> sums;
-  Status st = run(BuildStatsQuery(dialect, query), [&](const RowReader& row) { sums.push_back(TenantSumsFromRow(row)); });
+  Status st =
+      run(BuildStatsQuery(dialect, query), [&](const RowReader& row) { sums.push_back(TenantSumsFromRow(row)); });
   if (!st.ok()) return st;
   return StatsFromSums(sums);
 }

@@ -26,8 +26,8 @@ class FakeRow final : public RowReader {
 };
 
 TEST(PredictionSqlTest, RowRoundTripKeepsEveryField) {
-  v1::Prediction p = test_util::MakePrediction("t1", "egg-1", v1::SEX_MALE, v1::DECISION_DIVERT, 0.0625f,
-                                               1'764'000'000'123'456'789);
+  v1::Prediction p =
+      test_util::MakePrediction("t1", "egg-1", v1::SEX_MALE, v1::DECISION_DIVERT, 0.0625f, 1'764'000'000'123'456'789);
   auto params = InsertPredictionParams(p, 1'764'000'001'000'000'000);
   ASSERT_EQ(params.size(), static_cast<std::size_t>(kPredictionColumnCount));
   StoredPrediction back = PredictionFromRow(FakeRow(params));
@@ -90,17 +90,17 @@ TEST(PredictionSqlTest, OptionalFiltersAddOnlyTheirConditions) {
   sq.from_unix_nanos = 10;
   sq.to_unix_nanos = 20;
   SqlQuery stats = BuildStatsQuery(SqlDialect::kSqlite, sq);
-  EXPECT_NE(stats.sql.find("WHERE captured_at_ns >= ?1 AND captured_at_ns < ?2 GROUP BY tenant_id"),
-            std::string::npos)
+  EXPECT_NE(stats.sql.find("WHERE captured_at_ns >= ?1 AND captured_at_ns < ?2 GROUP BY tenant_id"), std::string::npos)
       << stats.sql;
   EXPECT_EQ(BuildCountQuery(SqlDialect::kSqlite, TenantScope::All()).sql, "SELECT COUNT(*) FROM predictions");
-  EXPECT_EQ(BuildCountQuery(SqlDialect::kPostgres, TenantScope::Only("t")).sql, "SELECT COUNT(*) FROM predictions WHERE tenant_id = $1");
+  EXPECT_EQ(BuildCountQuery(SqlDialect::kPostgres, TenantScope::Only("t")).sql,
+            "SELECT COUNT(*) FROM predictions WHERE tenant_id = $1");
 }
 
 TEST(PredictionSqlTest, StatsFromSumsWeightsMeansByRows) {
   std::vector<TenantSums> sums = {
-      {"a", 2, 1, 1, 1, 1, 0, 1.0, 4e9},   // mean p 0.5, mean e2e 2 s
-      {"b", 6, 6, 0, 3, 0, 3, 4.5, 6e9},   // mean p 0.75, mean e2e 1 s
+      {"a", 2, 1, 1, 1, 1, 0, 1.0, 4e9},  // mean p 0.5, mean e2e 2 s
+      {"b", 6, 6, 0, 3, 0, 3, 4.5, 6e9},  // mean p 0.75, mean e2e 1 s
   };
   Stats s = StatsFromSums(sums);
   ASSERT_EQ(s.tenants.size(), 2u);
@@ -137,13 +137,13 @@ TEST(PredictionSqlTest, ArgumentChecks) {
   EXPECT_EQ(CheckEggQuery(q).code(), StatusCode::kInvalidArgument);
   q.to_unix_nanos = 10;  // empty range, allowed
   EXPECT_TRUE(CheckEggQuery(q).ok());
-
 }
 
 // Both backends refuse exactly what common/validation.h refuses, with the
 // record's position in the batch (the rules themselves: validation_test.cc).
 TEST(PredictionSqlTest, CheckInsertBatchNamesTheFirstRecordNeitherBackendStores) {
-  auto good = test_util::MakePrediction("h-a", "egg-é", v1::SEX_FEMALE, v1::DECISION_KEEP, 0.75f, 1'700'000'000'000'000'000);
+  auto good =
+      test_util::MakePrediction("h-a", "egg-é", v1::SEX_FEMALE, v1::DECISION_KEEP, 0.75f, 1'700'000'000'000'000'000);
   EXPECT_TRUE(CheckInsertBatch({good, good}).ok());
   auto nul = good;
   nul.set_scanner_id(std::string("scan\0ner", 8));

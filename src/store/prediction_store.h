@@ -60,13 +60,13 @@ class TenantScope {
 };
 
 struct EggQuery {
-  TenantScope tenants;                      // default: none
+  TenantScope tenants;  // default: none
   std::optional<v1::Sex> sex;
   std::optional<v1::Decision> decision;
-  std::optional<int64_t> from_unix_nanos;   // captured_at >= from
-  std::optional<int64_t> to_unix_nanos;     // captured_at < to
-  std::string cursor;                       // opaque, from EggPage::next_cursor
-  int limit = 100;                          // 1..1000
+  std::optional<int64_t> from_unix_nanos;  // captured_at >= from
+  std::optional<int64_t> to_unix_nanos;    // captured_at < to
+  std::string cursor;                      // opaque, from EggPage::next_cursor
+  int limit = 100;                         // 1..1000
 };
 
 // Newest first: captured_at descending, ties by tenant_id then egg_id
@@ -107,14 +107,14 @@ struct Stats {
 // Ground truth for one egg, learnt days after its prediction (at hatch, or
 // by sexing the chick). One per (tenant_id, egg_id); see RecordOutcome.
 struct Outcome {
-  std::string tenant_id;            // required
-  std::string egg_id;               // required
-  v1::Sex sex = v1::SEX_UNSPECIFIED;  // the true sex: SEX_FEMALE or SEX_MALE
-  std::string source;               // one of OutcomeSources()
+  std::string tenant_id;               // required
+  std::string egg_id;                  // required
+  v1::Sex sex = v1::SEX_UNSPECIFIED;   // the true sex: SEX_FEMALE or SEX_MALE
+  std::string source;                  // one of OutcomeSources()
   int64_t observed_at_unix_nanos = 0;  // when the sex was seen; > 0
   int64_t recorded_at_unix_nanos = 0;  // when it reached ovoflow; > 0
-  std::string recorded_by;          // optional: person or system that reported it
-  std::string note;                 // optional, free text
+  std::string recorded_by;             // optional: person or system that reported it
+  std::string note;                    // optional, free text
 };
 
 // "hatch" (sexed at hatch), "feather_sexing", "vent_sexing".
@@ -170,8 +170,7 @@ class PredictionStore {
   // (tenant_id, egg_id) is already stored is skipped, never a second row.
   // Returns how many rows were new. Unavailable when the database is busy
   // or away (retry), InvalidArgument for a prediction without ids.
-  virtual Result<int64_t> InsertBatch(const std::vector<v1::Prediction>& batch,
-                                      int64_t stored_at_unix_nanos) = 0;
+  virtual Result<int64_t> InsertBatch(const std::vector<v1::Prediction>& batch, int64_t stored_at_unix_nanos) = 0;
 
   // nullopt when not stored under a tenant of the scope. With the egg
   // stored under several tenants of the scope, the first by tenant_id.
@@ -194,8 +193,7 @@ class PredictionStore {
   virtual Result<RecordedOutcome> RecordOutcome(const Outcome& outcome) = 0;
   // The egg's outcome; nullopt when none is recorded. Both ids required
   // (InvalidArgument otherwise).
-  virtual Result<std::optional<StoredOutcome>> GetOutcome(std::string_view tenant_id,
-                                                          std::string_view egg_id) = 0;
+  virtual Result<std::optional<StoredOutcome>> GetOutcome(std::string_view tenant_id, std::string_view egg_id) = 0;
   // One row per (tenant, model version) with outcomes, ordered by
   // tenant_id then model_version, over the query's tenants; the
   // time range applies to the prediction's captured_at. InvalidArgument

@@ -17,8 +17,7 @@ constexpr int64_t kMs = 1'000'000;
 class SqliteConcurrencyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = test_util::FreshDir(::testing::TempDir(),
-                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = test_util::FreshDir(::testing::TempDir(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
     path_ = dir_ + "/c.db";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

@@ -54,8 +54,7 @@ class RawDb {
 class SqliteMigrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = test_util::FreshDir(::testing::TempDir(),
-                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = test_util::FreshDir(::testing::TempDir(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
     options_.path = dir_ + "/m.db";
     options_.clock = &clock_;
   }
@@ -83,8 +82,7 @@ TEST_F(SqliteMigrationTest, FreshDatabaseGetsEveryMigrationOnce) {
             "2|predictions_query_indexes|2025-11-24T16:00:00.000000000Z\n"
             "3|create_outcomes|2025-11-24T16:00:00.000000000Z\n"
             "4|row_level_security|2025-11-24T16:00:00.000000000Z\n");
-  EXPECT_EQ(raw.Rows("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'predictions_%'"),
-            "7\n");
+  EXPECT_EQ(raw.Rows("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'predictions_%'"), "7\n");
 }
 
 TEST_F(SqliteMigrationTest, ReopenKeepsVersionAndData) {

@@ -74,9 +74,8 @@ Status CreateParentDirectory(const std::string& path) {
   if (fs::is_directory(parent, ec)) return Status::Ok();
   fs::create_directories(parent, ec);
   if (ec) {
-    return Status::FailedPrecondition("cannot create directory '" + parent.string() + "' for SQLite database '" +
-                                      path + "': " + ec.message() +
-                                      "; choose a path under a writable directory");
+    return Status::FailedPrecondition("cannot create directory '" + parent.string() + "' for SQLite database '" + path +
+                                      "': " + ec.message() + "; choose a path under a writable directory");
   }
   return Status::Ok();
 }
@@ -128,7 +127,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
   OVOFLOW_RETURN_IF_ERROR(CheckOptions(options));
   OVOFLOW_RETURN_IF_ERROR(CreateParentDirectory(options.path));
   auto impl = std::make_unique<Impl>();
-  OVOFLOW_ASSIGN_OR_RETURN(impl->writer, SqliteConnection::Open(options.path, /*create=*/true, options.busy_timeout_ms));
+  OVOFLOW_ASSIGN_OR_RETURN(impl->writer,
+                           SqliteConnection::Open(options.path, /*create=*/true, options.busy_timeout_ms));
   const Clock& clock = options.clock ? *options.clock : SystemClock();
   OVOFLOW_RETURN_IF_ERROR(EnableWal(*impl->writer, options.busy_timeout_ms, clock));
   OVOFLOW_RETURN_IF_ERROR(Configure(*impl->writer, /*writer=*/true));
@@ -138,7 +138,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
   // Prepared now so that a schema without the predictions table fails here.
   if (auto stmt = impl->writer->Prepare(impl->insert_sql); !stmt.ok()) return stmt.status();
   for (int i = 0; i < options.read_connections; ++i) {
-    OVOFLOW_ASSIGN_OR_RETURN(auto reader, SqliteConnection::Open(options.path, /*create=*/false, options.busy_timeout_ms));
+    OVOFLOW_ASSIGN_OR_RETURN(auto reader,
+                             SqliteConnection::Open(options.path, /*create=*/false, options.busy_timeout_ms));
     OVOFLOW_RETURN_IF_ERROR(Configure(*reader, /*writer=*/false));
     impl->readers.Add(std::move(reader));
   }
@@ -170,15 +171,18 @@ Result<std::optional<StoredPrediction>> SqliteStore::GetEgg(const TenantScope& s
 }
 
 Result<EggPage> SqliteStore::ListEggs(const EggQuery& query) {
-  return ListEggsWith(kDialect, query, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+  return ListEggsWith(kDialect, query,
+                      [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 Result<Stats> SqliteStore::GetStats(const StatsQuery& query) {
-  return GetStatsWith(kDialect, query, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+  return GetStatsWith(kDialect, query,
+                      [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 Result<int64_t> SqliteStore::Count(const TenantScope& scope) {
-  return CountWith(kDialect, scope, [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
+  return CountWith(kDialect, scope,
+                   [this](const SqlQuery& q, const RowSink& on_row) { return impl_->Read(q, on_row); });
 }
 
 Result<RecordedOutcome> SqliteStore::RecordOutcome(const Outcome& outcome) {
@@ -186,7 +190,8 @@ Result<RecordedOutcome> SqliteStore::RecordOutcome(const Outcome& outcome) {
   std::lock_guard lock(impl_->write_mu);
   SqliteConnection& db = *impl_->writer;
   OVOFLOW_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-  auto recorded = RecordOutcomeWith(kDialect, outcome, BuildGetEggQuery(kDialect, TenantScope::Only(outcome.tenant_id), outcome.egg_id),
+  auto recorded = RecordOutcomeWith(kDialect, outcome,
+                                    BuildGetEggQuery(kDialect, TenantScope::Only(outcome.tenant_id), outcome.egg_id),
                                     [&db](const SqlQuery& q, const RowSink& on_row) { return db.Query(q, on_row); });
   Status end = recorded.ok() ? db.Exec("COMMIT") : recorded.status();
   if (!end.ok() || !recorded.ok()) {

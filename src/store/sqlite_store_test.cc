@@ -38,15 +38,14 @@ class SqliteHarness final : public test_util::StoreHarness {
 };
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContractTest,
-                         ::testing::Values(test_util::StoreBackend{
-                             "Sqlite", [] { return std::make_unique<SqliteHarness>(); }}),
+                         ::testing::Values(test_util::StoreBackend{"Sqlite",
+                                                                   [] { return std::make_unique<SqliteHarness>(); }}),
                          test_util::BackendName);
 
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = test_util::FreshDir(::testing::TempDir(),
-                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = test_util::FreshDir(::testing::TempDir(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
     path_ = dir_ + "/predictions.db";
     auto store = OpenStore("sqlite://" + path_);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -136,9 +135,9 @@ TEST_F(SqliteStoreTest, MissingParentDirectoriesAreCreated) {
   auto s = OpenStore("sqlite://" + nested);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_TRUE(std::filesystem::is_regular_file(nested));
-  EXPECT_EQ((*s)->InsertBatch({MakePrediction("h-a", "egg-1", v1::SEX_FEMALE, v1::DECISION_KEEP, 0.9f, kT0)}, kT0)
-                .value(),
-            1);
+  EXPECT_EQ(
+      (*s)->InsertBatch({MakePrediction("h-a", "egg-1", v1::SEX_FEMALE, v1::DECISION_KEEP, 0.9f, kT0)}, kT0).value(),
+      1);
 }
 
 TEST_F(SqliteStoreTest, UnusablePathsFailWithAClearMessage) {

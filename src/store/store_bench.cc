@@ -67,8 +67,8 @@ BenchDatabase OpenPostgres(const std::string& server_url) {
   const std::size_t query = server_url.find('?');
   const std::string base = server_url.substr(0, query);
   const std::size_t slash = base.find('/', base.find("://") + 3);
-  const std::string url = base.substr(0, slash) + "/" + name +
-                          (query == std::string::npos ? "" : server_url.substr(query));
+  const std::string url =
+      base.substr(0, slash) + "/" + name + (query == std::string::npos ? "" : server_url.substr(query));
   auto store = OpenStore(url);
   if (!store.ok()) Die(store.status().ToString());
   return {std::move(store).value(), [admin, name] { admin("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); }};

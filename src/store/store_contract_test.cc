@@ -190,7 +190,8 @@ TEST_P(StoreContractTest, EveryReadSeesOnlyItsScope) {
   auto tenants_seen = [&](const TenantScope& scope) {
     std::set<std::string> seen;
     for (const char* egg : {"egg-a", "egg-b", "egg-c"})
-      if (auto e = store_->GetEgg(scope, egg); e.ok() && e->has_value()) seen.insert("get:" + (*e)->prediction.tenant_id());
+      if (auto e = store_->GetEgg(scope, egg); e.ok() && e->has_value())
+        seen.insert("get:" + (*e)->prediction.tenant_id());
     EggQuery q;
     q.tenants = scope;
     for (const auto& s : ListAll(q)) seen.insert("list:" + s.prediction.tenant_id());
@@ -210,7 +211,8 @@ TEST_P(StoreContractTest, EveryReadSeesOnlyItsScope) {
   EXPECT_EQ(tenants_seen(TenantScope()), std::set<std::string>{});
   EXPECT_EQ(tenants_seen(TenantScope::Only("")), std::set<std::string>{});
   EXPECT_EQ(tenants_seen(TenantScope::Only("h-z")), std::set<std::string>{});
-  EXPECT_EQ(tenants_seen(TenantScope::Only("h-a")), (std::set<std::string>{"get:h-a", "list:h-a", "stats:h-a", "count:1"}));
+  EXPECT_EQ(tenants_seen(TenantScope::Only("h-a")),
+            (std::set<std::string>{"get:h-a", "list:h-a", "stats:h-a", "count:1"}));
   EXPECT_EQ(tenants_seen(TenantScope::Of({"h-b", "h-c"})),
             (std::set<std::string>{"get:h-b", "get:h-c", "list:h-b", "list:h-c", "stats:h-b", "stats:h-c",
                                    "accuracy:h-b", "count:2"}));
@@ -285,8 +287,9 @@ TEST_P(StoreContractTest, ListFiltersEachDimension) {
     auto ids = EggIds(got);
     const std::set<std::string> unique(ids.begin(), ids.end());
     EXPECT_EQ(unique.size(), ids.size());
-    EXPECT_EQ(unique, matching(q)) << "tenants '" << q.tenants.Joined() << "' sex " << q.sex.value_or(v1::SEX_UNSPECIFIED)
-                                   << " decision " << q.decision.value_or(v1::DECISION_UNSPECIFIED);
+    EXPECT_EQ(unique, matching(q)) << "tenants '" << q.tenants.Joined() << "' sex "
+                                   << q.sex.value_or(v1::SEX_UNSPECIFIED) << " decision "
+                                   << q.decision.value_or(v1::DECISION_UNSPECIFIED);
     EXPECT_FALSE(unique.empty());
   }
   EggQuery rechecks;
@@ -329,8 +332,8 @@ TEST_P(StoreContractTest, PaginationVisitsEveryRowOnceInOrder) {
   auto ids = EggIds(all);
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 1050u);
   for (std::size_t i = 1; i < all.size(); ++i) {
-    ASSERT_TRUE(ListedBefore(all[i - 1].prediction, all[i].prediction)) << "rows " << i - 1 << " and " << i
-                                                                        << " out of order";
+    ASSERT_TRUE(ListedBefore(all[i - 1].prediction, all[i].prediction))
+        << "rows " << i - 1 << " and " << i << " out of order";
   }
   // A single tenant with a limit that divides its rows exactly: no empty last page.
   q.tenants = test_util::TenantOrAll("h-b");  // i % 3 == 0: 350 rows
@@ -535,8 +538,7 @@ std::vector<v1::Prediction> Batch(int first, int n) {
   std::vector<v1::Prediction> batch;
   for (int i = first; i < first + n; ++i) {
     batch.push_back(MakePrediction(i % 2 ? "h-a" : "h-b", "egg-" + std::to_string(i),
-                                   i % 3 ? v1::SEX_FEMALE : v1::SEX_MALE, v1::DECISION_RECHECK, 0.5f,
-                                   kT0 + i * kMs));
+                                   i % 3 ? v1::SEX_FEMALE : v1::SEX_MALE, v1::DECISION_RECHECK, 0.5f, kT0 + i * kMs));
   }
   return batch;
 }
@@ -556,8 +558,10 @@ TEST_P(StoreContractTest, ReadersRunWhileTheWriterInserts) {
       // Each batch repeats the previous batch's last 10 eggs (redelivery).
       const int first = std::max(0, b * kBatchSize - 10);
       auto n = store.InsertBatch(Batch(first, b * kBatchSize + kBatchSize - first), kT0 + b * kMs);
-      if (n.ok()) writer_new += *n;
-      else ADD_FAILURE() << n.status().ToString();
+      if (n.ok())
+        writer_new += *n;
+      else
+        ADD_FAILURE() << n.status().ToString();
     }
     writer_done = true;
   });
@@ -573,9 +577,12 @@ TEST_P(StoreContractTest, ReadersRunWhileTheWriterInserts) {
       // Loop until the writer is done, and at least a few times.
       for (int i = 0; !writer_done.load() || i < 5; ++i) {
         auto count = store.Count(TenantScope::All());
-        if (!count.ok()) fail(count.status());
-        else if (*count < last_count) ++regressions;  // committed rows never disappear
-        else last_count = *count;
+        if (!count.ok())
+          fail(count.status());
+        else if (*count < last_count)
+          ++regressions;  // committed rows never disappear
+        else
+          last_count = *count;
         EggQuery q;
         q.tenants = TenantScope::All();
         q.tenants = test_util::TenantOrAll(r % 2 ? "h-a" : "");
@@ -585,8 +592,10 @@ TEST_P(StoreContractTest, ReadersRunWhileTheWriterInserts) {
         auto egg = store.GetEgg(test_util::TenantOrAll(r % 2 ? "h-a" : ""), "egg-" + std::to_string(i * 7 + 1));
         if (!egg.ok()) fail(egg.status());
         auto stats = store.GetStats(test_util::AllStats());
-        if (!stats.ok()) fail(stats.status());
-        else if (stats->overall.total != stats->overall.female + stats->overall.male) ++regressions;
+        if (!stats.ok())
+          fail(stats.status());
+        else if (stats->overall.total != stats->overall.female + stats->overall.male)
+          ++regressions;
         reads += 4;
       }
     });

@@ -25,8 +25,7 @@ Result<StoreLocation> ParseStoreUrl(const std::string& url) {
       return loc;
     }
     if (scheme != "sqlite") {
-      return Status::InvalidArgument("unsupported store URL scheme '" + scheme + "' in '" + url + "'; " +
-                                     kAccepted);
+      return Status::InvalidArgument("unsupported store URL scheme '" + scheme + "' in '" + url + "'; " + kAccepted);
     }
     loc.target = url.substr(sep + 3);
     if (loc.target.empty())
@@ -34,8 +33,10 @@ Result<StoreLocation> ParseStoreUrl(const std::string& url) {
   }
   if (loc.target == ":memory:" || loc.target.starts_with("file:")) {
     return Status::InvalidArgument(
-        "'" + url + "': in-memory databases and SQLite URI filenames are not supported (the store's writer and "
-        "reader connections must share one file); " + kAccepted);
+        "'" + url +
+        "': in-memory databases and SQLite URI filenames are not supported (the store's writer and "
+        "reader connections must share one file); " +
+        kAccepted);
   }
   return loc;
 }

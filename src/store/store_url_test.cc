@@ -12,13 +12,10 @@ TEST(StoreUrlTest, SqliteForms) {
     const char* url;
     const char* path;
   };
-  for (const Case& c : {Case{"sqlite:///var/lib/ovoflow/p.db", "/var/lib/ovoflow/p.db"},
-                        Case{"sqlite://var/p.db", "var/p.db"},
-                        Case{"sqlite://p.db", "p.db"},
-                        Case{"/abs/plain.db", "/abs/plain.db"},
-                        Case{"rel/plain.db", "rel/plain.db"},
-                        Case{"plain.db", "plain.db"},
-                        Case{"SQLite:///x.db", "/x.db"}}) {
+  for (const Case& c :
+       {Case{"sqlite:///var/lib/ovoflow/p.db", "/var/lib/ovoflow/p.db"}, Case{"sqlite://var/p.db", "var/p.db"},
+        Case{"sqlite://p.db", "p.db"}, Case{"/abs/plain.db", "/abs/plain.db"}, Case{"rel/plain.db", "rel/plain.db"},
+        Case{"plain.db", "plain.db"}, Case{"SQLite:///x.db", "/x.db"}}) {
     auto loc = ParseStoreUrl(c.url);
     ASSERT_TRUE(loc.ok()) << c.url << ": " << loc.status().ToString();
     EXPECT_EQ(loc->backend, StoreBackend::kSqlite) << c.url;
@@ -47,8 +44,8 @@ TEST(StoreUrlTest, PostgresForms) {
 }
 
 TEST(StoreUrlTest, RejectsWhatItCannotOpen) {
-  for (const char* url : {"", "sqlite://", "mysql://db/ovoflow", "http://x", ":memory:",
-                          "sqlite://:memory:", "file::memory:?cache=shared", "sqlite://file:x.db?mode=ro"}) {
+  for (const char* url : {"", "sqlite://", "mysql://db/ovoflow", "http://x", ":memory:", "sqlite://:memory:",
+                          "file::memory:?cache=shared", "sqlite://file:x.db?mode=ro"}) {
     auto loc = ParseStoreUrl(url);
     ASSERT_FALSE(loc.ok()) << url;
     EXPECT_EQ(loc.status().code(), StatusCode::kInvalidArgument) << url;

@@ -20,15 +20,26 @@ struct WriterMetrics {
     static WriterMetrics* m = [] {
       auto& reg = MetricsRegistry();
       return new WriterMetrics{
-          prometheus::BuildCounter().Name("ovoflow_predictions_stored_total")
-              .Help("Predictions newly stored").Register(reg).Add({}),
-          prometheus::BuildCounter().Name("ovoflow_store_duplicates_total")
-              .Help("Redelivered predictions skipped because the egg was already stored").Register(reg).Add({}),
-          prometheus::BuildHistogram().Name("ovoflow_end_to_end_seconds")
-              .Help("Time from scan capture to the prediction being stored").Register(reg)
+          prometheus::BuildCounter()
+              .Name("ovoflow_predictions_stored_total")
+              .Help("Predictions newly stored")
+              .Register(reg)
+              .Add({}),
+          prometheus::BuildCounter()
+              .Name("ovoflow_store_duplicates_total")
+              .Help("Redelivered predictions skipped because the egg was already stored")
+              .Register(reg)
+              .Add({}),
+          prometheus::BuildHistogram()
+              .Name("ovoflow_end_to_end_seconds")
+              .Help("Time from scan capture to the prediction being stored")
+              .Register(reg)
               .Add({}, LatencyBucketsSeconds()),
-          prometheus::BuildHistogram().Name("ovoflow_store_transaction_seconds")
-              .Help("Database time per stored batch").Register(reg).Add({}, LatencyBucketsSeconds()),
+          prometheus::BuildHistogram()
+              .Name("ovoflow_store_transaction_seconds")
+              .Help("Database time per stored batch")
+              .Register(reg)
+              .Add({}, LatencyBucketsSeconds()),
       };
     }();
     return *m;
@@ -58,7 +69,8 @@ class PredictionStage final : public bus::Stage {
         if (!known.ok()) return Status::Unavailable("model check: " + known.status().message());  // held
         if (!*known) {
           out.rejections.push_back(
-              {i, "unknown_model", "model " + p.model_name() + " " + p.model_version() + " is not in the model registry"});
+              {i, "unknown_model",
+               "model " + p.model_name() + " " + p.model_version() + " is not in the model registry"});
           continue;
         }
       }
@@ -76,8 +88,7 @@ class PredictionStage final : public bus::Stage {
     metrics.duplicates.Increment(static_cast<double>(static_cast<int64_t>(preds.size()) - *inserted));
     for (const auto& p : preds)
       metrics.end_to_end_seconds.Observe(SecondsBetween(FromTimestamp(p.times().captured_at()), stored_ns));
-    if (on_stored_)
-      out.on_delivered.push_back([this, stored = std::move(preds)] { on_stored_(stored); });
+    if (on_stored_) out.on_delivered.push_back([this, stored = std::move(preds)] { on_stored_(stored); });
     return out;
   }
 
@@ -122,8 +133,8 @@ Result<std::unique_ptr<StoreWriter>> StoreWriter::Create(const WriterOptions& op
   if (options.on_dead_letter)
     ro.on_rejected = [f = options.on_dead_letter](const bus::Message& m, const bus::Rejection&) { f(m.key); };
   OVOFLOW_ASSIGN_OR_RETURN(impl->runtime,
-                           bus::StageRuntime::Create(ro, std::move(consumer),
-                                                     [po] { return bus::Producer::Create(po); }, impl->stage.get()));
+                           bus::StageRuntime::Create(
+                               ro, std::move(consumer), [po] { return bus::Producer::Create(po); }, impl->stage.get()));
   std::unique_ptr<StoreWriter> w(new StoreWriter());
   w->impl_ = std::move(impl);
   return w;

@@ -24,9 +24,9 @@ namespace ovoflow::store {
 struct WriterOptions {
   std::string brokers = kDefaultBrokers;
   std::string group_id = kStoreGroup;
-  int max_batch = 500;         // predictions per database transaction
-  int max_wait_ms = 20;        // longest a batch waits to fill after its first message, ms
-  int poll_timeout_ms = 100;   // longest RunOnce waits for a first message, ms
+  int max_batch = 500;           // predictions per database transaction
+  int max_wait_ms = 20;          // longest a batch waits to fill after its first message, ms
+  int poll_timeout_ms = 100;     // longest RunOnce waits for a first message, ms
   int stall_after_attempts = 5;  // database failures in a row before /readyz reports the writer stalled
   // Called with the key of each prediction message dead-lettered (after its
   // batch was delivered); may be empty. Runs on the writer's thread.

@@ -17,8 +17,8 @@
 #include "bus/consumer.h"
 #include "bus/mock_cluster.h"
 #include "bus/producer.h"
-#include "common/topics.h"
 #include "common/testing/temp_dir.h"
+#include "common/topics.h"
 #include "ovoflow/v1/dead_letter.pb.h"
 #include "store/postgres_test_util.h"
 #include "store/writer.h"
@@ -46,8 +46,10 @@ Input Encode(const v1::Prediction& p) { return {p.egg_id(), p.SerializeAsString(
 v1::Prediction Good(const std::string& egg, std::mt19937& rng) {
   const float p = std::uniform_real_distribution<float>(0.0f, 1.0f)(rng);
   return MakePrediction(rng() % 2 ? "hatchery-a" : "hatchery-b", egg, p >= 0.5f ? v1::SEX_FEMALE : v1::SEX_MALE,
-                        p >= 0.9f ? v1::DECISION_KEEP : p <= 0.1f ? v1::DECISION_DIVERT : v1::DECISION_RECHECK, p,
-                        kT0 + static_cast<int64_t>(rng() % 1000) * 1'000'000);
+                        p >= 0.9f   ? v1::DECISION_KEEP
+                        : p <= 0.1f ? v1::DECISION_DIVERT
+                                    : v1::DECISION_RECHECK,
+                        p, kT0 + static_cast<int64_t>(rng() % 1000) * 1'000'000);
 }
 
 std::vector<Poison> Poisons() {
@@ -68,11 +70,15 @@ std::vector<Poison> Poisons() {
       {"keep_threshold infinite", edit([](auto& p) { p.set_keep_threshold(INFINITY); })},
       {"sex unspecified", edit([](auto& p) { p.set_sex(v1::SEX_UNSPECIFIED); })},
       {"decision unknown", edit([](auto& p) { p.set_decision(static_cast<v1::Decision>(7)); })},
-      {"captured_at beyond 2262", edit([](auto& p) { p.mutable_times()->mutable_captured_at()->set_seconds(int64_t{1} << 40); })},
+      {"captured_at beyond 2262",
+       edit([](auto& p) { p.mutable_times()->mutable_captured_at()->set_seconds(int64_t{1} << 40); })},
       {"incubation_day 30", edit([](auto& p) { p.set_incubation_day(30); })},
       {"no model version", edit([](auto& p) { p.clear_model_version(); })},
       {"model name with a slash", edit([](auto& p) { p.set_model_name("a/b"); })},
-      {"not a Prediction", [](const std::string& egg) { return Input{egg, std::string("\xff\xff\xff\x01 garbage", 12)}; }},
+      {"not a Prediction",
+       [](const std::string& egg) {
+         return Input{egg, std::string("\xff\xff\xff\x01 garbage", 12)};
+       }},
       {"value over 64 KiB", edit([](auto& p) { p.set_worker_id(std::string(70'000, 'w')); })},
       {"key over 256 bytes",
        [](const std::string& egg) {
@@ -84,7 +90,7 @@ std::vector<Poison> Poisons() {
 }
 
 struct Outcome {
-  std::set<std::tuple<std::string, std::string, float, int>> rows;  // tenant, egg, p_female, decision
+  std::set<std::tuple<std::string, std::string, float, int>> rows;        // tenant, egg, p_female, decision
   std::multiset<std::tuple<std::string, std::string, std::string>> dead;  // key, kind, reason
 };
 

@@ -51,7 +51,8 @@ Result<CalibrateReport> CalibrateModel(const std::string& model_dir, const Calib
   c.set_loss_before(LogLoss(cal.logits, cal.female, 1.0));
   c.set_loss_after(LogLoss(cal.logits, cal.female, temperature));
 
-  OVOFLOW_ASSIGN_OR_RETURN(auto band, ChooseBand(cal_p, cal.female, o.target_accuracy, o.max_abstention, o.confidence_z));
+  OVOFLOW_ASSIGN_OR_RETURN(auto band,
+                           ChooseBand(cal_p, cal.female, o.target_accuracy, o.max_abstention, o.confidence_z));
 
   eval.seed = o.held_out_seed;
   eval.count = o.held_out_count;

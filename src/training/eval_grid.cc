@@ -85,7 +85,8 @@ Result<GridReport> EvaluateGrid(const std::string& model_dir, const GridOptions&
   OVOFLOW_ASSIGN_OR_RETURN(auto model, SexClassifier::Load(model_dir, o.threads));
   GridReport report;
   report.model = meta.name() + " " + meta.version();
-  report.keep_min_p_female = meta.has_recommended_thresholds() ? meta.recommended_thresholds().keep_min_p_female() : 0.9f;
+  report.keep_min_p_female =
+      meta.has_recommended_thresholds() ? meta.recommended_thresholds().keep_min_p_female() : 0.9f;
   report.divert_max_p_female =
       meta.has_recommended_thresholds() ? meta.recommended_thresholds().divert_max_p_female() : 0.1f;
 
@@ -158,34 +159,31 @@ Status WriteGridReport(const GridReport& r, const std::string& out_dir) {
   o.y_label = "accuracy";
   o.y_min = 0.5;
   o.y_max = 1.0;
-  OVOFLOW_RETURN_IF_ERROR(WriteText(dir / "accuracy_by_snr.svg",
-                                    LineChartSvg(o, ByDay(r.snr_by_day, [](const GridCell& c) {
-                                      return c.metrics.accuracy;
-                                    }))));
+  OVOFLOW_RETURN_IF_ERROR(
+      WriteText(dir / "accuracy_by_snr.svg",
+                LineChartSvg(o, ByDay(r.snr_by_day, [](const GridCell& c) { return c.metrics.accuracy; }))));
   o.title = "ROC-AUC by SNR and incubation day" + model;
   o.y_label = "ROC-AUC";
   OVOFLOW_RETURN_IF_ERROR(WriteText(dir / "auc_by_snr.svg", LineChartSvg(o, ByDay(r.snr_by_day, [](const GridCell& c) {
-                                                                         return c.metrics.roc_auc;
-                                                                       }))));
+                                                                           return c.metrics.roc_auc;
+                                                                         }))));
   o.title = "Accuracy on decided eggs (KEEP/DIVERT) with the recommended band" + model;
   o.y_label = "decided accuracy";
   o.y_min = 0.8;
   o.reference_y = 0.995;
   o.reference_label = "target 99.5 %";
-  OVOFLOW_RETURN_IF_ERROR(WriteText(dir / "decided_accuracy_by_snr.svg",
-                                    LineChartSvg(o, ByDay(r.snr_by_day, [](const GridCell& c) {
-                                      return c.band.decided_accuracy();
-                                    }))));
+  OVOFLOW_RETURN_IF_ERROR(
+      WriteText(dir / "decided_accuracy_by_snr.svg",
+                LineChartSvg(o, ByDay(r.snr_by_day, [](const GridCell& c) { return c.band.decided_accuracy(); }))));
   o.title = "Share sent to RECHECK with the recommended band" + model;
   o.y_label = "abstention";
   o.y_min = 0;
   o.y_max = 1;
   o.reference_y = 0.05;
   o.reference_label = "limit 5 %";
-  OVOFLOW_RETURN_IF_ERROR(WriteText(dir / "abstention_by_snr.svg",
-                                    LineChartSvg(o, ByDay(r.snr_by_day, [](const GridCell& c) {
-                                      return c.band.abstention();
-                                    }))));
+  OVOFLOW_RETURN_IF_ERROR(
+      WriteText(dir / "abstention_by_snr.svg",
+                LineChartSvg(o, ByDay(r.snr_by_day, [](const GridCell& c) { return c.band.abstention(); }))));
 
   ChartSeries acc{"accuracy", {}, {}}, auc{"ROC-AUC", {}, {}}, decided{"decided accuracy", {}, {}},
       kept{"1 - abstention", {}, {}};

@@ -16,15 +16,15 @@
 namespace ovoflow::training {
 
 struct GridOptions {
-  std::vector<float> snrs = {4, 6, 8, 12, 20, 30};         // each day is scored at every SNR
+  std::vector<float> snrs = {4, 6, 8, 12, 20, 30};  // each day is scored at every SNR
   std::vector<uint32_t> days = {9, 10, 11, 12, 13, 14};
   std::vector<float> variations = {0, 0.5f, 1, 1.5f, 2};  // at the base SNR and day
   int64_t scans_per_cell = 2000;
-  uint64_t seed = 4;              // phantom stream (neither training, calibration nor held-out)
+  uint64_t seed = 4;  // phantom stream (neither training, calibration nor held-out)
   int threads = 2;
   int batch = 256;
-  edge::PhantomOptions base;      // every other knob; snr/day/variation are overwritten per cell
-  std::FILE* progress = stderr;   // nullptr = quiet
+  edge::PhantomOptions base;     // every other knob; snr/day/variation are overwritten per cell
+  std::FILE* progress = stderr;  // nullptr = quiet
 };
 
 struct GridCell {

@@ -120,7 +120,6 @@ void MetricsToProto(const BinaryMetrics& m, v1::Metrics* p) {
   }
 }
 
-
 Result<ScoredScans> ScorePhantomScans(SexClassifier& clf, const EvalOptions& o) {
   if (o.count < 1) return Status::InvalidArgument("count must be >= 1");
   if (o.batch < 1 || o.batch > 4096) return Status::InvalidArgument("batch must be in 1..4096");

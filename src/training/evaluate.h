@@ -32,7 +32,7 @@ using inference::WriteModelMetadata;
 // Binary classification metrics; female is the positive class.
 struct BinaryMetrics {
   int64_t count = 0;
-  double accuracy = 0;          // at p_female >= 0.5
+  double accuracy = 0;  // at p_female >= 0.5
   double roc_auc = 0;
   double loss = 0;              // mean binary cross-entropy
   int64_t true_positive = 0;    // female called female
@@ -48,13 +48,13 @@ struct BinaryMetrics {
 };
 
 struct EvalOptions {
-  uint64_t seed = 2;              // phantom stream; use one the model was not trained on
-  int64_t count = 5000;           // scans
-  uint64_t first_index = 0;       // first phantom index of the stream
-  int batch = 64;                 // scans per PredictBatch call
-  int threads = 2;                // LibTorch threads and phantom generation threads
-  edge::PhantomOptions phantom;   // should match the training data's settings
-  std::FILE* progress = stderr;   // nullptr = quiet
+  uint64_t seed = 2;             // phantom stream; use one the model was not trained on
+  int64_t count = 5000;          // scans
+  uint64_t first_index = 0;      // first phantom index of the stream
+  int batch = 64;                // scans per PredictBatch call
+  int threads = 2;               // LibTorch threads and phantom generation threads
+  edge::PhantomOptions phantom;  // should match the training data's settings
+  std::FILE* progress = stderr;  // nullptr = quiet
   std::string progress_label = "eval";
 };
 

@@ -10,9 +10,7 @@
 
 namespace ovoflow::training {
 
-inline std::size_t VoxelsPerScan(const edge::PhantomOptions& o) {
-  return std::size_t{o.dim_x} * o.dim_y * o.dim_z;
-}
+inline std::size_t VoxelsPerScan(const edge::PhantomOptions& o) { return std::size_t{o.dim_x} * o.dim_y * o.dim_z; }
 
 // Phantom scans [first, first + count) of stream `seed` into voxels/female
 // (count * VoxelsPerScan bytes, count labels: 1 = female), on `threads`
@@ -26,7 +24,6 @@ struct ScanSet {
   std::vector<uint8_t> female;  // 1 = female
 };
 
-ScanSet GenerateScanSet(const edge::PhantomGenerator& gen, uint64_t seed, uint64_t first, int64_t count,
-                        int threads);
+ScanSet GenerateScanSet(const edge::PhantomGenerator& gen, uint64_t seed, uint64_t first, int64_t count, int threads);
 
 }  // namespace ovoflow::training

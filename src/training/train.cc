@@ -74,8 +74,8 @@ std::string NowRfc3339() {
   return buf;
 }
 
-v1::ModelMetadata MakeMetadata(const TrainOptions& o, const NetConfig& net, double mean, double std_dev,
-                               int64_t steps, int64_t params) {
+v1::ModelMetadata MakeMetadata(const TrainOptions& o, const NetConfig& net, double mean, double std_dev, int64_t steps,
+                               int64_t params) {
   v1::ModelMetadata m;
   m.set_name(o.name);
   m.set_version(o.version);
@@ -153,8 +153,14 @@ namespace {
 class Trainer {
  public:
   Trainer(const TrainOptions& o, GonadNet* net, float scale, float offset)
-      : o_(o), net_(net), gen_(o.phantom), per_scan_(VoxelsPerScan(o.phantom)), scale_(scale), offset_(offset),
-        rng_(o.seed), inputs_(static_cast<std::size_t>(o.batch) * per_scan_),
+      : o_(o),
+        net_(net),
+        gen_(o.phantom),
+        per_scan_(VoxelsPerScan(o.phantom)),
+        scale_(scale),
+        offset_(offset),
+        rng_(o.seed),
+        inputs_(static_cast<std::size_t>(o.batch) * per_scan_),
         labels_(static_cast<std::size_t>(o.batch)) {
     const int64_t chunks = (o.train_scans + kTrainChunk - 1) / kTrainChunk;
     for (int64_t c = 0; c < chunks; ++c) {
@@ -174,8 +180,8 @@ class Trainer {
     double loss_sum = 0, recent = 0;
     int64_t s = 0;  // step within the epoch
     for (int64_t c : chunk_order_) {
-      const ScanSet data = GenerateScanSet(gen_, o_.seed, static_cast<uint64_t>(c * kTrainChunk), ChunkSize(c),
-                                           o_.threads);
+      const ScanSet data =
+          GenerateScanSet(gen_, o_.seed, static_cast<uint64_t>(c * kTrainChunk), ChunkSize(c), o_.threads);
       std::vector<uint32_t> order(data.female.size());
       for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
       Shuffle(order, rng_);

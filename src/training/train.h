@@ -11,15 +11,15 @@
 
 #include "common/status.h"
 #include "edge/phantom.h"
+#include "inference/gonad_net.h"
 #include "training/calibrate_model.h"
 #include "training/evaluate.h"
-#include "inference/gonad_net.h"
 
 namespace ovoflow::training {
 
 using inference::FlopsPerScan;
-using inference::kDefaultWeightsFile;
 using inference::GonadNet;
+using inference::kDefaultWeightsFile;
 using inference::NetConfig;
 using inference::SetTorchThreads;
 using inference::ValidateNetConfig;
@@ -41,7 +41,7 @@ struct TrainOptions {
   NetConfig net;                  // in_channels/height/width are set from the phantom geometry
   edge::PhantomOptions phantom;   // the scans the model learns from
   // Calibration after training (CalibrateModel); defaults as `ovoflow calibrate`'s.
-  uint64_t eval_seed = CalibrateOptions{}.held_out_seed;  // held-out stream for model.json's metrics (!= seed)
+  uint64_t eval_seed = CalibrateOptions{}.held_out_seed;   // held-out stream for model.json's metrics (!= seed)
   int64_t eval_scans = CalibrateOptions{}.held_out_count;  // 0 skips them and the calibration
   uint64_t calibration_seed = CalibrateOptions{}.seed;     // stream the temperature and RECHECK band are fitted on
   int64_t calibration_scans = CalibrateOptions{}.count;
@@ -50,19 +50,19 @@ struct TrainOptions {
   double band_confidence_z = CalibrateOptions{}.confidence_z;   // ... at the accuracy's Wilson lower bound
   std::string name = "gonad-cnn";
   std::string version = "2.1.0";
-  std::FILE* progress = stderr;   // progress bars; nullptr = quiet
+  std::FILE* progress = stderr;  // progress bars; nullptr = quiet
 };
 
 struct TrainReport {
   std::string model_dir;
   int64_t steps = 0;
-  double wall_seconds = 0;            // whole run: data generation, training, evaluation
-  std::vector<double> epoch_loss;     // mean training loss per epoch
-  double first_loss = 0;              // mean loss of the first 10 steps
-  BinaryMetrics train;                // on (up to) 5,000 of the training scans
-  BinaryMetrics held_out;             // on eval_scans from eval_seed, calibrated (count 0 when skipped)
-  v1::Calibration calibration;        // temperature and calibration error (empty when skipped)
-  v1::DecisionBand band;              // recommended RECHECK band (empty when skipped)
+  double wall_seconds = 0;         // whole run: data generation, training, evaluation
+  std::vector<double> epoch_loss;  // mean training loss per epoch
+  double first_loss = 0;           // mean loss of the first 10 steps
+  BinaryMetrics train;             // on (up to) 5,000 of the training scans
+  BinaryMetrics held_out;          // on eval_scans from eval_seed, calibrated (count 0 when skipped)
+  v1::Calibration calibration;     // temperature and calibration error (empty when skipped)
+  v1::DecisionBand band;           // recommended RECHECK band (empty when skipped)
   int64_t parameter_count = 0;
   int64_t flops_per_scan = 0;
 };

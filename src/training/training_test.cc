@@ -4,16 +4,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <random>
+#include <sstream>
 
 #include "common/testing/temp_dir.h"
 #include "common/volume.h"
 #include "edge/phantom.h"
+#include "inference/calibration.h"
 #include "inference/classifier.h"
 #include "inference/gonad_net.h"
 #include "inference/model_registry.h"
-#include "inference/calibration.h"
 #include "training/eval_grid.h"
 #include "training/train.h"
 

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "api/client/http_client.h"
 #include "exe/bench_metrics.h"
 #include "exe/bench_report.h"
 #include "exe/bench_stats.h"
-#include "api/client/http_client.h"
 #include "support/process.h"
 
 namespace ovoflow::testing {
@@ -24,7 +24,6 @@ using api::client::Field;
 using api::client::HttpResult;
 using api::client::ParseJson;
 using api::client::WsReader;
-
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
@@ -51,12 +50,18 @@ void ExpectOrderedPercentiles(const google::protobuf::Value& p, const std::strin
 TEST(BenchCommand, MeasuresAStepWritesJsonAndAppendsAMarkdownRow) {
   const std::string dir = MakeTempDir("bench");
   const std::string md = dir + "/b.md";
-  {
-    std::ofstream(md) << "# Benchmarks\n\nText before.\n";
-  }
-  Process bench({OvoflowBinary(), "bench", "--brokers", TestBrokers(), "--rates", "200", "--duration", "6", "--warmup",
-                 "1", "--prime-scans", "100", "--db", "sqlite://" + dir + "/b.db", "--out", dir + "/b.json",
-                 "--append", md, "--label", "test broker + SQLite", "--work-dir", dir + "/work"},
+  { std::ofstream(md) << "# Benchmarks\n\nText before.\n"; }
+  Process bench({OvoflowBinary(), "bench",
+                 "--brokers",     TestBrokers(),
+                 "--rates",       "200",
+                 "--duration",    "6",
+                 "--warmup",      "1",
+                 "--prime-scans", "100",
+                 "--db",          "sqlite://" + dir + "/b.db",
+                 "--out",         dir + "/b.json",
+                 "--append",      md,
+                 "--label",       "test broker + SQLite",
+                 "--work-dir",    dir + "/work"},
                 dir + "/bench.log");
   const int rc = bench.Wait(400000);
   ASSERT_EQ(rc, 0) << bench.Log();
@@ -79,8 +84,8 @@ TEST(BenchCommand, MeasuresAStepWritesJsonAndAppendsAMarkdownRow) {
   const auto& latency = Field(step, "latency_ms");
   EXPECT_GT(Field(latency, "excluded_warmup").number_value(), 0);
   ExpectOrderedPercentiles(Field(latency, "end_to_end"), "end_to_end");
-  for (const char* stage : {"captured_to_published", "published_to_consumed", "consumed_to_inferred",
-                            "inferred_to_stored"})
+  for (const char* stage :
+       {"captured_to_published", "published_to_consumed", "consumed_to_inferred", "inferred_to_stored"})
     ExpectOrderedPercentiles(Field(latency, stage), stage);
   EXPECT_FALSE(Field(latency, "worst_stage").string_value().empty());
   const auto& lag = Field(step, "consumer_lag");
@@ -105,10 +110,10 @@ TEST(BenchCommand, MeasuresAStepWritesJsonAndAppendsAMarkdownRow) {
 
 TEST(BenchCommand, UnreachableBrokerFailsWithAClearMessage) {
   const std::string dir = MakeTempDir("bench-unreachable");
-  Process bench({OvoflowBinary(), "bench", "--brokers", "127.0.0.1:1", "--connect-timeout", "3", "--rates", "100",
-                 "--duration", "2", "--warmup", "0", "--no-append", "--out", dir + "/x.json", "--work-dir",
-                 dir + "/work"},
-                dir + "/bench.log");
+  Process bench(
+      {OvoflowBinary(), "bench", "--brokers", "127.0.0.1:1", "--connect-timeout", "3", "--rates", "100", "--duration",
+       "2", "--warmup", "0", "--no-append", "--out", dir + "/x.json", "--work-dir", dir + "/work"},
+      dir + "/bench.log");
   const int rc = bench.Wait(60000);
   ASSERT_NE(rc, -1) << "still running after 60 s:\n" << bench.Log();
   EXPECT_EQ(rc, 1) << bench.Log();
@@ -118,9 +123,9 @@ TEST(BenchCommand, UnreachableBrokerFailsWithAClearMessage) {
 
 TEST(BenchCommand, BadFlagsAreRefusedBeforeAnythingStarts) {
   const std::string dir = MakeTempDir("bench-usage");
-  Process bench({OvoflowBinary(), "bench", "--brokers", "127.0.0.1:1", "--duration", "5", "--warmup", "5",
-                 "--no-append"},
-                dir + "/bench.log");
+  Process bench(
+      {OvoflowBinary(), "bench", "--brokers", "127.0.0.1:1", "--duration", "5", "--warmup", "5", "--no-append"},
+      dir + "/bench.log");
   EXPECT_EQ(bench.Wait(30000), 2) << bench.Log();
   EXPECT_NE(bench.Log().find("--warmup"), std::string::npos) << bench.Log();
 }
@@ -221,9 +226,7 @@ TEST(BenchReport, AppendsRowsToTheExistingSectionTable) {
   const std::string md = dir + "/b.md";
   exe::BenchRun run = TwoStepRun();
   ASSERT_TRUE(exe::AppendMarkdownRows(run, md).ok());  // creates the file and the section
-  {
-    std::ofstream(md, std::ios::app) << "\n## Later section\n\nkept after the table\n";
-  }
+  { std::ofstream(md, std::ios::app) << "\n## Later section\n\nkept after the table\n"; }
   ASSERT_TRUE(exe::AppendMarkdownRows(run, md).ok());
   const std::string text = ReadAll(md);
   EXPECT_EQ(CountLinesStartingWith(text, exe::kBenchRunsHeading), 1) << text;

@@ -32,8 +32,8 @@
 #include <thread>
 #include <vector>
 
-#include "store/prediction_store.h"
 #include "api/client/http_client.h"
+#include "store/prediction_store.h"
 #include "support/process.h"
 
 namespace ovoflow::testing {
@@ -109,7 +109,8 @@ class FaultTest : public ::testing::Test {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = BinaryDir() + "/fault/" + info->name();
     // Services an interrupted earlier run left behind on this directory.
-    if (std::filesystem::exists(dir_ + "/kafka")) RunCommand(Script("kafka") + " stop --data-dir " + dir_ + "/kafka 2>&1");
+    if (std::filesystem::exists(dir_ + "/kafka"))
+      RunCommand(Script("kafka") + " stop --data-dir " + dir_ + "/kafka 2>&1");
     if (std::filesystem::exists(dir_ + "/pg")) RunCommand(Script("pg") + " stop --data-dir " + dir_ + "/pg 2>&1");
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
@@ -162,14 +163,14 @@ class FaultTest : public ::testing::Test {
 
   Process* StartStoreWriter() {
     store_metrics_port_ = FreePort();
-    return Spawn("store", {"store", "--db", db_url_, "--metrics-port", std::to_string(store_metrics_port_),
-                              "--insecure-http"});
+    return Spawn("store",
+                 {"store", "--db", db_url_, "--metrics-port", std::to_string(store_metrics_port_), "--insecure-http"});
   }
 
   Process* StartUp() {
     store_metrics_port_ = FreePort();  // `up` serves /metrics on its API port
-    return Spawn("up", {"up", "--insecure-http", "--no-auth", "--no-scanner", "--db", db_url_, "--workers", "2", "--port",
-                        std::to_string(store_metrics_port_), "--partitions", std::to_string(kPartitions)});
+    return Spawn("up", {"up", "--insecure-http", "--no-auth", "--no-scanner", "--db", db_url_, "--workers", "2",
+                        "--port", std::to_string(store_metrics_port_), "--partitions", std::to_string(kPartitions)});
   }
 
   void StartScanner() {
@@ -233,7 +234,8 @@ class FaultTest : public ::testing::Test {
   void WaitForProgress(double fraction) {
     const double want = fraction * kScans;
     ASSERT_TRUE(WaitUntil([&] { return Metric(scanner_metrics_port_, "ovoflow_scans_produced_total") >= want; }, 600))
-        << "scanner did not reach " << want << " scans\n" << scanner_->Log();
+        << "scanner did not reach " << want << " scans\n"
+        << scanner_->Log();
   }
 
   // Marks the fault moment: recovery is measured from here until everything
@@ -243,8 +245,9 @@ class FaultTest : public ::testing::Test {
     published_at_fault_ = static_cast<int64_t>(Metric(scanner_metrics_port_, "ovoflow_scans_produced_total"));
     last_growth_ = Clock::now();
     fault_at_ = Clock::now();
-    fault_wall_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+    fault_wall_ns_ =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     std::printf("fault: %s with %lld scans published, %lld stored\n", what.c_str(),
                 static_cast<long long>(published_at_fault_), static_cast<long long>(Stored()));
     std::fflush(stdout);
@@ -289,7 +292,8 @@ class FaultTest : public ::testing::Test {
     // The topic, read_committed: one committed prediction per scan.
     CommandResult topic = RunCommand("kcat -C -b " + brokers_ +
                                      " -t ovoflow.predictions.v1 -X isolation.level=read_committed -e -q -f '%k\\n'"
-                                     " 2>" + dir_ + "/kcat.err");
+                                     " 2>" +
+                                     dir_ + "/kcat.err");
     ASSERT_EQ(topic.exit_code, 0) << topic.output;
     std::map<std::string, int> per_egg;
     std::istringstream in(topic.output);
@@ -315,8 +319,8 @@ class FaultTest : public ::testing::Test {
         "longest stall %.1f s, "
         "all stored %.1f s after the fault; redeliveries skipped by the store since its last start: %.0f\n",
         fault_what_.c_str(), kScans, static_cast<long long>(Stored()), missing, doubled,
-        static_cast<long long>(committed), topic_doubled, recovery_s,
-        static_cast<long long>(published_at_fault_), longest_stall_, drain_s, skipped);
+        static_cast<long long>(committed), topic_doubled, recovery_s, static_cast<long long>(published_at_fault_),
+        longest_stall_, drain_s, skipped);
     std::fflush(stdout);
   }
 
@@ -394,9 +398,7 @@ TEST_F(FaultTest, KillUpThenRestartItOnTheSameData) {
   ASSERT_NO_FATAL_FAILURE(StartKafka(1));
   db_url_ = "sqlite://" + dir_ + "/data/ovoflow.db";
   Process* up = StartUp();
-  ASSERT_TRUE(WaitUntil([&] { return Fetch(store_metrics_port_, "GET", "/readyz").status == 200; },
-                        120))
-      << up->Log();
+  ASSERT_TRUE(WaitUntil([&] { return Fetch(store_metrics_port_, "GET", "/readyz").status == 200; }, 120)) << up->Log();
   StartScanner();
   ASSERT_NO_FATAL_FAILURE(WaitForProgress(0.4));
   up->Signal(SIGKILL);

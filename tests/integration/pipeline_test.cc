@@ -4,8 +4,8 @@
 // 2,000 stored predictions, accuracy against the recorded truth, the REST
 // answers, the WebSocket feed, interop with kcat/protoc, and that malformed
 // input is dead-lettered while the pipeline goes on.
-#include <gtest/gtest.h>
 #include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
 
 #include <signal.h>
 
@@ -19,11 +19,11 @@
 #include <sstream>
 #include <thread>
 
+#include "api/client/http_client.h"
 #include "common/clock.h"
 #include "common/testing/test_scan.h"
 #include "ovoflow/v1/egg_scan.pb.h"
 #include "store/prediction_store.h"
-#include "api/client/http_client.h"
 #include "support/process.h"
 
 namespace ovoflow::testing {
@@ -36,7 +36,6 @@ using api::client::ParseJson;
 using api::client::WsReader;
 
 constexpr int kScans = 2000;
-
 
 struct Label {
   std::string tenant;
@@ -60,7 +59,6 @@ std::map<std::string, Label> ReadLabels(const std::string& path) {
   return out;
 }
 
-
 int64_t StatsTotal(int port) {
   HttpResult r = Fetch(port, "GET", "/v1/stats");
   if (r.status != 200) return -1;
@@ -74,11 +72,11 @@ class PipelineTest : public ::testing::Test {
     port_ = FreePort();
     db_url_ = "sqlite://" + dir_ + "/ovoflow.db";
     up_ = std::make_unique<Process>(
-        std::vector<std::string>{OvoflowBinary(), "up", "--insecure-http", "--no-auth", "--brokers", TestBrokers(), "--db", db_url_, "--port",
-                                 std::to_string(port_), "--no-scanner", "--web-root", SourceDir() + "/web/dist"},
+        std::vector<std::string>{OvoflowBinary(), "up", "--insecure-http", "--no-auth", "--brokers", TestBrokers(),
+                                 "--db", db_url_, "--port", std::to_string(port_), "--no-scanner", "--web-root",
+                                 SourceDir() + "/web/dist"},
         dir_ + "/up.log");
-    ASSERT_TRUE(WaitFor([] { return Fetch(port_, "GET", "/readyz").status == 200 || !up_->Running(); },
-                        120))
+    ASSERT_TRUE(WaitFor([] { return Fetch(port_, "GET", "/readyz").status == 200 || !up_->Running(); }, 120))
         << up_->Log();
     ASSERT_TRUE(up_->Running()) << up_->Log();
     live_ = std::make_unique<WsReader>(port_, "/v1/live?tenant_id=hatchery-a");
@@ -86,10 +84,10 @@ class PipelineTest : public ::testing::Test {
 
     std::mt19937_64 rng(std::random_device{}());
     run_id_ = "itest" + std::to_string(rng() % 1000000);
-    Process scanner({OvoflowBinary(), "scanner", "--brokers", TestBrokers(), "--scans", std::to_string(kScans), "--rate",
-                     "1000", "--labels", dir_ + "/labels.csv", "--run-id", run_id_, "--tenants",
-                     "hatchery-a,hatchery-b"},
-                    dir_ + "/scanner.log");
+    Process scanner(
+        {OvoflowBinary(), "scanner", "--brokers", TestBrokers(), "--scans", std::to_string(kScans), "--rate", "1000",
+         "--labels", dir_ + "/labels.csv", "--run-id", run_id_, "--tenants", "hatchery-a,hatchery-b"},
+        dir_ + "/scanner.log");
     ASSERT_EQ(scanner.Wait(180000), 0) << scanner.Log();
     labels_ = ReadLabels(dir_ + "/labels.csv");
     ASSERT_EQ(labels_.size(), static_cast<std::size_t>(kScans));
@@ -190,9 +188,9 @@ TEST_F(PipelineTest, RestAnswers) {
   EXPECT_EQ(Fetch(port_, "GET", "/healthz").status, 200);
   HttpResult metrics = Fetch(port_, "GET", "/metrics");
   ASSERT_EQ(metrics.status, 200);
-  for (const char* name : {"ovoflow_predictions_stored_total", "ovoflow_scans_consumed_total",
-                           "ovoflow_inference_batch_size_bucket", "ovoflow_end_to_end_seconds_count",
-                           "ovoflow_predictions_total{decision=", "ovoflow_consumer_lag"})
+  for (const char* name :
+       {"ovoflow_predictions_stored_total", "ovoflow_scans_consumed_total", "ovoflow_inference_batch_size_bucket",
+        "ovoflow_end_to_end_seconds_count", "ovoflow_predictions_total{decision=", "ovoflow_consumer_lag"})
     EXPECT_NE(metrics.body.find(name), std::string::npos) << name;
   EXPECT_NE(metrics.body.find("ovoflow_predictions_stored_total " + std::to_string(kScans)), std::string::npos);
   EXPECT_EQ(Fetch(port_, "GET", "/openapi.yaml").status, 200);
@@ -217,8 +215,8 @@ TEST_F(PipelineTest, WebSocketStreamsTheFilteredPredictions) {
 
 TEST_F(PipelineTest, KcatAndProtocReadAPrediction) {
   std::string file = dir_ + "/prediction.bin";
-  auto kcat = RunCommand("kcat -b " + TestBrokers() + " -C -t ovoflow.predictions.v1 -o beginning -c 1 -e -q -f '%s' > " +
-                         file);
+  auto kcat = RunCommand("kcat -b " + TestBrokers() +
+                         " -C -t ovoflow.predictions.v1 -o beginning -c 1 -e -q -f '%s' > " + file);
   ASSERT_EQ(kcat.exit_code, 0) << kcat.output;
   auto decoded = RunCommand("protoc --decode=ovoflow.v1.Prediction -I " + SourceDir() + "/proto " + SourceDir() +
                             "/proto/ovoflow/v1/prediction.proto < " + file);
@@ -248,7 +246,8 @@ TEST_F(PipelineTest, MalformedTopicInputIsDeadLetteredAndThePipelineGoesOn) {
   long long offset = -1;
   ASSERT_TRUE(WaitFor(
       [&] {
-        auto r = RunCommand("kcat -b " + TestBrokers() + " -C -t ovoflow.deadletter.v1 -o beginning -e -q -f '%k %p %o\\n'");
+        auto r =
+            RunCommand("kcat -b " + TestBrokers() + " -C -t ovoflow.deadletter.v1 -o beginning -e -q -f '%k %p %o\\n'");
         std::istringstream lines(r.output);
         std::string k;
         int p = -1;
@@ -287,8 +286,7 @@ TEST_F(PipelineTest, MalformedHttpInputGetsProblemJson) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.ContentType(), "application/problem+json");
   v1::EggScan invalid = HttpScan("");
-  HttpResult semantic = Fetch(port_, "POST", "/v1/scans", invalid.SerializeAsString(),
-                                      "application/x-protobuf");
+  HttpResult semantic = Fetch(port_, "POST", "/v1/scans", invalid.SerializeAsString(), "application/x-protobuf");
   EXPECT_EQ(semantic.ContentType(), "application/problem+json");
   EXPECT_GE(semantic.status, 400);
   EXPECT_LT(semantic.status, 500);

@@ -41,15 +41,13 @@ using api::client::Fetch;
 using api::client::HttpResult;
 
 constexpr int kGood = 20;
-constexpr std::size_t kHugeValue = 16'777'000;   // just under the producer's 16 MiB
+constexpr std::size_t kHugeValue = 16'777'000;  // just under the producer's 16 MiB
 constexpr std::size_t kHugeKey = 8'500'000;
-
 
 std::string Binary() {
   const char* b = std::getenv("OVOFLOW_TEST_OVOFLOW_BINARY");
   return b && *b ? b : OvoflowBinary();
 }
-
 
 // One poison record: its key (the dead letter's original_key starts with
 // it), its topic, and what the dead letter's reason must say.
@@ -91,9 +89,10 @@ class PoisonTest : public ::testing::TestWithParam<std::string> {
   void StartUp() {
     port_ = FreePort();
     up_ = std::make_unique<Process>(
-        std::vector<std::string>{Binary(), "up", "--insecure-http", "--no-auth", "--brokers", TestBrokers(), "--db", db_url_, "--port",
-                                 std::to_string(port_), "--no-scanner", "--infer-group", prefix_ + "-infer",
-                                 "--store-group", prefix_ + "-store", "--web-root", SourceDir() + "/web/dist"},
+        std::vector<std::string>{Binary(), "up", "--insecure-http", "--no-auth", "--brokers", TestBrokers(), "--db",
+                                 db_url_, "--port", std::to_string(port_), "--no-scanner", "--infer-group",
+                                 prefix_ + "-infer", "--store-group", prefix_ + "-store", "--web-root",
+                                 SourceDir() + "/web/dist"},
         dir_ + "/up.log");
     ASSERT_TRUE(WaitFor([&] { return Fetch(port_, "GET", "/readyz").status == 200 || !up_->Running(); }, 120))
         << up_->Log();
@@ -105,9 +104,7 @@ class PoisonTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(st.ok()) << topic << " " << key.substr(0, 40) << ": " << st.ToString();
   }
 
-  v1::EggScan Scan(const std::string& egg) {
-    return MakeTestScan(egg, "hatchery-a", SystemClock().NowUnixNanos());
-  }
+  v1::EggScan Scan(const std::string& egg) { return MakeTestScan(egg, "hatchery-a", SystemClock().NowUnixNanos()); }
 
   v1::Prediction Prediction(const std::string& egg) {
     v1::Prediction p;
@@ -169,28 +166,41 @@ TEST_P(PoisonTest, EveryStageDeadLettersEachPoisonOnceAndStoresEverythingElse) {
 
   // ---- the inference worker's input
   for (int i = 0; i < 3; ++i)
-    PoisonScan("nul-" + std::to_string(i), [&](auto& s) { s.set_egg_id(P + std::string("-nul-\0-", 7) + std::to_string(i)); },
-               "egg_id contains a NUL byte");
+    PoisonScan(
+        "nul-" + std::to_string(i), [&](auto& s) { s.set_egg_id(P + std::string("-nul-\0-", 7) + std::to_string(i)); },
+        "egg_id contains a NUL byte");
   good(g++);
-  PoisonScan("ctl", [&](auto& s) { s.set_egg_id(P + "-ctl\x01"); }, "egg_id contains a control character");
-  PoisonScan("long", [&](auto& s) { s.set_egg_id(P + std::string(200, 'x')); }, "bytes long; at most 128");
-  PoisonScan("tenant", [](auto& s) { s.set_tenant_id("hatch%ry-a"); }, "tenant_id has a character outside");
+  PoisonScan(
+      "ctl", [&](auto& s) { s.set_egg_id(P + "-ctl\x01"); }, "egg_id contains a control character");
+  PoisonScan(
+      "long", [&](auto& s) { s.set_egg_id(P + std::string(200, 'x')); }, "bytes long; at most 128");
+  PoisonScan(
+      "tenant", [](auto& s) { s.set_tenant_id("hatch%ry-a"); }, "tenant_id has a character outside");
   good(g++);
-  PoisonScan("scanner", [](auto& s) { s.set_scanner_id("mri\n1"); }, "scanner_id contains a control character");
-  PoisonScan("time", [](auto& s) { s.mutable_captured_at()->set_seconds(int64_t{1} << 40); }, "captured_at at");
-  PoisonScan("day", [](auto& s) { s.set_incubation_day(40); }, "incubation_day 40");
+  PoisonScan(
+      "scanner", [](auto& s) { s.set_scanner_id("mri\n1"); }, "scanner_id contains a control character");
+  PoisonScan(
+      "time", [](auto& s) { s.mutable_captured_at()->set_seconds(int64_t{1} << 40); }, "captured_at at");
+  PoisonScan(
+      "day", [](auto& s) { s.set_incubation_day(40); }, "incubation_day 40");
   good(g++);
-  PoisonScan("nan", [](auto& s) {
-    s.mutable_volume()->set_dtype(v1::DTYPE_FLOAT32);
-    std::string floats(32 * 32 * 16 * 4, '\0');
-    const float nan = std::nanf("");
-    std::memcpy(floats.data() + 4 * 100, &nan, 4);
-    s.mutable_volume()->set_data(floats);
-  }, "volume voxel 100 is NaN");
-  PoisonScan("geometry", [](auto& s) {
-    s.mutable_volume()->set_dim_z(8);
-    s.mutable_volume()->set_data(s.volume().data().substr(0, 32 * 32 * 8));
-  }, "does not match model input");
+  PoisonScan(
+      "nan",
+      [](auto& s) {
+        s.mutable_volume()->set_dtype(v1::DTYPE_FLOAT32);
+        std::string floats(32 * 32 * 16 * 4, '\0');
+        const float nan = std::nanf("");
+        std::memcpy(floats.data() + 4 * 100, &nan, 4);
+        s.mutable_volume()->set_data(floats);
+      },
+      "volume voxel 100 is NaN");
+  PoisonScan(
+      "geometry",
+      [](auto& s) {
+        s.mutable_volume()->set_dim_z(8);
+        s.mutable_volume()->set_data(s.volume().data().substr(0, 32 * 32 * 8));
+      },
+      "does not match model input");
   Send(kScansTopic, P + "-garbage", std::string("\xff\xff\xff\x01 garbage", 12));
   expected_[P + "-garbage"] = {"infer", "not a valid ovoflow.v1.EggScan"};
   good(g++);
@@ -201,27 +211,43 @@ TEST_P(PoisonTest, EveryStageDeadLettersEachPoisonOnceAndStoresEverythingElse) {
   expected_[huge_scan_key.substr(0, 1024)] = {"infer", "key of 8500"};
 
   // ---- the store writer's input
-  PoisonPrediction("nul", [&](auto& p) { p.set_egg_id(P + std::string("-p-nul-\0", 8)); }, "egg_id contains a NUL byte");
-  PoisonPrediction("ctl", [](auto& p) { p.set_tray_id("tray\x1b[2J"); }, "tray_id contains a control character");
+  PoisonPrediction(
+      "nul", [&](auto& p) { p.set_egg_id(P + std::string("-p-nul-\0", 8)); }, "egg_id contains a NUL byte");
+  PoisonPrediction(
+      "ctl", [](auto& p) { p.set_tray_id("tray\x1b[2J"); }, "tray_id contains a control character");
   good(g++);
-  PoisonPrediction("long", [&](auto& p) { p.set_egg_id(P + std::string(300, 'y')); }, "egg_id is");
-  PoisonPrediction("tenant", [](auto& p) { p.set_tenant_id("hatchery c"); }, "tenant_id has a character outside");
-  PoisonPrediction("worker", [](auto& p) { p.set_worker_id(std::string(500, 'w')); }, "worker_id is 500 bytes long");
-  PoisonPrediction("nan", [](auto& p) { p.set_p_female(std::nanf("")); }, "p_female must be a finite number");
+  PoisonPrediction(
+      "long", [&](auto& p) { p.set_egg_id(P + std::string(300, 'y')); }, "egg_id is");
+  PoisonPrediction(
+      "tenant", [](auto& p) { p.set_tenant_id("hatchery c"); }, "tenant_id has a character outside");
+  PoisonPrediction(
+      "worker", [](auto& p) { p.set_worker_id(std::string(500, 'w')); }, "worker_id is 500 bytes long");
+  PoisonPrediction(
+      "nan", [](auto& p) { p.set_p_female(std::nanf("")); }, "p_female must be a finite number");
   good(g++);
-  PoisonPrediction("range", [](auto& p) { p.set_p_female(2.0f); }, "p_female must be a finite number");
-  PoisonPrediction("keep", [](auto& p) { p.set_keep_threshold(-1.0f); }, "keep_threshold");
-  PoisonPrediction("divert", [](auto& p) { p.set_divert_threshold(INFINITY); }, "divert_threshold");
-  PoisonPrediction("decision", [](auto& p) { p.clear_decision(); }, "decision is unspecified");
-  PoisonPrediction("sex", [](auto& p) { p.set_sex(static_cast<v1::Sex>(9)); }, "sex is unspecified or unknown");
+  PoisonPrediction(
+      "range", [](auto& p) { p.set_p_female(2.0f); }, "p_female must be a finite number");
+  PoisonPrediction(
+      "keep", [](auto& p) { p.set_keep_threshold(-1.0f); }, "keep_threshold");
+  PoisonPrediction(
+      "divert", [](auto& p) { p.set_divert_threshold(INFINITY); }, "divert_threshold");
+  PoisonPrediction(
+      "decision", [](auto& p) { p.clear_decision(); }, "decision is unspecified");
+  PoisonPrediction(
+      "sex", [](auto& p) { p.set_sex(static_cast<v1::Sex>(9)); }, "sex is unspecified or unknown");
   good(g++);
-  PoisonPrediction("time", [](auto& p) { p.mutable_times()->mutable_captured_at()->set_seconds(int64_t{1} << 40); },
-                   "times.captured_at at");
-  PoisonPrediction("inferred", [](auto& p) { p.mutable_times()->mutable_inferred_at()->set_nanos(-1); },
-                   "times.inferred_at has nanos");
-  PoisonPrediction("day", [](auto& p) { p.set_incubation_day(40); }, "incubation_day 40");
-  PoisonPrediction("model", [](auto& p) { p.set_model_version("9.9.9"); }, "gonad-cnn 9.9.9 is not in the model registry");
-  PoisonPrediction("model-name", [](auto& p) { p.set_model_name("../etc"); }, "model_name '../etc' must be");
+  PoisonPrediction(
+      "time", [](auto& p) { p.mutable_times()->mutable_captured_at()->set_seconds(int64_t{1} << 40); },
+      "times.captured_at at");
+  PoisonPrediction(
+      "inferred", [](auto& p) { p.mutable_times()->mutable_inferred_at()->set_nanos(-1); },
+      "times.inferred_at has nanos");
+  PoisonPrediction(
+      "day", [](auto& p) { p.set_incubation_day(40); }, "incubation_day 40");
+  PoisonPrediction(
+      "model", [](auto& p) { p.set_model_version("9.9.9"); }, "gonad-cnn 9.9.9 is not in the model registry");
+  PoisonPrediction(
+      "model-name", [](auto& p) { p.set_model_name("../etc"); }, "model_name '../etc' must be");
   good(g++);
   Send(kPredictionsTopic, P + "-p-garbage", std::string("\xff\xff\xff\x01 junk", 9));
   expected_[P + "-p-garbage"] = {"store", "not a valid ovoflow.v1.Prediction"};
@@ -265,7 +291,8 @@ TEST_P(PoisonTest, EveryStageDeadLettersEachPoisonOnceAndStoresEverythingElse) {
         return true;
       },
       180))
-      << "good records not all stored\n" << up_->Log();
+      << "good records not all stored\n"
+      << up_->Log();
   EXPECT_FALSE(stored("hatchery-a", P + "-huge-key-scan")) << "refused for its key";
   EXPECT_FALSE(stored("hatchery-b", P + "-p-huge-key-pred")) << "refused for its key";
 
@@ -301,7 +328,8 @@ TEST_P(PoisonTest, EveryStageDeadLettersEachPoisonOnceAndStoresEverythingElse) {
         return seen.size() >= expected_.size();
       },
       120))
-      << seen.size() << " of " << expected_.size() << " dead letters\n" << up_->Log();
+      << seen.size() << " of " << expected_.size() << " dead letters\n"
+      << up_->Log();
   for (const auto& [key, want] : expected_) {
     SCOPED_TRACE(key.substr(0, 60));
     ASSERT_EQ(sources[key].size(), 1u) << "reason wanted: " << want.reason;

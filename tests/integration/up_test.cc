@@ -26,9 +26,29 @@ TEST(UpTest, ExitWhenDoneCountsThisRunsEggsEvenWhenAlreadyStored) {
   for (int run = 0; run < 2; ++run) {
     SCOPED_TRACE("run " + std::to_string(run));
     const std::string labels = dir + "/labels-" + std::to_string(run) + ".csv";
-    Process up({OvoflowBinary(), "up", "--insecure-http", "--no-auth", "--brokers", TestBrokers(), "--db", "sqlite://" + dir + "/ovoflow.db", "--port",
-                "0", "--scans", "50", "--rate", "100", "--run-id", run_id, "--exit-when-done", "--labels", labels,
-                "--infer-group", run_id + "-infer", "--store-group", run_id + "-store"},
+    Process up({OvoflowBinary(),
+                "up",
+                "--insecure-http",
+                "--no-auth",
+                "--brokers",
+                TestBrokers(),
+                "--db",
+                "sqlite://" + dir + "/ovoflow.db",
+                "--port",
+                "0",
+                "--scans",
+                "50",
+                "--rate",
+                "100",
+                "--run-id",
+                run_id,
+                "--exit-when-done",
+                "--labels",
+                labels,
+                "--infer-group",
+                run_id + "-infer",
+                "--store-group",
+                run_id + "-store"},
                dir + "/up-" + std::to_string(run) + ".log");
     const int rc = up.Wait(180000);
     ASSERT_EQ(rc, 0) << (rc == -1 ? "still running after 180 s\n" : "") << up.Log();
@@ -45,7 +65,6 @@ TEST(UpTest, ExitWhenDoneCountsThisRunsEggsEvenWhenAlreadyStored) {
     auto got = (*store)->GetEgg(store::TenantScope::All(), egg);
     EXPECT_TRUE(got.ok() && got->has_value()) << egg;
   }
-
 }
 
 }  // namespace

@@ -50,7 +50,6 @@ using api::client::WsClient;
 constexpr int64_t kT0 = 1777593600LL * 1000000000LL;  // 2026-05-01
 constexpr int kEggsPerTenant = 12;
 
-
 std::string Base64UrlDecode(const std::string& in) {
   static const std::string kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
@@ -122,8 +121,8 @@ class AdversarialTest : public ::testing::Test {
       ASSERT_TRUE((*store)->InsertBatch(batch, kT0 + 1000LL * 1000000000LL).ok());
     }
     port_ = FreePort();
-    std::vector<std::string> argv = {OvoflowBinary(), "api",  "--insecure-http", "--brokers", TestBrokers(),
-                                     "--db",          db,     "--port",          std::to_string(port_)};
+    std::vector<std::string> argv = {OvoflowBinary(), "api", "--insecure-http", "--brokers",          TestBrokers(),
+                                     "--db",          db,    "--port",          std::to_string(port_)};
     if (no_auth_) {
       argv.push_back("--no-auth");
     } else {
@@ -132,8 +131,8 @@ class AdversarialTest : public ::testing::Test {
       argv.insert(argv.end(), {"--oidc-issuer", issuer_, "--auth-failure-limit", "200"});
     }
     api_ = std::make_unique<Process>(argv, dir_.path() + "/api.log");
-    ASSERT_TRUE(WaitFor([&] { return Fetch(port_, "GET", "/healthz", "", "", std::chrono::seconds(2)).status == 200; },
-                        60))
+    ASSERT_TRUE(
+        WaitFor([&] { return Fetch(port_, "GET", "/healthz", "", "", std::chrono::seconds(2)).status == 200; }, 60))
         << api_->Log();
     for (const char* user : {"platform-admin", "admin-a", "operator-a", "viewer-a", "admin-b", "operator-b"}) {
       tokens_[user] = ShellOutput(keycloak_ + " token --user " + user + kc_port_);
@@ -157,8 +156,8 @@ class AdversarialTest : public ::testing::Test {
 
   // One case. `leaks`: what in the answer would be another tenant's data.
   // `escalated`: whether the answer means the caller did what it may not.
-  void Case(const std::string& api, const std::string& name, const HttpResult& r,
-            const std::vector<std::string>& leaks, bool escalated) {
+  void Case(const std::string& api, const std::string& name, const HttpResult& r, const std::vector<std::string>& leaks,
+            bool escalated) {
     ++cases_;
     ++per_api_[api];
     // A problem echoes what was asked (detail, instance): only what the
@@ -225,9 +224,10 @@ TEST_F(AdversarialTest, OwaspApi1To5) {
          u.tenant == "hatchery-a" ? leaks : std::vector<std::string>{}, false);
     for (const std::string& target : std::vector<std::string>{
              "/v1/eggs?tenant_id=" + u.other, "/v1/eggs?tenant_id=" + u.other + "&limit=1000", "/v1/eggs",
-          "/v1/eggs?limit=1000", "/v1/eggs?tenant_id=" + u.tenant, "/v1/stats?tenant_id=" + u.other, "/v1/stats",
-          "/v1/eggs?tenant_id=" + u.other + "&tenant_id=" + u.tenant, "/v1/eggs?tenant_id=" + u.tenant + "%2C" + u.other,
-          "/v1/eggs?tenant_id=*", "/v1/stats?tenant_id=%2A", "/v1/eggs?tenant_id=", "/v1/eggs?tenant_id=HATCHERY-B"}) {
+             "/v1/eggs?limit=1000", "/v1/eggs?tenant_id=" + u.tenant, "/v1/stats?tenant_id=" + u.other, "/v1/stats",
+             "/v1/eggs?tenant_id=" + u.other + "&tenant_id=" + u.tenant,
+             "/v1/eggs?tenant_id=" + u.tenant + "%2C" + u.other, "/v1/eggs?tenant_id=*", "/v1/stats?tenant_id=%2A",
+             "/v1/eggs?tenant_id=", "/v1/eggs?tenant_id=HATCHERY-B"}) {
       Case("API1", u.name + " " + target, Call("GET", target, t), leaks, false);
     }
     for (const std::string& target :
@@ -253,8 +253,8 @@ TEST_F(AdversarialTest, OwaspApi1To5) {
     Case("API5", "a scanner records an outcome", r, {}, Ok(r));
   }
   for (const char* user : {"viewer-a", "operator-a", "admin-a", "operator-b", "admin-b", "scanner-hatchery-a-1"}) {
-    for (const char* action : {"/v1/models/2.1.0:activate", "/v1/models/2.1.0:deactivate",
-                               "/v1/models/2.1.0%3Aactivate"}) {
+    for (const char* action :
+         {"/v1/models/2.1.0:activate", "/v1/models/2.1.0:deactivate", "/v1/models/2.1.0%3Aactivate"}) {
       HttpResult r = Call("POST", action, tokens_[user], R"({"reason": "mine now"})", "application/json");
       Case("API5", std::string(user) + " POST " + action, r, {}, Ok(r) || r.status == 404 || r.status == 409);
     }
@@ -296,17 +296,18 @@ TEST_F(AdversarialTest, OwaspApi1To5) {
     HttpResult r = Call("POST", "/v1/scans", tokens_["scanner-hatchery-a-1"], body, "application/x-protobuf");
     // Tenant ids are validated first: a malformed one may get 422, which is no escalation.
     const bool malformed = f.tenant == "HATCHERY-A" && r.status == 422;
-    Case("API1", "scanner-a1 posts a scan as " + f.tenant + "/" + f.scanner, r, {}, Ok(r) || (r.status == 422 && !malformed));
+    Case("API1", "scanner-a1 posts a scan as " + f.tenant + "/" + f.scanner, r, {},
+         Ok(r) || (r.status == 422 && !malformed));
   }
 
   // API3: mass assignment of properties the caller may not set.
   for (const std::string& body : std::vector<std::string>{
            std::string(R"({"tenant_id": "hatchery-b", "sex": "FEMALE", "source": "hatch"})"),
-        std::string(R"({"tenant_id": "hatchery-a", "sex": "FEMALE", "source": "hatch", "model_version": "9.9.9"})"),
-        std::string(R"({"tenant_id": "hatchery-a", "sex": "FEMALE", "source": "hatch", "recorded_by": "admin-b"})"),
-        std::string(R"({"tenant_id": "hatchery-a", "sex": "FEMALE", "source": "hatch", "egg_id": "b-egg-1"})"),
-        std::string(R"({"tenant_id": "hatchery-a", "sex": "FEMALE", "source": "hatch", "correct": true})"),
-        std::string(R"({"tenant_id": ["hatchery-a", "hatchery-b"], "sex": "FEMALE", "source": "hatch"})")}) {
+           std::string(R"({"tenant_id": "hatchery-a", "sex": "FEMALE", "source": "hatch", "model_version": "9.9.9"})"),
+           std::string(R"({"tenant_id": "hatchery-a", "sex": "FEMALE", "source": "hatch", "recorded_by": "admin-b"})"),
+           std::string(R"({"tenant_id": "hatchery-a", "sex": "FEMALE", "source": "hatch", "egg_id": "b-egg-1"})"),
+           std::string(R"({"tenant_id": "hatchery-a", "sex": "FEMALE", "source": "hatch", "correct": true})"),
+           std::string(R"({"tenant_id": ["hatchery-a", "hatchery-b"], "sex": "FEMALE", "source": "hatch"})")}) {
     HttpResult r = Call("POST", "/v1/eggs/a-egg-3/outcome", tokens_["operator-a"], body, "application/json");
     Case("API3", "operator-a outcome body " + body, r, Foreign("hatchery-a"), Ok(r));
   }
@@ -335,9 +336,11 @@ TEST_F(AdversarialTest, OwaspApi1To5) {
   const std::string jwks = ShellOutput("curl -fsS " + issuer_ + "/protocol/openid-connect/certs");
   std::string rsa_jwk = jwks;  // the whole public set as an HMAC secret, and the key alone
   if (auto at = jwks.find("{\"kid\""); at != std::string::npos) rsa_jwk = jwks.substr(at, jwks.find('}', at) - at + 1);
-  const std::string master = ShellOutput("curl -fsS -d grant_type=password -d client_id=admin-cli -d username=admin "
-                                   "-d password=admin http://127.0.0.1:" + EnvOrEmpty("OVOFLOW_TEST_KEYCLOAK_PORT") +
-                                   "/realms/master/protocol/openid-connect/token | sed -n 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/p'");
+  const std::string master = ShellOutput(
+      "curl -fsS -d grant_type=password -d client_id=admin-cli -d username=admin "
+      "-d password=admin http://127.0.0.1:" +
+      EnvOrEmpty("OVOFLOW_TEST_KEYCLOAK_PORT") +
+      "/realms/master/protocol/openid-connect/token | sed -n 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/p'");
   const std::map<std::string, std::string> forged = {
       {"no token", ""},
       {"alg none with the real claims", auth::testing::UnsignedToken(parts.payload, kid)},
@@ -352,8 +355,8 @@ TEST_F(AdversarialTest, OwaspApi1To5) {
       {"garbage", "abc.def.ghi"},
       {"wrong issuer (master realm)", master.empty() ? "x.y.z" : master},
       {"another audience", Join(parts.header, Replace(parts.payload, "ovoflow-api", "account"), parts.signature)},
-      {"expired (exp rewritten)", Join(parts.header, Replace(parts.payload, "\"exp\":", "\"exp\":1,\"x\":"),
-                                       parts.signature)},
+      {"expired (exp rewritten)",
+       Join(parts.header, Replace(parts.payload, "\"exp\":", "\"exp\":1,\"x\":"), parts.signature)},
       {"9 KB token", std::string(9 * 1024, 'A') + ".b.c"},
   };
   for (const auto& [what, token] : forged) {

@@ -5,13 +5,13 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <google/protobuf/util/json_util.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <google/protobuf/util/json_util.h>
 
 namespace ovoflow::api::client {
 

@@ -18,7 +18,7 @@
 namespace ovoflow::api::client {
 
 struct HttpResult {
-  int status = 0;  // 0: no response (see error)
+  int status = 0;                              // 0: no response (see error)
   std::map<std::string, std::string> headers;  // names lower-case
   std::string body;
   std::string error;
@@ -38,8 +38,8 @@ class HttpConnection {
   // POST with "Expect: 100-continue": sends the head, waits for the server's
   // first answer and sends the body only after "100 Continue". *interim is
   // that first status (100, or the final one when the server refused at once).
-  HttpResult PostExpectingContinue(const std::string& target, const std::string& body,
-                                   const std::string& content_type, int* interim);
+  HttpResult PostExpectingContinue(const std::string& target, const std::string& body, const std::string& content_type,
+                                   int* interim);
   // True while the server has not closed the connection.
   bool open() const;
 
@@ -62,7 +62,7 @@ class WsClient {
            const std::map<std::string, std::string>& headers = {});
   ~WsClient();
   bool connected() const { return connected_; }
-  int upgrade_status() const { return upgrade_status_; }  // 101, or the HTTP status of the refusal
+  int upgrade_status() const { return upgrade_status_; }           // 101, or the HTTP status of the refusal
   const std::string& subprotocol() const { return subprotocol_; }  // the server's Sec-WebSocket-Protocol
   const std::string& error() const { return error_; }
 
@@ -92,7 +92,7 @@ class WsReader {
  public:
   WsReader(int port, const std::string& target);
   ~WsReader();
-  bool connected();  // connected, and the feed has not ended
+  bool connected();                     // connected, and the feed has not ended
   std::vector<std::string> Messages();  // snapshot
   std::size_t Count();
   std::string error();

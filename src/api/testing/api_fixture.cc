@@ -17,8 +17,8 @@ namespace ovoflow::api::testing {
 
 std::string MakeTempDir(const std::string& name) {
   std::random_device rd;
-  auto dir = std::filesystem::temp_directory_path() /
-             ("ovoflow-" + name + "-" + std::to_string(rd()) + std::to_string(rd()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("ovoflow-" + name + "-" + std::to_string(rd()) + std::to_string(rd()));
   std::filesystem::create_directories(dir);
   return dir.string();
 }
@@ -94,9 +94,8 @@ TestIdentity::TestIdentity() {
 }
 
 std::string TestIdentity::ClaimsJson(const Claims& c) {
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   auto array = [](const std::vector<std::string>& items) {
     std::string out = "[";
     for (const auto& i : items) out += (out.size() > 1 ? "," : "") + JsonQuote(i);
@@ -128,7 +127,7 @@ std::map<std::string, std::string> BearerHeader(const std::string& token) {
 }
 
 Result<std::unique_ptr<ApiHarness>> ApiHarness::Start(ApiOptions options, bool with_store, ScanSink* sink,
-                                                       ModelAdmin* models, const TestIdentity* identity) {
+                                                      ModelAdmin* models, const TestIdentity* identity) {
   auto h = std::unique_ptr<ApiHarness>(new ApiHarness());
   h->dir_ = MakeTempDir("api");
   ApiDeps deps;

@@ -90,15 +90,15 @@ class TestIdentity {
     std::vector<std::string> tenants;
     std::string scanner_id;
     std::string subject = "tester";
-    int64_t lifetime_s = 600;     // exp = now + lifetime_s
-    int64_t not_before_s = -60;   // nbf = now + not_before_s
+    int64_t lifetime_s = 600;    // exp = now + lifetime_s
+    int64_t not_before_s = -60;  // nbf = now + not_before_s
     std::string issuer = kIssuer;
     std::string audience = kAudience;
   };
   // A token signed with the trusted key.
   std::string Token(const Claims& claims) const;
-  std::string Token(std::vector<std::string> roles, std::vector<std::string> tenants = {},
-                    std::string scanner_id = "", std::string subject = "tester") const;
+  std::string Token(std::vector<std::string> roles, std::vector<std::string> tenants = {}, std::string scanner_id = "",
+                    std::string subject = "tester") const;
   // The same claims as JSON, for forgeries (auth::testing::UnsignedToken, ...).
   static std::string ClaimsJson(const Claims& claims);
   const auth::testing::SigningKey& key() const { return *key_; }

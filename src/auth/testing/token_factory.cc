@@ -50,8 +50,8 @@ std::string SigningKey::Sign(const std::string& claims_json, const std::string& 
   cjose_header_set(hdr, CJOSE_HDR_ALG, (header_alg.empty() ? alg_ : header_alg).c_str(), &err);
   cjose_header_set(hdr, CJOSE_HDR_KID, (kid_override.empty() ? kid_ : kid_override).c_str(), &err);
   cjose_header_set(hdr, "typ", "JWT", &err);
-  cjose_jws_t* jws = cjose_jws_sign(jwk_, hdr, reinterpret_cast<const uint8_t*>(claims_json.data()),
-                                    claims_json.size(), &err);
+  cjose_jws_t* jws =
+      cjose_jws_sign(jwk_, hdr, reinterpret_cast<const uint8_t*>(claims_json.data()), claims_json.size(), &err);
   cjose_header_release(hdr);
   if (jws == nullptr) throw std::runtime_error(std::string("sign: ") + (err.message ? err.message : "?"));
   const char* compact = nullptr;

@@ -28,7 +28,8 @@ class SigningKey {
                    const std::string& kid_override = "") const;
 
  private:
-  SigningKey(cjose_jwk_t* jwk, std::string kid, std::string alg) : jwk_(jwk), kid_(std::move(kid)), alg_(std::move(alg)) {}
+  SigningKey(cjose_jwk_t* jwk, std::string kid, std::string alg)
+      : jwk_(jwk), kid_(std::move(kid)), alg_(std::move(alg)) {}
   cjose_jwk_t* jwk_;
   std::string kid_, alg_;
 };

@@ -173,7 +173,8 @@ int64_t FakeConsumer::Lag() {
   std::lock_guard block(broker_->mu_);
   int64_t lag = 0;
   for (const auto& [tp, pos] : positions_)
-    lag += static_cast<int64_t>(broker_->topics_[tp.first].at(static_cast<std::size_t>(tp.second)).messages.size()) - pos;
+    lag +=
+        static_cast<int64_t>(broker_->topics_[tp.first].at(static_cast<std::size_t>(tp.second)).messages.size()) - pos;
   return lag;
 }
 
@@ -283,8 +284,8 @@ Status FakeProducer::SendOffsetsToTransaction(const std::vector<TopicPartitionOf
   OVOFLOW_RETURN_IF_ERROR(Fenced());
   Status st = broker_->Injected(FakeOp::kSendOffsets);
   if (st.ok() && group_metadata != "generation:" + std::to_string(broker_->generation_))
-    st = Status::FailedPrecondition("send offsets to transaction: the group's generation moved on (" +
-                                    group_metadata + ")");
+    st = Status::FailedPrecondition("send offsets to transaction: the group's generation moved on (" + group_metadata +
+                                    ")");
   if (!st.ok()) {
     must_abort_ = true;
     return st;

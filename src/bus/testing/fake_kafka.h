@@ -69,15 +69,15 @@ class FakeBroker {
     std::vector<Message> messages;
   };
   // Pops the injected result of `op`, or OK.
-  Status Injected(FakeOp op);  // requires mu_
-  int64_t AppendLocked(const OutgoingMessage& m, int32_t partition);  // requires mu_
+  Status Injected(FakeOp op);                                                    // requires mu_
+  int64_t AppendLocked(const OutgoingMessage& m, int32_t partition);             // requires mu_
   int32_t PartitionFor(const std::string& topic, const std::string& key) const;  // requires mu_
 
   mutable std::mutex mu_;
-  std::map<std::string, std::vector<Partition>> topics_;                     // GUARDED_BY(mu_)
-  std::map<std::pair<std::string, int32_t>, int64_t> committed_;            // GUARDED_BY(mu_)
-  std::map<FakeOp, std::deque<Status>> failures_;                            // GUARDED_BY(mu_)
-  int generation_ = 1;         // GUARDED_BY(mu_): the group's generation
+  std::map<std::string, std::vector<Partition>> topics_;          // GUARDED_BY(mu_)
+  std::map<std::pair<std::string, int32_t>, int64_t> committed_;  // GUARDED_BY(mu_)
+  std::map<FakeOp, std::deque<Status>> failures_;                 // GUARDED_BY(mu_)
+  int generation_ = 1;                                            // GUARDED_BY(mu_): the group's generation
   int producer_epoch_ = 0;     // GUARDED_BY(mu_): producers registered before this are fenced
   int committed_txns_ = 0;     // GUARDED_BY(mu_)
   int aborted_txns_ = 0;       // GUARDED_BY(mu_)
@@ -142,7 +142,7 @@ class FakeProducer final : public Producer {
 
   FakeBroker* broker_;
   const bool transactional_;
-  int epoch_ = -1;           // broker epoch at InitTransactions; -1: not registered
+  int epoch_ = -1;  // broker epoch at InitTransactions; -1: not registered
   bool in_transaction_ = false;
   bool must_abort_ = false;  // a call failed inside the open transaction
   std::vector<OutgoingMessage> pending_;

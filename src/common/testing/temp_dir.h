@@ -21,7 +21,8 @@ class TempDir {
     fs::create_directories(base);
     std::string clean = name;
     for (char& c : clean) {
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+      const bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
       if (!ok) c = '_';
     }
     std::string pattern = base + "/ovoflow-" + clean + "-XXXXXX";
