@@ -48,7 +48,7 @@ std::string FormatRfc3339(int64_t unix_nanos) {
   char buf[64];
   std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   char frac[16];
-  std::snprintf(frac, sizeof frac, ".%09dZ", ts.nanos());
+  (void)std::snprintf(frac, sizeof frac, ".%09dZ", ts.nanos());
   return std::string(buf, n) + frac;
 }
 

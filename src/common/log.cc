@@ -13,8 +13,6 @@ namespace {
 void ProtobufLog(google::protobuf::LogLevel level, const char* filename, int line, const std::string& message) {
   switch (level) {
     case google::protobuf::LOGLEVEL_INFO:
-      spdlog::debug("protobuf {}:{}: {}", filename, line, message);
-      break;
     case google::protobuf::LOGLEVEL_WARNING:
       spdlog::debug("protobuf {}:{}: {}", filename, line, message);
       break;

@@ -28,7 +28,7 @@ TEST(ProgressBarTest, NonTtyPrintsEachDecileOnce) {
   int lines = 0;
   for (int c; (c = std::fgetc(f)) != EOF;) lines += (c == '\n');
   EXPECT_EQ(lines, 11);  // 0%, 10%, ..., 100%
-  std::fclose(f);
+  EXPECT_EQ(std::fclose(f), 0);
 }
 
 }  // namespace

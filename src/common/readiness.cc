@@ -2,6 +2,7 @@
 
 #include <map>
 #include <mutex>
+#include <utility>
 
 namespace ovoflow {
 namespace {
@@ -34,7 +35,13 @@ std::vector<std::string> Readiness::Problems() {
   State& s = Get();
   std::lock_guard lock(s.mu);
   std::vector<std::string> out;
-  for (const auto& [c, p] : s.problems) out.push_back(c + ": " + p);
+  out.reserve(s.problems.size());
+  for (const auto& [c, p] : s.problems) {
+    std::string line = c;
+    line += ": ";
+    line += p;
+    out.push_back(std::move(line));
+  }
   return out;
 }
 

@@ -1,6 +1,10 @@
 #include "common/status.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 
 namespace ovoflow {
 
@@ -34,9 +38,14 @@ std::string Status::ToString() const {
 }
 
 void Fatal(const std::string& message) {
-  std::fprintf(stderr, "ovoflow: fatal: %s\n", message.c_str());
-  std::fflush(stderr);
-  std::exit(2);
+  (void)std::fprintf(stderr, "ovoflow: fatal: %s\n", message.c_str());
+  // std::exit would run static destructors while other threads may still
+  // use those objects; flush what exit would have flushed (the loggers and
+  // every stdio stream) and leave without running them. The loggers are
+  // flushed, not dropped: another thread may be logging right now.
+  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& logger) { logger->flush(); });
+  (void)std::fflush(nullptr);
+  std::_Exit(2);
 }
 
 }  // namespace ovoflow

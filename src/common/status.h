@@ -95,12 +95,16 @@ class [[nodiscard]] Result {
 // into `lhs`, which may be a declaration (`auto x`, `const Foo& y` is not
 // allowed: the value is moved) or an existing variable. Not for use inside
 // an unbraced if/else.
+// `lhs` may be a declaration (`auto x`) and `result` is the name being
+// declared, so neither can be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define OVOFLOW_ASSIGN_OR_RETURN(lhs, expr) \
   OVOFLOW_ASSIGN_OR_RETURN_IMPL_(OVOFLOW_CONCAT_(_ovoflow_result_, __LINE__), lhs, expr)
 #define OVOFLOW_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
   auto result = (expr);                                   \
   if (!result.ok()) return result.status();               \
   lhs = std::move(result).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 // Stops the process with a message saying what to fix. For broken
 // invariants and unusable start-up configuration only.

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
+#include <limits>
+#include <string_view>
 
 namespace ovoflow {
 namespace {
@@ -34,15 +37,20 @@ std::string Escape(const std::string& s) {
   return out;
 }
 
+// Appends the parts to `out` without building temporary strings.
+void Append(std::string& out, std::initializer_list<std::string_view> parts) {
+  for (std::string_view p : parts) out += p;
+}
+
 std::string Num(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", v);
+  (void)std::snprintf(buf, sizeof buf, "%.1f", v);
   return buf;
 }
 
 std::string Tick(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
+  (void)std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
 }
 
@@ -58,8 +66,12 @@ std::vector<double> NiceTicks(double lo, double hi) {
       break;
     }
   std::vector<double> t;
-  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+  const double first = std::ceil(lo / step - 1e-9) * step;
+  for (int i = 0;; ++i) {
+    const double v = first + i * step;
+    if (v > hi + step * 1e-9) break;
     t.push_back(std::fabs(v) < step * 1e-9 ? 0 : v);
+  }
   return t;
 }
 
@@ -68,7 +80,7 @@ std::vector<double> NiceTicks(double lo, double hi) {
 std::string LineChartSvg(const ChartOptions& o, const std::vector<ChartSeries>& series) {
   const double plot_w = o.width_px - kMarginLeft - kMarginRight;
   const double plot_h = o.height_px - kMarginTop - kMarginBottom;
-  double x_lo = INFINITY, x_hi = -INFINITY;
+  double x_lo = std::numeric_limits<double>::infinity(), x_hi = -std::numeric_limits<double>::infinity();
   for (const auto& s : series)
     for (std::size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
       const double x = s.x[i];
@@ -95,23 +107,27 @@ std::string LineChartSvg(const ChartOptions& o, const std::vector<ChartSeries>& 
   // Grid and ticks.
   for (double t : NiceTicks(o.y_min, o.y_min + y_span)) {
     const std::string y = Num(py(t));
-    svg += "<line x1=\"" + Num(kMarginLeft) + "\" y1=\"" + y + "\" x2=\"" + Num(kMarginLeft + plot_w) + "\" y2=\"" + y +
-           "\" stroke=\"#ddd\"/>\n<text x=\"" + Num(kMarginLeft - 6) + "\" y=\"" + y +
-           "\" text-anchor=\"end\" dominant-baseline=\"middle\">" + Tick(t) + "</text>\n";
+    Append(svg, {"<line x1=\"", Num(kMarginLeft), "\" y1=\"", y, "\" x2=\"", Num(kMarginLeft + plot_w), "\" y2=\"", y,
+                 "\" stroke=\"#ddd\"/>\n<text x=\"", Num(kMarginLeft - 6), "\" y=\"", y,
+                 "\" text-anchor=\"end\" dominant-baseline=\"middle\">", Tick(t), "</text>\n"});
   }
   std::vector<double> x_ticks;
   if (o.log_x) {
-    for (double d = std::pow(10, std::floor(std::log10(x_lo))); d <= x_hi * 1.0001; d *= 10)
+    const double first_decade = std::pow(10, std::floor(std::log10(x_lo)));
+    for (int decade = 0;; ++decade) {
+      const double d = first_decade * std::pow(10, decade);
+      if (d > x_hi * 1.0001) break;
       for (double m : {1.0, 2.0, 5.0})
         if (m * d >= x_lo * 0.9999 && m * d <= x_hi * 1.0001) x_ticks.push_back(m * d);
+    }
   } else {
     x_ticks = NiceTicks(x_lo, x_hi);
   }
   for (double t : x_ticks) {
     const std::string x = Num(px(t));
-    svg += "<line x1=\"" + x + "\" y1=\"" + Num(kMarginTop) + "\" x2=\"" + x + "\" y2=\"" + Num(kMarginTop + plot_h) +
-           "\" stroke=\"#eee\"/>\n<text x=\"" + x + "\" y=\"" + Num(kMarginTop + plot_h + 16) +
-           "\" text-anchor=\"middle\">" + Tick(t) + "</text>\n";
+    Append(svg, {"<line x1=\"", x, "\" y1=\"", Num(kMarginTop), "\" x2=\"", x, "\" y2=\"", Num(kMarginTop + plot_h),
+                 "\" stroke=\"#eee\"/>\n<text x=\"", x, "\" y=\"", Num(kMarginTop + plot_h + 16),
+                 "\" text-anchor=\"middle\">", Tick(t), "</text>\n"});
   }
   svg += "<rect x=\"" + Num(kMarginLeft) + "\" y=\"" + Num(kMarginTop) + "\" width=\"" + Num(plot_w) + "\" height=\"" +
          Num(plot_h) + "\" fill=\"none\" stroke=\"#333\"/>\n";
@@ -134,16 +150,16 @@ std::string LineChartSvg(const ChartOptions& o, const std::vector<ChartSeries>& 
     for (std::size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (o.log_x && s.x[i] <= 0)) continue;
       const std::string x = Num(px(s.x[i])), y = Num(py(s.y[i]));
-      points += (points.empty() ? "" : " ") + x + "," + y;
-      markers += "<circle cx=\"" + x + "\" cy=\"" + y + "\" r=\"3\" fill=\"" + colour + "\"/>\n";
+      Append(points, {points.empty() ? "" : " ", x, ",", y});
+      Append(markers, {"<circle cx=\"", x, "\" cy=\"", y, "\" r=\"3\" fill=\"", colour, "\"/>\n"});
     }
-    svg +=
-        "<polyline fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"2\" points=\"" + points + "\"/>\n" + markers;
+    Append(svg,
+           {"<polyline fill=\"none\" stroke=\"", colour, "\" stroke-width=\"2\" points=\"", points, "\"/>\n", markers});
     const double ly = kMarginTop + 10 + 18 * static_cast<double>(k);
-    svg += "<line x1=\"" + Num(kMarginLeft + plot_w + 12) + "\" y1=\"" + Num(ly) + "\" x2=\"" +
-           Num(kMarginLeft + plot_w + 32) + "\" y2=\"" + Num(ly) + "\" stroke=\"" + colour +
-           "\" stroke-width=\"2\"/>\n<text x=\"" + Num(kMarginLeft + plot_w + 38) + "\" y=\"" + Num(ly) +
-           "\" dominant-baseline=\"middle\">" + Escape(s.name) + "</text>\n";
+    Append(svg, {"<line x1=\"", Num(kMarginLeft + plot_w + 12), "\" y1=\"", Num(ly), "\" x2=\"",
+                 Num(kMarginLeft + plot_w + 32), "\" y2=\"", Num(ly), "\" stroke=\"", colour,
+                 "\" stroke-width=\"2\"/>\n<text x=\"", Num(kMarginLeft + plot_w + 38), "\" y=\"", Num(ly),
+                 "\" dominant-baseline=\"middle\">", Escape(s.name), "</text>\n"});
   }
   svg += "</svg>\n";
   return svg;

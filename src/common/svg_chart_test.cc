@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <cmath>
 #include <string>
+#include <system_error>
+#include <vector>
 
 namespace ovoflow {
 namespace {
@@ -12,6 +15,24 @@ int Count(const std::string& s, const std::string& what) {
   int n = 0;
   for (std::size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
   return n;
+}
+
+// The numbers at the start of an SVG points list ("x,y x,y ..."), up to
+// `max`; it stops early at anything that is not a number.
+std::vector<double> PointNumbers(const std::string& s, std::size_t max) {
+  std::vector<double> out;
+  out.reserve(max);
+  const char* p = s.data();
+  const char* const end = s.data() + s.size();
+  while (out.size() < max && p < end) {
+    double v = 0;
+    const auto [next, ec] = std::from_chars(p, end, v);
+    if (ec != std::errc()) break;
+    out.push_back(v);
+    p = next;
+    if (p < end && (*p == ',' || *p == ' ')) ++p;
+  }
+  return out;
 }
 
 TEST(SvgChartTest, DrawsOnePolylineAndOneMarkerPerFinitePoint) {
@@ -43,8 +64,9 @@ TEST(SvgChartTest, PlacesHigherValuesHigherAndClipsToTheRange) {
   const std::string svg = LineChartSvg(o, {{"s", {0, 1, 2}, {0.0, 1.0, 7.0}}});
   // Points in order: y pixel of 1.0 is above (smaller than) that of 0.0; 7.0 is clipped to 1.0.
   const auto pts = svg.substr(svg.find("points=\"") + 8);
-  double x0, y0, x1, y1, x2, y2;
-  ASSERT_EQ(std::sscanf(pts.c_str(), "%lf,%lf %lf,%lf %lf,%lf", &x0, &y0, &x1, &y1, &x2, &y2), 6);
+  const std::vector<double> v = PointNumbers(pts, 6);
+  ASSERT_EQ(v.size(), 6U);
+  const double x0 = v[0], y0 = v[1], x1 = v[2], y1 = v[3], y2 = v[5];
   EXPECT_LT(x0, x1);
   EXPECT_LT(y1, y0);
   EXPECT_DOUBLE_EQ(y2, y1);

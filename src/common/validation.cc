@@ -85,22 +85,22 @@ std::size_t Utf8SequenceLength(std::string_view s, std::size_t i) {
   unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
   if (b0 >= 0xC2 && b0 <= 0xDF)
     n = 2;
-  else if (b0 == 0xE0)
-    n = 3, lo = 0xA0;
-  else if (b0 >= 0xE1 && b0 <= 0xEC)
+  else if (b0 >= 0xE0 && b0 <= 0xEF)
     n = 3;
-  else if (b0 == 0xED)
-    n = 3, hi = 0x9F;
-  else if (b0 >= 0xEE && b0 <= 0xEF)
-    n = 3;
-  else if (b0 == 0xF0)
-    n = 4, lo = 0x90;
-  else if (b0 >= 0xF1 && b0 <= 0xF3)
+  else if (b0 >= 0xF0 && b0 <= 0xF4)
     n = 4;
-  else if (b0 == 0xF4)
-    n = 4, hi = 0x8F;
   else
     return 0;
+  // A few lead bytes narrow the second byte's range: no overlong forms
+  // (E0, F0), no UTF-16 surrogates (ED), nothing past U+10FFFF (F4).
+  if (b0 == 0xE0)
+    lo = 0xA0;
+  else if (b0 == 0xED)
+    hi = 0x9F;
+  else if (b0 == 0xF0)
+    lo = 0x90;
+  else if (b0 == 0xF4)
+    hi = 0x8F;
   if (i + n > s.size()) return 0;
   if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
   for (std::size_t k = 2; k < n; ++k) {

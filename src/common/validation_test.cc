@@ -139,19 +139,19 @@ TEST(ValidationTest, ScanIdentityAndVoxels) {
   // A float volume must be finite, raw or zstd.
   v1::EggScan f = good;
   f.mutable_volume()->set_dtype(v1::DTYPE_FLOAT32);
-  std::string data(24 * 4, '\0');
+  std::string data(24 * sizeof(float), '\0');
   float x = 1.0f;
-  for (int i = 0; i < 24; ++i) std::memcpy(data.data() + 4 * i, &x, 4);
+  for (std::size_t i = 0; i < 24; ++i) std::memcpy(data.data() + sizeof(float) * i, &x, 4);
   f.mutable_volume()->set_data(data);
   EXPECT_TRUE(ValidateScan(f).ok()) << ValidateScan(f).ToString();
   const float nan = std::nanf("");
-  std::memcpy(data.data() + 4 * 17, &nan, 4);
+  std::memcpy(data.data() + sizeof(float) * 17, &nan, 4);
   f.mutable_volume()->set_data(data);
   ExpectInvalid(ValidateScan(f), "volume voxel 17 is NaN");
   ASSERT_TRUE(CompressVolume(f.mutable_volume()).ok());
   ExpectInvalid(ValidateScan(f), "volume voxel 17 is NaN");
   const float inf = std::numeric_limits<float>::infinity();
-  std::memcpy(data.data() + 4 * 3, &inf, 4);
+  std::memcpy(data.data() + sizeof(float) * 3, &inf, 4);
   f.mutable_volume()->set_encoding(v1::ENCODING_RAW);
   f.mutable_volume()->set_data(data);
   ExpectInvalid(ValidateScan(f), "volume voxel 3 is infinite");

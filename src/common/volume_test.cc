@@ -17,7 +17,7 @@ v1::EggScan ValidScan() {
 TEST(VolumeTest, AcceptsValidScan) { EXPECT_TRUE(ValidateScan(ValidScan()).ok()); }
 
 TEST(VolumeTest, RejectsEachBrokenField) {
-  auto expect_invalid = [](v1::EggScan s, const std::string& needle) {
+  auto expect_invalid = [](const v1::EggScan& s, const std::string& needle) {
     Status st = ValidateScan(s);
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << needle;
     EXPECT_NE(st.message().find(needle), std::string::npos) << st.message();

@@ -238,7 +238,7 @@ TEST(PhantomEggTest, FullEggCropsRarelyMiss) {
 
 TEST(PhantomEggTest, RegionAcquisitionKeepsTheGonadsInTheWindow) {
   const PhantomGenerator gen{PhantomOptions{}};
-  std::vector<uint8_t> voxels(32 * 32 * 16);
+  std::vector<uint8_t> voxels(std::size_t{32} * 32 * 16);
   int misses = 0;
   for (uint64_t i = 0; i < 1000; ++i) {
     PhantomTruth t{};

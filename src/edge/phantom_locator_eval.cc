@@ -10,12 +10,14 @@
 // (PhantomTruth::gonads_in_window).
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -47,6 +49,7 @@ void Evaluate(const Row& row, int eggs, uint64_t seed, int threads) {
   std::atomic<int> next{0};
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t)
     pool.emplace_back([&] {
       std::vector<uint8_t> voxels(std::size_t{o.dim_x} * o.dim_y * o.dim_z);
@@ -55,26 +58,25 @@ void Evaluate(const Row& row, int eggs, uint64_t seed, int threads) {
     });
   for (auto& th : pool) th.join();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  int misses = 0, not_found = 0, moved = 0;
+  int misses = 0, not_found = 0;
   std::vector<double> err, ex, ey, ez;
   double mean[3] = {0, 0, 0};
   for (const PhantomTruth& t : truths) {
     misses += !t.gonads_in_window;
     not_found += !t.located;
-    moved += t.motion;
     const float* e = t.roi_error_mm;
     err.push_back(std::sqrt(e[0] * e[0] + e[1] * e[1] + e[2] * e[2]));
     ex.push_back(std::fabs(e[0]));
     ey.push_back(std::fabs(e[1]));
     ez.push_back(std::fabs(e[2]));
-    for (int a = 0; a < 3; ++a) mean[a] += e[a] / eggs;
+    for (int a = 0; a < 3; ++a) mean[a] += e[a] / static_cast<float>(eggs);
   }
   std::printf(
       "| %s | %d | %.2f %% | %.2f %% | %.2f / %.2f / %.2f | %.2f / %.2f / %.2f | %.2f / %.2f / %.2f | %.2f | %.1f |\n",
       row.name.c_str(), eggs, 100.0 * misses / eggs, 100.0 * not_found / eggs, mean[0], mean[1], mean[2],
       Percentile(ex, 0.95), Percentile(ey, 0.95), Percentile(ez, 0.95), Percentile(err, 0.5), Percentile(err, 0.95),
       Percentile(err, 0.99), *std::max_element(err.begin(), err.end()), 1e3 * secs * threads / eggs);
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
 }
 
 double MsPerScan(PhantomOptions o, Acquisition acquisition, int scans, uint64_t seed) {
@@ -100,10 +102,10 @@ int Dump(const std::string& dir, uint64_t seed, uint64_t index) {
     const std::string path = dir + "/" + name;
     std::FILE* f = std::fopen(path.c_str(), "wb");
     if (!f) return false;
-    std::fprintf(f, "P5\n%d %d\n255\n", w, h);
-    for (int r = 0; r < h; ++r)
-      for (int c = 0; c < w; ++c) std::fputc(pixel(c, r), f);
-    std::fclose(f);
+    bool written = std::fprintf(f, "P5\n%d %d\n255\n", w, h) > 0;
+    for (int r = 0; r < h && written; ++r)
+      for (int c = 0; c < w && written; ++c) written = std::fputc(pixel(c, r), f) != EOF;
+    if (std::fclose(f) != 0 || !written) return false;
     std::printf("wrote %s (%d x %d)\n", path.c_str(), w, h);
     return true;
   };
@@ -141,22 +143,31 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--eggs")
-      eggs = std::atoi(next().c_str());
-    else if (a == "--seed")
+    // The next argument as a whole integer; false (with a message) when it is not one.
+    auto next_int = [&](int* out) {
+      const std::string v = next();
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
+      if (!v.empty() && ec == std::errc() && end == v.data() + v.size()) return true;
+      (void)std::fprintf(stderr, "%s: %s needs an integer, not '%s'\n", argv[0], a.c_str(), v.c_str());
+      return false;
+    };
+    if (a == "--eggs") {
+      if (!next_int(&eggs)) return 2;
+    } else if (a == "--seed") {
       seed = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--threads")
-      threads = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--index")
+    } else if (a == "--threads") {
+      if (!next_int(&threads)) return 2;
+      threads = std::max(1, threads);
+    } else if (a == "--index") {
       index = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--dump")
+    } else if (a == "--dump") {
       dump = next();
-    else if (a == "--quick")
+    } else if (a == "--quick") {
       quick = true;
-    else {
-      std::fprintf(stderr,
-                   "usage: %s [--eggs N] [--seed S] [--threads T] [--quick] | --dump DIR [--seed S] [--index I]\n",
-                   argv[0]);
+    } else {
+      (void)std::fprintf(
+          stderr, "usage: %s [--eggs N] [--seed S] [--threads T] [--quick] | --dump DIR [--seed S] [--index I]\n",
+          argv[0]);
       return 2;
     }
   }

@@ -56,7 +56,7 @@ TEST(PhantomTest, GenerateVoxelsMatchesGenerate) {
 
 TEST(PhantomTest, SexesAreBalanced) {
   PhantomGenerator gen{PhantomOptions{}};
-  std::vector<uint8_t> voxels(32 * 32 * 16);
+  std::vector<uint8_t> voxels(std::size_t{32} * 32 * 16);
   int females = 0;
   const int n = 2000;
   for (int i = 0; i < n; ++i)

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "bus/producer.h"
 #include "common/clock.h"
+#include "common/env.h"
 #include "common/metrics.h"
 #include "common/topics.h"
 #include "common/trace.h"
@@ -62,6 +64,7 @@ struct ScannerAgent::Impl {
   std::unique_ptr<bus::Producer> producer;
   std::FILE* labels = nullptr;  // owned; written by the delivery thread under labels_mu
   std::mutex labels_mu;
+  bool labels_failed = false;  // GUARDED_BY(labels_mu); a write failed (reported once)
   std::mutex mu;
   std::deque<Pending> retry;  // GUARDED_BY(mu)
   std::atomic<int64_t> acked{0};
@@ -69,12 +72,13 @@ struct ScannerAgent::Impl {
   explicit Impl(const ScannerOptions& o) : options(o), generator(o.phantom) {}
   ~Impl() {
     producer.reset();  // its last delivery reports may still write labels
-    if (labels) std::fclose(labels);
+    if (labels && std::fclose(labels) != 0)
+      spdlog::error("scanner: closing labels file {} failed: {}", options.labels_path, ErrnoMessage(errno));
   }
 
   std::string EggId(uint64_t i) const {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%08" PRIu64, i);
+    (void)std::snprintf(buf, sizeof buf, "%08" PRIu64, i);
     return options.run_id + "-" + buf;
   }
 
@@ -141,7 +145,10 @@ struct ScannerAgent::Impl {
   void WriteLabel(const std::string& line) {
     if (!labels) return;
     std::lock_guard<std::mutex> lock(labels_mu);
-    std::fputs(line.c_str(), labels);
+    if (std::fputs(line.c_str(), labels) == EOF && !labels_failed) {
+      labels_failed = true;
+      spdlog::error("scanner: writing labels file {} failed: {}", options.labels_path, ErrnoMessage(errno));
+    }
   }
 
   Result<bool> ResendFailed(const std::atomic<bool>& stop) {
@@ -171,14 +178,15 @@ Result<std::unique_ptr<ScannerAgent>> ScannerAgent::Create(const ScannerOptions&
   auto impl = std::make_unique<Impl>(options);
   if (impl->options.run_id.empty()) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "r%" PRIx64, SystemClock().NowUnixNanos() / 1'000'000);
+    (void)std::snprintf(buf, sizeof buf, "r%" PRIx64, SystemClock().NowUnixNanos() / 1'000'000);
     impl->options.run_id = buf;
   }
   if (!options.labels_path.empty()) {
     impl->labels = std::fopen(options.labels_path.c_str(), "w");
     if (!impl->labels) return Status::InvalidArgument("cannot write labels file " + options.labels_path);
-    std::setvbuf(impl->labels, nullptr, _IOLBF, 1 << 16);
-    std::fprintf(impl->labels, "egg_id,tenant_id,scanner_id,sex\n");
+    if (std::setvbuf(impl->labels, nullptr, _IOLBF, 1 << 16) != 0 ||
+        std::fprintf(impl->labels, "egg_id,tenant_id,scanner_id,sex\n") < 0)
+      return Status::InvalidArgument("cannot write labels file " + options.labels_path);
   }
   bus::ProducerOptions po;
   po.brokers = options.brokers;

@@ -31,6 +31,7 @@ Synthetic Overconfident(double k, int n, uint64_t seed) {
 
 std::vector<float> Probabilities(const std::vector<float>& logits, double temperature) {
   std::vector<float> p;
+  p.reserve(logits.size());
   for (float z : logits) p.push_back(ScaledProbability(z, temperature));
   return p;
 }

@@ -4,10 +4,10 @@
 // Uses the committed model in models/gonad-cnn/2.1.0 (OVOFLOW_MODEL_DIR overrides).
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "common/env.h"
 #include "edge/phantom.h"
 #include "inference/classifier.h"
 #include "inference/gonad_net.h"
@@ -17,13 +17,14 @@ namespace ovoflow::inference {
 namespace {
 
 std::string ModelDir() {
-  if (const char* dir = std::getenv("OVOFLOW_MODEL_DIR")) return dir;
+  if (auto dir = GetEnv("OVOFLOW_MODEL_DIR")) return *dir;
   return CommittedModelDir(OVOFLOW_SOURCE_DIR);
 }
 
 std::vector<v1::Volume> PhantomVolumes(int n) {
   edge::PhantomGenerator gen{edge::PhantomOptions{}};
   std::vector<v1::Volume> v;
+  v.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) v.push_back(gen.Generate(9, static_cast<uint64_t>(i)).volume);
   return v;
 }
@@ -38,6 +39,7 @@ void BM_ClassifierPredict(benchmark::State& state) {
   }
   const std::vector<v1::Volume> volumes = PhantomVolumes(batch);
   std::vector<const v1::Volume*> ptrs;
+  ptrs.reserve(volumes.size());
   for (const auto& v : volumes) ptrs.push_back(&v);
   for (auto _ : state) {
     auto p = (*clf)->PredictBatch(ptrs);
@@ -70,7 +72,7 @@ void BM_GonadNetLogits(benchmark::State& state) {
     state.SkipWithError(net.status().ToString().c_str());
     return;
   }
-  const auto per_scan = static_cast<std::size_t>(c.in_channels * c.height * c.width);
+  const auto per_scan = static_cast<std::size_t>(c.in_channels) * c.height * c.width;
   std::vector<float> x(static_cast<std::size_t>(batch) * per_scan, 0.5f), logits(static_cast<std::size_t>(batch));
   for (auto _ : state) {
     if (!(*net)->Logits(x.data(), batch, logits.data()).ok()) state.SkipWithError("forward failed");
@@ -94,7 +96,7 @@ BENCHMARK(BM_GonadNetLogits)->Apply(ForwardArgs);
 // Phantom data generation, one core.
 void BM_PhantomGenerateVoxels(benchmark::State& state) {
   edge::PhantomGenerator gen{edge::PhantomOptions{}};
-  std::vector<uint8_t> voxels(32 * 32 * 16);
+  std::vector<uint8_t> voxels(std::size_t{32} * 32 * 16);
   uint64_t i = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(gen.GenerateVoxels(1, i++, voxels.data()));

@@ -4,17 +4,17 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "common/env.h"
 #include "inference/classifier.h"
 
 namespace ovoflow::inference {
 namespace {
 namespace fs = std::filesystem;
 
-std::string CommittedModel() { return CommittedModelDir(std::getenv("OVOFLOW_SOURCE_DIR")); }
+std::string CommittedModel() { return CommittedModelDir(EnvOr("OVOFLOW_SOURCE_DIR", "")); }
 
 class ModelRegistryTest : public ::testing::Test {
  protected:
@@ -28,8 +28,8 @@ class ModelRegistryTest : public ::testing::Test {
 
   // <root>/<dir_name>/<dir_version> holding the committed model, its
   // model.json saying `name` `version`.
-  void AddModel(const std::string& dir_name, const std::string& dir_version, std::string name = "",
-                std::string version = "") {
+  void AddModel(const std::string& dir_name, const std::string& dir_version, const std::string& name = "",
+                const std::string& version = "") {
     fs::path dir = root_ / dir_name / dir_version;
     fs::create_directories(dir);
     fs::copy_file(fs::path(CommittedModel()) / "model.pt", dir / "model.pt");
@@ -137,7 +137,7 @@ TEST_F(ModelRegistryTest, KnownModelsFindsAModelAddedJustNow) {
 }
 
 TEST(CommittedRegistryTest, HoldsTheDefaultModel) {
-  ModelRegistry registry(std::string(std::getenv("OVOFLOW_SOURCE_DIR")) + "/models");
+  ModelRegistry registry(EnvOr("OVOFLOW_SOURCE_DIR", "") + "/models");
   auto latest = registry.Latest(kDefaultModelName);
   ASSERT_TRUE(latest.ok()) << latest.status().ToString();
   EXPECT_EQ(latest->metadata.name(), "gonad-cnn");

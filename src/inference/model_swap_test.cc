@@ -5,7 +5,6 @@
 // worker starts on the activated model, and thresholds apply per tenant.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -17,6 +16,7 @@
 #include "bus/mock_cluster.h"
 #include "bus/producer.h"
 #include "common/clock.h"
+#include "common/env.h"
 #include "common/metrics.h"
 #include "common/topics.h"
 #include "edge/phantom.h"
@@ -29,7 +29,7 @@ namespace ovoflow::inference {
 namespace {
 namespace fs = std::filesystem;
 
-std::string CommittedModel() { return CommittedModelDir(std::getenv("OVOFLOW_SOURCE_DIR")); }
+std::string CommittedModel() { return CommittedModelDir(EnvOr("OVOFLOW_SOURCE_DIR", "")); }
 
 // The value of one series in the Prometheus text (0 when absent).
 double Metric(const std::string& series) {

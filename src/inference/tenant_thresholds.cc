@@ -38,7 +38,11 @@ Result<TenantThresholds> ParseTenantThresholds(std::string_view json, const std:
   }
   for (const auto& [tenant, proto_band] : file.tenants()) {
     if (tenant.empty()) return Status::InvalidArgument(source + ": a tenant id is empty");
-    OVOFLOW_ASSIGN_OR_RETURN(auto band, FromBand(proto_band, source + ": tenant '" + tenant + "'"));
+    std::string where = source;
+    where += ": tenant '";
+    where += tenant;
+    where += "'";
+    OVOFLOW_ASSIGN_OR_RETURN(auto band, FromBand(proto_band, where));
     out.tenants.emplace(tenant, band);
   }
   return out;

@@ -5,13 +5,13 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <set>
 
 #include "bus/consumer.h"
 #include "bus/mock_cluster.h"
 #include "bus/producer.h"
 #include "common/clock.h"
+#include "common/env.h"
 #include "common/topics.h"
 #include "edge/phantom.h"
 #include "ovoflow/v1/dead_letter.pb.h"
@@ -20,7 +20,7 @@
 namespace ovoflow::inference {
 namespace {
 
-std::string ModelDir() { return CommittedModelDir(std::getenv("OVOFLOW_SOURCE_DIR")); }
+std::string ModelDir() { return CommittedModelDir(EnvOr("OVOFLOW_SOURCE_DIR", "")); }
 
 class WorkerTest : public ::testing::Test {
  protected:
@@ -94,7 +94,7 @@ TEST_P(WorkerDeliveryTest, PredictsValidScansAndDeadLettersTheRest) {
   Publish("garbage", std::string("\x08\xff\xff\xff", 4) + "not a scan");
   v1::EggScan wrong = Scan("egg-small", 9);
   wrong.mutable_volume()->set_dim_z(8);
-  wrong.mutable_volume()->set_data(wrong.volume().data().substr(0, 32 * 32 * 8));
+  wrong.mutable_volume()->set_data(wrong.volume().data().substr(0, std::size_t{32} * 32 * 8));
   Publish("egg-small", wrong.SerializeAsString());
   v1::EggScan no_tenant = Scan("egg-no-tenant", 10);
   no_tenant.clear_tenant_id();

@@ -234,8 +234,14 @@ std::string CheckAppliedMigrations(const std::map<int, std::string>& applied, co
   }
   for (const auto& [version, name] : applied) {
     if (version < 1 || migrations[static_cast<std::size_t>(version) - 1].name != name) {
-      return "database '" + database + "' records migration " + std::to_string(version) + " as '" + name +
-             "', which this build does not know at that version; it was migrated by a different build";
+      std::string problem = "database '";
+      problem += database;
+      problem += "' records migration ";
+      problem += std::to_string(version);
+      problem += " as '";
+      problem += name;
+      problem += "', which this build does not know at that version; it was migrated by a different build";
+      return problem;
     }
   }
   const int current = applied.empty() ? 0 : applied.rbegin()->first;

@@ -214,6 +214,7 @@ TEST_P(StoreContractTest, AccuracyIsExactPerTenantAndModelVersion) {
 TEST_P(StoreContractTest, ConcurrentConflictingOutcomesStoreOneEach) {
   constexpr int kEggs = 20;
   std::vector<v1::Prediction> preds;
+  preds.reserve(kEggs);
   for (int i = 0; i < kEggs; ++i)
     preds.push_back(MakePrediction("h-a", "egg-" + std::to_string(i), v1::SEX_FEMALE, v1::DECISION_KEEP, 0.9f, kT0));
   EXPECT_EQ(Insert(preds), kEggs);

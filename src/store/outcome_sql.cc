@@ -69,7 +69,7 @@ const std::vector<std::string>& OutcomeSources() {
 }
 
 Status CheckOutcome(const Outcome& o, std::string* field) {
-  auto bad = [&](const char* name, std::string detail) {
+  auto bad = [&](const char* name, const std::string& detail) {
     if (field != nullptr) *field = name;
     return Status::InvalidArgument(std::string(name) + ": " + detail);
   };

@@ -6,9 +6,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <thread>
 
+#include "common/child_process.h"
+#include "common/env.h"
 #include "store/postgres_store.h"
 #include "store/postgres_test_util.h"
 #include "store/store_test_util.h"
@@ -105,17 +106,18 @@ TEST_F(PostgresFaultTest, WriterAndReadersRideOutRepeatedlyKilledConnections) {
 
 // Runs scripts/pg with the fixture's data dir and port; true on exit 0.
 bool RunPgScript(const std::string& args) {
-  const char* source = std::getenv("OVOFLOW_SOURCE_DIR");
-  const char* data = std::getenv("OVOFLOW_TEST_PG_DATA");
-  const char* port = std::getenv("OVOFLOW_TEST_PG_PORT");
-  if (source == nullptr || data == nullptr || port == nullptr) return false;
-  const std::string cmd =
-      std::string(source) + "/scripts/pg " + args + " --data-dir '" + data + "' --port " + port + " >/dev/null";
-  return std::system(cmd.c_str()) == 0;
+  const auto source = GetEnv("OVOFLOW_SOURCE_DIR");
+  const auto data = GetEnv("OVOFLOW_TEST_PG_DATA");
+  const auto port = GetEnv("OVOFLOW_TEST_PG_PORT");
+  if (!source || !data || !port) return false;
+  const std::string cmd = *source + "/scripts/pg " + args + " --data-dir '" + *data + "' --port " + *port;
+  const CommandResult r = RunCommand(cmd);
+  if (r.exit_code != 0) std::printf("scripts/pg %s exited %d:\n%s\n", args.c_str(), r.exit_code, r.output.c_str());
+  return r.exit_code == 0;
 }
 
 TEST_F(PostgresFaultTest, ServerRestartIsUnavailableUntilItIsBack) {
-  if (std::getenv("OVOFLOW_TEST_PG_DATA") == nullptr) {
+  if (!GetEnv("OVOFLOW_TEST_PG_DATA")) {
     GTEST_SKIP() << "needs the CTest fixture's server (OVOFLOW_TEST_PG_DATA, OVOFLOW_TEST_PG_PORT) to restart it";
   }
   auto store = OpenOk();

@@ -138,8 +138,8 @@ int64_t UtcDay(int64_t unix_nanos) {
 std::string PartitionName(int64_t utc_day) {
   const std::chrono::year_month_day ymd(DayPoint(utc_day));
   char buf[32];
-  std::snprintf(buf, sizeof buf, "predictions_d%04d%02u%02u", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  (void)std::snprintf(buf, sizeof buf, "predictions_d%04d%02u%02u", static_cast<int>(ymd.year()),
+                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
   return buf;
 }
 

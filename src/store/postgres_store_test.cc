@@ -112,6 +112,7 @@ TEST_F(PostgresStoreTest, WritersInSeveralProcessesCreateEachDayOnce) {
   std::atomic<int64_t> inserted{0};
   std::vector<std::string> errors(kStores);
   std::vector<std::thread> threads;
+  threads.reserve(kStores);
   for (int s = 0; s < kStores; ++s) {
     threads.emplace_back([&, s] {
       std::vector<v1::Prediction> batch;
@@ -165,7 +166,7 @@ TEST_F(PostgresStoreTest, EveryQueryUsesItsIndexes) {
       const int n = d * kPerDay + i;
       batch.push_back(MakePrediction("h-" + std::to_string(n % 8), "egg-" + std::to_string(n),
                                      n % 2 ? v1::SEX_MALE : v1::SEX_FEMALE, decisions[n % 3], 0.5f,
-                                     midnight + d * kDay + i * 36 * kSec));
+                                     midnight + d * kDay + int64_t{i} * 36 * kSec));
     }
     ASSERT_EQ(*store->InsertBatch(batch, kT0), kPerDay);
   }

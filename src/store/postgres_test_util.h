@@ -11,13 +11,13 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
-#include <cstdlib>
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/env.h"
 #include "store/postgres_store.h"
 #include "store/store_test_util.h"
 
@@ -26,8 +26,8 @@ namespace ovoflow::store::test_util {
 // The server's URL (a database that exists, e.g. .../ovoflow), or "" with a
 // test failure saying how to provide one.
 inline std::string PgTestUrl() {
-  const char* url = std::getenv("OVOFLOW_TEST_PG_URL");
-  if (url == nullptr || *url == '\0') {
+  std::string url = EnvOr("OVOFLOW_TEST_PG_URL", "");
+  if (url.empty()) {
     ADD_FAILURE() << "OVOFLOW_TEST_PG_URL is not set. Run this test through ctest (it starts PostgreSQL with "
                      "scripts/pg), or: scripts/pg start && OVOFLOW_TEST_PG_URL=$(scripts/pg url) "
                   << "build/src/store/postgres_store_test";
@@ -176,7 +176,7 @@ inline std::vector<v1::Prediction> PgBatch(int first, int n, int64_t t0 = kPgT0)
   for (int i = first; i < first + n; ++i) {
     batch.push_back(MakePrediction(i % 2 ? "h-a" : "h-b", "egg-" + std::to_string(i),
                                    i % 3 ? v1::SEX_FEMALE : v1::SEX_MALE, v1::DECISION_RECHECK, 0.5f,
-                                   t0 + i * 1'000'000));
+                                   t0 + int64_t{i} * 1'000'000));
   }
   return batch;
 }

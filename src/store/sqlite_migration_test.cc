@@ -178,6 +178,7 @@ TEST_F(SqliteMigrationTest, RejectsMalformedMigrationLists) {
 
 TEST_F(SqliteMigrationTest, ConcurrentOpensMigrateOnce) {
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<Status> results(4);
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&, i] {

@@ -13,12 +13,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "common/env.h"
 #include "store/sqlite_store.h"
 #include "store/store_test_util.h"
 
@@ -28,8 +30,12 @@ namespace {
 constexpr int64_t kT0 = 1'764'000'000'000'000'000;
 
 [[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "store_bench: %s\n", message.c_str());
-  std::exit(1);
+  (void)std::fprintf(stderr, "store_bench: %s\n", message.c_str());
+  // Not std::exit, whose static destructors would race any thread still
+  // running: flush what it would have flushed (the report so far on stdout)
+  // and leave at once.
+  (void)std::fflush(nullptr);
+  std::_Exit(1);
 }
 
 // A store on an empty database, and how to delete the database afterwards.
@@ -40,8 +46,7 @@ struct BenchDatabase {
 using Backend = std::function<BenchDatabase()>;
 
 BenchDatabase OpenSqlite() {
-  const char* tmp = std::getenv("TMPDIR");
-  const std::string dir = test_util::FreshDir(tmp ? tmp : "/tmp", "bench");
+  const std::string dir = test_util::FreshDir(EnvOr("TMPDIR", "/tmp"), "bench");
   SqliteOptions o;
   o.path = dir + "/bench.db";
   auto store = SqliteStore::Open(o);
@@ -99,6 +104,7 @@ void InsertBatchBench(benchmark::State& state, const Backend& backend) {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> reads{0};
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(readers));
   for (int r = 0; r < readers; ++r) {
     threads.emplace_back([&, r] {
       EggQuery q;
@@ -191,8 +197,8 @@ void RegisterAll(const std::string& suffix, const Backend& backend) {
 int main(int argc, char** argv) {
   using namespace ovoflow::store;  // NOLINT(google-build-using-namespace): main only
   RegisterAll("", OpenSqlite);
-  if (const char* url = std::getenv("OVOFLOW_BENCH_PG_URL"); url != nullptr && *url != '\0') {
-    RegisterAll("Pg", [server = std::string(url)] { return OpenPostgres(server); });
+  if (auto url = ovoflow::GetEnv("OVOFLOW_BENCH_PG_URL"); url && !url->empty()) {
+    RegisterAll("Pg", [server = *url] { return OpenPostgres(server); });
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

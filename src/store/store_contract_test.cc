@@ -67,6 +67,7 @@ std::vector<StoredPrediction> StoreContractTest::ListAll(EggQuery q, int* pages)
 
 std::vector<std::string> EggIds(const std::vector<StoredPrediction>& items) {
   std::vector<std::string> ids;
+  ids.reserve(items.size());
   for (const auto& i : items) ids.push_back(i.prediction.tenant_id() + "/" + i.prediction.egg_id());
   return ids;
 }
@@ -354,7 +355,7 @@ TEST_P(StoreContractTest, PaginationCrossesDaysAndSeesLateRowsOnce) {
   const int64_t midnight = kT0 - kT0 % kDay;
   for (int day = 0; day < 5; ++day) {
     for (int i = 0; i < 60; ++i) {
-      const int64_t at = midnight + day * kDay + (i % 6 == 0 ? 0 : i * 1'000 * kSec);
+      const int64_t at = midnight + day * kDay + (i % 6 == 0 ? 0 : int64_t{i} * 1'000 * kSec);
       data.push_back(MakePrediction(i % 2 ? "h-a" : "h-b", "d" + std::to_string(day) + "-" + std::to_string(i),
                                     i % 3 ? v1::SEX_MALE : v1::SEX_FEMALE, v1::DECISION_RECHECK, 0.5f, at));
     }
@@ -410,6 +411,7 @@ TEST_P(StoreContractTest, TextSortsByBytesWhateverTheLocale) {
   }
   ASSERT_EQ(Insert(batch), 24);
   std::vector<std::string> expected;
+  expected.reserve(batch.size());
   for (const auto& p : batch) expected.push_back(p.tenant_id() + "/" + p.egg_id());
   std::sort(expected.begin(), expected.end(), [](const std::string& a, const std::string& b) {
     const std::size_t sa = a.find('/'), sb = b.find('/');
@@ -566,6 +568,7 @@ TEST_P(StoreContractTest, ReadersRunWhileTheWriterInserts) {
     writer_done = true;
   });
   std::vector<std::thread> readers;
+  readers.reserve(kReaders);
   for (int r = 0; r < kReaders; ++r) {
     readers.emplace_back([&, r] {
       int64_t last_count = 0;

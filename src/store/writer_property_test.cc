@@ -53,7 +53,7 @@ v1::Prediction Good(const std::string& egg, std::mt19937& rng) {
 }
 
 std::vector<Poison> Poisons() {
-  auto edit = [](std::function<void(v1::Prediction&)> f) {
+  auto edit = [](const std::function<void(v1::Prediction&)>& f) {
     return [f](const std::string& egg) {
       v1::Prediction p = MakePrediction("hatchery-a", egg, v1::SEX_FEMALE, v1::DECISION_KEEP, 0.95f, kT0);
       f(p);

@@ -36,7 +36,7 @@ Status ValidateGridOptions(const GridOptions& o) {
 
 std::string Json(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", std::isfinite(v) ? v : 0.0);
+  (void)std::snprintf(buf, sizeof buf, "%.6g", std::isfinite(v) ? v : 0.0);
   return buf;
 }
 
@@ -73,6 +73,7 @@ std::vector<ChartSeries> ByDay(const std::vector<GridCell>& cells, double (*valu
     s.y.push_back(value(c));
   }
   std::vector<ChartSeries> out;
+  out.reserve(by_day.size());
   for (auto& [day, s] : by_day) out.push_back(std::move(s));
   return out;
 }
@@ -114,7 +115,7 @@ Result<GridReport> EvaluateGrid(const std::string& model_dir, const GridOptions&
       p.incubation_day = day;
       p.snr = snr;
       char label[64];
-      std::snprintf(label, sizeof label, "day %u SNR %g", day, static_cast<double>(snr));
+      (void)std::snprintf(label, sizeof label, "day %u SNR %g", day, static_cast<double>(snr));
       OVOFLOW_ASSIGN_OR_RETURN(auto cell, score(p, label));
       report.snr_by_day.push_back(cell);
     }
@@ -123,7 +124,7 @@ Result<GridReport> EvaluateGrid(const std::string& model_dir, const GridOptions&
     edge::PhantomOptions p = o.base;
     p.variation = v;
     char label[64];
-    std::snprintf(label, sizeof label, "variation %g", static_cast<double>(v));
+    (void)std::snprintf(label, sizeof label, "variation %g", static_cast<double>(v));
     OVOFLOW_ASSIGN_OR_RETURN(auto cell, score(p, label));
     report.variation.push_back(cell);
   }

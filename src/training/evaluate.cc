@@ -18,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 std::string Fixed(double v, int digits) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  (void)std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
 }
 
@@ -179,8 +179,8 @@ Result<BinaryMetrics> EvaluateModel(const std::string& model_dir, const EvalOpti
     SetBand(ScoreBand(scored.p_female, scored.female, b.keep_min_p_female(), b.divert_max_p_female()), &m);
   }
   if (o.progress != nullptr)
-    std::fprintf(o.progress, "%s: acc %s auc %s ece %s\n", o.progress_label.c_str(), Fixed(m.accuracy, 4).c_str(),
-                 Fixed(m.roc_auc, 4).c_str(), Fixed(m.ece, 4).c_str());
+    (void)std::fprintf(o.progress, "%s: acc %s auc %s ece %s\n", o.progress_label.c_str(), Fixed(m.accuracy, 4).c_str(),
+                       Fixed(m.roc_auc, 4).c_str(), Fixed(m.ece, 4).c_str());
   return m;
 }
 

@@ -70,8 +70,8 @@ std::string NowRfc3339() {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(buf, n);
 }
 
 v1::ModelMetadata MakeMetadata(const TrainOptions& o, const NetConfig& net, double mean, double std_dev, int64_t steps,
@@ -138,7 +138,7 @@ double LearningRate(double lr, int64_t step, int64_t warmup, int64_t total) {
 
 std::string Fixed(double v, int digits) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  (void)std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
 }
 

@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "common/env.h"
 #include "common/testing/temp_dir.h"
 #include "common/volume.h"
 #include "edge/phantom.h"
@@ -79,7 +80,7 @@ TEST(NetConfigTest, DefaultIsValidAndFlopsAddUp) {
   NetConfig c;
   ASSERT_TRUE(ValidateNetConfig(c).ok());
   // 16x32x32 -> crop 4 -> 24x24, 32-channel convs at stride 1, 2, 2, 1 -> 24, 12, 6, 6; no pool; 32x6x6 -> 64 -> 1.
-  const int64_t conv = 2 * 9 * (16 * 32 * 24 * 24 + 32 * 32 * 12 * 12 + 32 * 32 * 6 * 6 + 32 * 32 * 6 * 6);
+  const int64_t conv = int64_t{2} * 9 * (16 * 32 * 24 * 24 + 32 * 32 * 12 * 12 + 32 * 32 * 6 * 6 + 32 * 32 * 6 * 6);
   const int64_t fc = 2 * (32 * 6 * 6) * 64 + 2 * 64;
   EXPECT_EQ(FlopsPerScan(c), conv + fc);
 }
@@ -252,8 +253,10 @@ TEST_F(TinyModel, ClassifierAppliesTheFittedTemperature) {
   ASSERT_TRUE(clf.ok()) << clf.status().ToString();
   EXPECT_DOUBLE_EQ((*clf)->info().temperature, meta->calibration().temperature());
   std::vector<v1::Volume> vs;
+  vs.reserve(8);
   for (uint64_t i = 0; i < 8; ++i) vs.push_back(Scan(i).volume);
   std::vector<const v1::Volume*> ptrs;
+  ptrs.reserve(vs.size());
   for (const auto& v : vs) ptrs.push_back(&v);
   auto logits = (*clf)->LogitsBatch(ptrs);
   auto p = (*clf)->PredictBatch(ptrs);
@@ -375,6 +378,7 @@ TEST_F(TinyModel, RawZstdAndOtherDtypesGiveTheSameP) {
   }
   auto predict = [&](const std::vector<v1::Volume>& vs) {
     std::vector<const v1::Volume*> ptrs;
+    ptrs.reserve(vs.size());
     for (const auto& v : vs) ptrs.push_back(&v);
     auto p = (*clf)->PredictBatch(ptrs);
     EXPECT_TRUE(p.ok()) << p.status().ToString();
@@ -476,9 +480,9 @@ TEST_F(TinyModel, EvaluateCountsEveryScan) {
 // on held-out scans: accurate, calibrated (ECE <= 0.02, the bound)
 // and with a recommended RECHECK band that keeps its accuracy.
 TEST(DefaultModelTest, IsAccurateAndCalibratedOnHeldOutScans) {
-  const char* src = std::getenv("OVOFLOW_SOURCE_DIR");
-  ASSERT_NE(src, nullptr) << "run through ctest (sets OVOFLOW_SOURCE_DIR)";
-  const std::string dir = CommittedModelDir(src);
+  const auto src = GetEnv("OVOFLOW_SOURCE_DIR");
+  ASSERT_TRUE(src.has_value()) << "run through ctest (sets OVOFLOW_SOURCE_DIR)";
+  const std::string dir = CommittedModelDir(*src);
   auto meta = ReadModelMetadata(dir);
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   ASSERT_TRUE(meta->has_calibration());
