@@ -20,7 +20,7 @@ class AuthzTest : public ::testing::Test {
   void SetUp() override { Start(ApiHarness::DefaultOptions()); }
   void Start(ApiOptions o) {
     harness_.reset();
-    auto h = ApiHarness::Start(o, true, &sink_, nullptr, &identity_);
+    auto h = ApiHarness::Start(std::move(o), true, &sink_, nullptr, &identity_);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     harness_ = std::move(h).value();
     harness_->Insert({MakePrediction("egg-a1", "hatchery-a", v1::SEX_FEMALE, v1::DECISION_KEEP, 1),
@@ -83,7 +83,7 @@ TEST_F(AuthzTest, RefusedTokensGetInvalidToken) {
        {identity_.Token(expired), identity_.Token(wrong_aud), other.Token({"viewer"}, {"hatchery-a"}),
         auth::testing::UnsignedToken(claims, "test-key-1"),
         auth::testing::HmacToken(claims, "test-key-1", identity_.key().PublicJwk()), std::string("not.a.jwt"),
-        std::string(9 * 1024, 'a')}) {
+        std::string(std::size_t{9} * 1024, 'a')}) {
     HttpResult r = Get("/v1/eggs", token);
     EXPECT_EQ(r.status, 401) << token.substr(0, 40) << ": " << r.body;
     EXPECT_NE(r.Header("www-authenticate").find("error=\"invalid_token\""), std::string::npos)
@@ -91,7 +91,7 @@ TEST_F(AuthzTest, RefusedTokensGetInvalidToken) {
     EXPECT_EQ(r.body.find("egg-"), std::string::npos);
   }
   // Past the header limit (16 KiB) the request is refused before any token check.
-  HttpResult huge = Get("/v1/eggs", std::string(60 * 1024, 'a'));
+  HttpResult huge = Get("/v1/eggs", std::string(std::size_t{60} * 1024, 'a'));
   EXPECT_EQ(huge.status, 400) << huge.body;
   EXPECT_EQ(huge.body.find("egg-"), std::string::npos);
 }

@@ -25,6 +25,7 @@
 #include "auth/jwt_verifier.h"
 #include "auth/oidc_keys.h"
 #include "common/child_process.h"
+#include "common/env.h"
 
 namespace ovoflow::api::testing {
 namespace {
@@ -32,8 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string Env(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : fallback;
+  auto v = GetEnv(name);
+  return v && !v->empty() ? *v : fallback;
 }
 
 const char* const kTenants[] = {"hatchery-a", "hatchery-b", "hatchery-c"};
@@ -45,7 +46,7 @@ v1::Prediction Nth(int i) {
   float p = female ? 0.55f + spread : 0.45f - spread;
   v1::Decision d = p >= 0.8f ? v1::DECISION_KEEP : p <= 0.2f ? v1::DECISION_DIVERT : v1::DECISION_RECHECK;
   char egg[32];
-  std::snprintf(egg, sizeof(egg), "EGG-%06d", i);
+  (void)std::snprintf(egg, sizeof(egg), "EGG-%06d", i);  // fits
   return MakePrediction(egg, kTenants[i % 3], female ? v1::SEX_FEMALE : v1::SEX_MALE, d, i, p);
 }
 
@@ -88,6 +89,7 @@ TEST(DashboardE2eTest, SignedInBrowserShowsOnlyItsHatcheriesLiveMatchingTheStore
 
   // History the pages must pick up from /v1/stats.
   std::vector<v1::Prediction> history;
+  history.reserve(60);
   for (int i = 0; i < 60; ++i) history.push_back(Nth(i));
   harness.Insert(history);
 
@@ -112,6 +114,7 @@ TEST(DashboardE2eTest, SignedInBrowserShowsOnlyItsHatcheriesLiveMatchingTheStore
   while (!browser_done && next < 20000) {
     for (int burst = 0; burst < 8 && !browser_done; ++burst) {
       std::vector<v1::Prediction> batch;
+      batch.reserve(10);
       for (int k = 0; k < 10; ++k) batch.push_back(Nth(next++));
       harness.Insert(batch);
       for (const auto& p : batch) {

@@ -25,7 +25,7 @@ namespace http = beast::http;
 namespace net = boost::asio;
 
 namespace {
-constexpr std::size_t kHeaderLimitBytes = 16 * 1024;
+constexpr std::size_t kHeaderLimitBytes = std::size_t{16} * 1024;
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr auto kDrainTimeout = std::chrono::seconds(5);
 
@@ -264,7 +264,8 @@ void HttpSession<Stream>::Upgrade(auth::Principal principal) {
 template <class Stream>
 void HttpSession<Stream>::Reply(Response res, bool close, bool drain) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  GetApiMetrics().RecordRequest(match_.route_label, std::string(req_.method_string()), res.result_int(), seconds);
+  GetApiMetrics().RecordRequest(match_.route_label, std::string(req_.method_string()),
+                                static_cast<int>(res.result_int()), seconds);
   if (closed_) return;
   bool keep_alive = !close && req_.keep_alive() && !state_.stopping.load();
   res.version(11);
@@ -296,7 +297,7 @@ template <class Stream>
 void HttpSession<Stream>::DrainRead() {
   buffer_.clear();
   beast::get_lowest_layer(stream_).async_read_some(
-      buffer_.prepare(64 * 1024), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      buffer_.prepare(std::size_t{64} * 1024), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
         if (ec) return self->Close();  // the client finished (EOF) or the drain timed out
         self->DrainRead();
       });

@@ -42,7 +42,7 @@ std::string JsonQuote(std::string_view raw) {
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
+          (void)std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));  // fits: 6 characters
           out += buf;
         } else {
           out.push_back(c);
@@ -185,6 +185,7 @@ std::vector<store::ModelAccuracy> AccuracyPerVersion(const std::vector<store::Mo
     sum.rechecks += a.rechecks;
   }
   std::vector<store::ModelAccuracy> out;
+  out.reserve(by_version.size());
   for (auto& [version, sum] : by_version) out.push_back(std::move(sum));
   return out;
 }

@@ -109,6 +109,7 @@ TEST(LimitsTest, ABurstOfLiveClientsStaysWithinTheLimit) {
   std::vector<std::unique_ptr<WsClient>> clients(kClients);
   std::atomic<bool> go{false};
   std::vector<std::thread> threads;
+  threads.reserve(kClients);
   for (int i = 0; i < kClients; ++i)
     threads.emplace_back([&, i] {
       while (!go.load()) std::this_thread::yield();

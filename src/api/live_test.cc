@@ -26,7 +26,7 @@ void WaitForClients(double n) { WaitForMetric("ovoflow_ws_clients", n); }
 class LiveTest : public ::testing::Test {
  protected:
   void Start(ApiOptions o = ApiHarness::DefaultOptions()) {
-    auto h = ApiHarness::Start(o);
+    auto h = ApiHarness::Start(std::move(o));
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     harness_ = std::move(h).value();
   }

@@ -254,7 +254,7 @@ TEST_F(OutcomesTest, LiveAccuracyIsReadFromTheStoreAtStartUp) {
   o.tenant_id = "t-start";
   o.sex = v1::SEX_MALE;
   o.source = "hatch";
-  o.observed_at_unix_nanos = o.recorded_at_unix_nanos = kBaseUnixNanos + 21 * 86400 * kSecond;
+  o.observed_at_unix_nanos = o.recorded_at_unix_nanos = kBaseUnixNanos + int64_t{21} * 86400 * kSecond;
   for (const char* egg : {"s1", "s2"}) {
     o.egg_id = egg;
     ASSERT_TRUE(harness_->store()->RecordOutcome(o).ok());

@@ -180,8 +180,8 @@ std::optional<int64_t> ParseDateTime(std::string_view s, std::string* why) {
   if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) return fail("no such date");
   // Leap seconds (:60) have no unix time; refuse them rather than guess.
   if (hour > 23 || minute > 59 || second > 59) return fail("no such time of day");
-  int64_t seconds =
-      DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - int64_t{offset_minutes} * 60;
+  int64_t seconds = DaysFromCivil(year, month, day) * 86400 + int64_t{hour} * 3600 + int64_t{minute} * 60 + second -
+                    int64_t{offset_minutes} * 60;
   // Unix nanoseconds in an int64 span 1677-09-21 .. 2262-04-11.
   constexpr int64_t kMaxSeconds = INT64_MAX / 1000000000 - 1;
   if (seconds > kMaxSeconds || seconds < -kMaxSeconds) return fail("out of range (1678..2262)");

@@ -15,6 +15,8 @@ namespace http = boost::beast::http;
 // The roles of docs/security.md ("Roles"): readers see their tenants'
 // data; operators and hatchery admins also record outcomes; scanners (machines)
 // only post scans; platform admins act for every tenant and manage models.
+// Built once at start-up, where running out of memory cannot be handled anyway.
+// NOLINTBEGIN(cert-err58-cpp)
 const std::vector<std::string> kReaders = {auth::kViewer, auth::kOperator, auth::kHatcheryAdmin, auth::kPlatformAdmin};
 const std::vector<std::string> kOutcomeWriters = {auth::kOperator, auth::kHatcheryAdmin, auth::kPlatformAdmin};
 const std::vector<std::string> kScanners = {auth::kScanner};
@@ -24,6 +26,7 @@ const std::vector<std::string> kModelAdmins = {auth::kPlatformAdmin};
 // /metrics carries tenant names in some labels: scrapers need a token with
 // the monitoring role (or ApiOptions::auth.metrics_public on stage endpoints).
 const std::vector<std::string> kMonitors = {auth::kMonitoring, auth::kPlatformAdmin};
+// NOLINTEND(cert-err58-cpp)
 
 const std::vector<RouteSpec>& Specs() {
   static const auto* specs = new std::vector<RouteSpec>{

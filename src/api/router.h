@@ -40,6 +40,7 @@ struct RouteSpec {
   bool websocket = false;  // /v1/live: the session upgrades instead of calling the handler
 };
 
+// NOLINTNEXTLINE(bugprone-exception-escape): moving its strings and response only moves pointers
 struct RouteMatch {
   const RouteSpec* spec = nullptr;  // nullptr when `error` holds the answer
   std::string route_label;          // metrics label: the template, or "unmatched"

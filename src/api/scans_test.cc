@@ -18,7 +18,7 @@ namespace {
 class ScansTest : public ::testing::Test {
  protected:
   void Start(ApiOptions o = ApiHarness::DefaultOptions(), bool with_sink = true) {
-    auto h = ApiHarness::Start(o, true, with_sink ? &sink_ : nullptr, &models_);
+    auto h = ApiHarness::Start(std::move(o), true, with_sink ? &sink_ : nullptr, &models_);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     harness_ = std::move(h).value();
   }
@@ -107,7 +107,7 @@ TEST_F(ScansTest, RefusesEveryScanTheWorkerWouldDeadLetter) {
   Start();
   v1::EggScan s = MakeScan("egg-x");
   s.mutable_volume()->set_dim_z(2);  // the wrong size for the model
-  s.mutable_volume()->set_data(s.volume().data().substr(0, 8 * 8 * 2));
+  s.mutable_volume()->set_data(s.volume().data().substr(0, std::size_t{8} * 8 * 2));
   ExpectRefused(s, 422, "volume 8x8x2x1ch does not match model input 8x8x4x1ch");
   s = MakeScan("egg-x");  // two channels
   s.mutable_volume()->add_channels(v1::CHANNEL_T1W);
@@ -115,9 +115,9 @@ TEST_F(ScansTest, RefusesEveryScanTheWorkerWouldDeadLetter) {
   ExpectRefused(s, 422, "does not match model input 8x8x4x1ch");
   s = MakeScan("egg-x");  // NaN voxels
   s.mutable_volume()->set_dtype(v1::DTYPE_FLOAT32);
-  std::string floats(8 * 8 * 4 * 4, '\0');
+  std::string floats(std::size_t{8} * 8 * 4 * 4, '\0');
   const float nan = std::nanf("");
-  std::memcpy(floats.data() + 4 * 9, &nan, 4);
+  std::memcpy(floats.data() + std::ptrdiff_t{4} * 9, &nan, 4);
   s.mutable_volume()->set_data(floats);
   ExpectRefused(s, 422, "volume voxel 9 is NaN");
   s = MakeScan(std::string("nul-\0-0", 7));
@@ -134,7 +134,7 @@ TEST_F(ScansTest, RefusesEveryScanTheWorkerWouldDeadLetter) {
   s.mutable_volume()->set_dim_x(512);
   s.mutable_volume()->set_dim_y(512);
   s.mutable_volume()->set_dim_z(36);
-  s.mutable_volume()->set_data(std::string(512 * 512 * 36, '\x01'));
+  s.mutable_volume()->set_data(std::string(std::size_t{512} * 512 * 36, '\x01'));
   ExpectRefused(s, 413, "exceeds the largest the pipeline takes");
 }
 
@@ -202,7 +202,8 @@ TEST_F(ScansTest, BodiesOverTheLimitGet413) {
   ApiOptions o = ApiHarness::DefaultOptions();
   o.max_body_bytes = 4096;
   Start(o);
-  HttpResult r = Fetch(port(), "POST", "/v1/scans", std::string(512 * 1024, 'x'), "application/x-protobuf");
+  HttpResult r =
+      Fetch(port(), "POST", "/v1/scans", std::string(std::size_t{512} * 1024, 'x'), "application/x-protobuf");
   ExpectProblem(r, 413);
   EXPECT_EQ(r.Header("connection"), "close");
   // The server goes on serving.
@@ -212,7 +213,7 @@ TEST_F(ScansTest, BodiesOverTheLimitGet413) {
 
 TEST_F(ScansTest, AnswersExpect100ContinueBeforeTheBody) {
   ApiOptions o = ApiHarness::DefaultOptions();
-  o.max_body_bytes = 64 * 1024;
+  o.max_body_bytes = std::size_t{64} * 1024;
   Start(o);
   HttpConnection c(port());
   int interim = 0;
@@ -223,7 +224,8 @@ TEST_F(ScansTest, AnswersExpect100ContinueBeforeTheBody) {
   ASSERT_EQ(sink_.scans().size(), 1u);
   // A body announced over the limit is refused before the client sends it.
   HttpConnection big(port());
-  r = big.PostExpectingContinue("/v1/scans", std::string(128 * 1024, 'x'), "application/x-protobuf", &interim);
+  r = big.PostExpectingContinue("/v1/scans", std::string(std::size_t{128} * 1024, 'x'), "application/x-protobuf",
+                                &interim);
   EXPECT_EQ(interim, 413);
   ExpectProblem(r, 413);
   EXPECT_EQ(sink_.scans().size(), 1u);

@@ -19,7 +19,7 @@ namespace ovoflow::api::testing {
 namespace {
 
 std::unique_ptr<ApiHarness> StartOrDie(ApiOptions o = ApiHarness::DefaultOptions(), bool with_store = true) {
-  auto h = ApiHarness::Start(o, with_store);
+  auto h = ApiHarness::Start(std::move(o), with_store);
   EXPECT_TRUE(h.ok()) << h.status().ToString();
   return h.ok() ? std::move(h).value() : nullptr;
 }
@@ -102,12 +102,14 @@ TEST(ServerTest, ManyConcurrentKeepAliveClients) {
   h->Insert({MakePrediction("egg-1", "hatchery-a", v1::SEX_FEMALE, v1::DECISION_KEEP, 1)});
   // 150 connections open at once, each used twice.
   std::vector<std::unique_ptr<HttpConnection>> conns;
+  conns.reserve(150);
   for (int i = 0; i < 150; ++i) conns.push_back(std::make_unique<HttpConnection>(h->port()));
   for (int round = 0; round < 2; ++round)
     for (auto& c : conns) ASSERT_EQ(c->Request("GET", "/healthz").status, 200);
   // 64 threads x 20 requests on their own keep-alive connections, mixing store and inline routes.
   std::atomic<int> ok{0}, failed{0};
   std::vector<std::thread> threads;
+  threads.reserve(64);
   for (int t = 0; t < 64; ++t) {
     threads.emplace_back([&, t] {
       HttpConnection c(h->port());
@@ -141,7 +143,8 @@ TEST(ServerTest, MetricsLabelRoutesByTemplate) {
 
 TEST(ServerTest, ServesTheDashboardFilesSafely) {
   ovoflow::testing::TempDir root_dir("web"), outside_dir("outside");
-  const std::string root = root_dir.path(), outside = outside_dir.path();
+  const std::string& root = root_dir.path();
+  const std::string& outside = outside_dir.path();
   std::ofstream(root + "/index.html") << "<!doctype html><title>ovoflow</title>";
   std::ofstream(root + "/app.js") << "console.log(1);";
   std::ofstream(root + "/app.css") << "body{}";

@@ -22,6 +22,8 @@
 #include "api/api_metrics.h"
 #include "api/testing/api_fixture.h"
 #include "api/tls.h"
+#include "common/child_process.h"
+#include "common/env.h"
 #include "common/testing/temp_dir.h"
 
 namespace ovoflow::api {
@@ -37,15 +39,10 @@ using testing::MakePrediction;
 
 // Runs scripts/tls (the same script `make up` uses) into `dir`.
 void MakeCertificates(const std::string& dir) {
-  const char* source = std::getenv("OVOFLOW_SOURCE_DIR");
-  ASSERT_NE(source, nullptr) << "OVOFLOW_SOURCE_DIR is not set (run through ctest)";
-  std::string cmd = std::string(source) + "/scripts/tls --dir '" + dir + "' > '" + dir + ".log' 2>&1";
-  int rc = std::system(cmd.c_str());
-  std::string log;
-  std::ifstream in(dir + ".log");
-  log.assign(std::istreambuf_iterator<char>(in), {});
-  std::filesystem::remove(dir + ".log");
-  ASSERT_EQ(rc, 0) << log;
+  auto source = GetEnv("OVOFLOW_SOURCE_DIR");
+  ASSERT_TRUE(source.has_value()) << "OVOFLOW_SOURCE_DIR is not set (run through ctest)";
+  CommandResult r = RunCommand(*source + "/scripts/tls --dir '" + dir + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
 }
 
 // A blocking HTTPS client that verifies the server against `ca_file`.

@@ -7,6 +7,7 @@
 
 #include "common/status.h"
 
+// NOLINTNEXTLINE(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): the name is libcjose's
 typedef struct _cjose_jwk_int cjose_jwk_t;  // <cjose/jwk.h>
 
 namespace ovoflow::auth {

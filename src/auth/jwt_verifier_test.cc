@@ -120,7 +120,7 @@ TEST_F(JwtVerifierTest, RefusesAnUnknownKeyAndABadSignature) {
 }
 
 TEST_F(JwtVerifierTest, RefusesOversizedAndMalformedTokens) {
-  std::string big = ec_->Sign(Claims(",\"pad\":\"" + std::string(100 * 1024, 'x') + "\""));
+  std::string big = ec_->Sign(Claims(",\"pad\":\"" + std::string(std::size_t{100} * 1024, 'x') + "\""));
   EXPECT_EQ(Kind(big), "too_large");
   for (const std::string bad : {"", ".", "..", "a.b", "a.b.c.d", "abc", "eyJ.eyJ.", "a b.c.d", "%%.%%.%%",
                                 "e30.e30.e30", "bnVsbA.bnVsbA.bnVsbA"})

@@ -39,7 +39,9 @@ Status CreateTopics(const std::string& brokers, const std::vector<std::string>& 
       rd_kafka_resp_err_t e = rd_kafka_NewTopic_set_config(nt, name.c_str(), value.c_str());
       if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_NewTopic_destroy_array(new_topics.data(), new_topics.size());
-        return Status::InvalidArgument("topic " + t + " config " + name + ": " + rd_kafka_err2str(e));
+        std::string what = "topic ";
+        what.append(t).append(" config ").append(name).append(": ").append(rd_kafka_err2str(e));
+        return Status::InvalidArgument(what);
       }
     }
   }

@@ -150,6 +150,7 @@ TEST_F(BusTest, CommitSkipsPartitionsNotAssigned) {
 TEST_F(BusTest, PublishAllWaitsForEveryAckThroughFaults) {
   auto producer = MakeProducer();
   std::vector<OutgoingMessage> msgs;
+  msgs.reserve(100);
   for (int i = 0; i < 100; ++i) msgs.push_back({"t", "k" + std::to_string(i), "v", {}});
   cluster_->FailNextProduceRequests(3);
   Status st = PublishAll(*producer, msgs, [] { return false; });
@@ -218,8 +219,10 @@ TEST_F(BusTest, DeadLetterOfAHugeMessageStaysWithinItsBounds) {
   huge.topic = "ovoflow.predictions.v1";
   huge.partition = 1;
   huge.offset = 7;
+  // NOLINTBEGIN(bugprone-string-constructor): deliberately past the dead letter's bounds
   huge.key = std::string(8'500'000, 'k');
   huge.value = std::string(16'777'000, '\x07');
+  // NOLINTEND(bugprone-string-constructor)
   const std::string reason = "message of 16777000 bytes exceeds 65536 \xff\xfe" + std::string(10'000, 'r');
   OutgoingMessage out = DeadLetterFor(huge, "store", "oversized", reason);
   const DeadLetterLimits limits;

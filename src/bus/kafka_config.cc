@@ -16,7 +16,9 @@ Result<rd_kafka_conf_t*> MakeConf(const ConfigPairs& pairs) {
   for (const auto& [k, v] : pairs) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
-      return Status::InvalidArgument("kafka config " + k + "=" + v + ": " + err);
+      std::string what = "kafka config ";
+      what.append(k).append("=").append(v).append(": ").append(err);
+      return Status::InvalidArgument(what);
     }
   }
   return conf;

@@ -140,20 +140,21 @@ class KafkaProducer final : public Producer {
   static Status FromTxnError(const char* what, rd_kafka_error_t* error) {
     if (error == nullptr) return Status::Ok();
     std::string msg = std::string(what) + ": " + rd_kafka_error_string(error);
+    const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+    const bool fatal = rd_kafka_error_is_fatal(error);
+    const bool abortable = !fatal && rd_kafka_error_txn_requires_abort(error);
+    const bool retriable = !fatal && !abortable && rd_kafka_error_is_retriable(error);
+    // Misuse or not transactional: this producer cannot go on.
+    const bool misuse = code == RD_KAFKA_RESP_ERR__STATE || code == RD_KAFKA_RESP_ERR__NOT_CONFIGURED;
     Status st;
-    if (rd_kafka_error_is_fatal(error))
+    if (fatal || (misuse && !abortable && !retriable))
       st = Status::Internal(msg);
-    else if (rd_kafka_error_txn_requires_abort(error))
-      st = Status::FailedPrecondition(msg);
-    else if (rd_kafka_error_is_retriable(error))
+    else if (retriable)
       st = Status::Unavailable(msg);
-    else if (rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT)
+    else if (!abortable && code == RD_KAFKA_RESP_ERR__TIMED_OUT)
       st = Status::DeadlineExceeded(msg);
-    else if (rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__STATE ||
-             rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__NOT_CONFIGURED)
-      st = Status::Internal(msg);  // misuse or not transactional: this producer cannot go on
     else
-      st = Status::FailedPrecondition(msg);
+      st = Status::FailedPrecondition(msg);  // abort the transaction, or not ours to retry
     rd_kafka_error_destroy(error);
     return st;
   }

@@ -182,6 +182,7 @@ TEST_F(StageRuntimeTest, AnAbortedTransactionIsReadAgainAndItsDeadLettersCountOn
 
 TEST_F(StageRuntimeTest, ABatchThatFailsAsAWholeIsSplitUntilTheFailingRecordsAreFound) {
   std::vector<std::string> values;
+  values.reserve(16);
   for (int i = 0; i < 16; ++i) values.push_back(i == 5 || i == 12 ? "explode" : "v" + std::to_string(i));
   Feed(values);
   auto rt = Make("t-isolate", Delivery::kTransactional, 16);
@@ -424,7 +425,8 @@ TEST(StageRuntimeOptionsTest, BadOptionsAreRefused) {
   StageRuntimeOptions o;
   o.stage = "x";
   auto make = [&](const StageRuntimeOptions& opts, ProducerFactory f) {
-    return StageRuntime::Create(opts, std::make_unique<FakeConsumer>(&broker, std::vector<std::string>{}), f, &stage);
+    return StageRuntime::Create(opts, std::make_unique<FakeConsumer>(&broker, std::vector<std::string>{}), std::move(f),
+                                &stage);
   };
   EXPECT_EQ(make(o, {}).status().code(), StatusCode::kInvalidArgument);  // delivers, but no producer
   o.delivery = Delivery::kObserve;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -29,7 +30,11 @@ int PostgresPort(const std::string& url) {
   if (at != std::string::npos) rest = rest.substr(at + 1);
   std::size_t colon = rest.rfind(':');
   if (colon == std::string::npos || rest.back() == ']') return 5432;
-  return std::atoi(rest.substr(colon + 1).c_str());
+  const std::string digits = rest.substr(colon + 1);
+  int port = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  // Not a port number: libpq refuses the URL before this matters.
+  return ec == std::errc() && end == digits.data() + digits.size() ? port : 5432;
 }
 
 }  // namespace
@@ -38,7 +43,7 @@ Result<std::unique_ptr<BenchPipeline>> BenchPipeline::Start(const BenchOptions& 
                                                             const std::atomic<bool>& stop) {
   std::unique_ptr<BenchPipeline> p(new BenchPipeline(options, work_dir, stop));
   std::printf("bench: checking the broker at %s (up to %.0f s)\n", options.brokers.c_str(), options.connect_timeout_s);
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
   Status topics =
       bus::EnsureTopics(options.brokers, {kScansTopic, kPredictionsTopic, kDeadLetterTopic}, options.partitions,
                         options.replication_factor, static_cast<int>(options.connect_timeout_s * 1000));
@@ -175,7 +180,7 @@ Status BenchPipeline::WaitIdle(double no_progress_timeout_s) {
     if (now >= next_print && lag > 0) {
       std::printf("bench: waiting for the backlog to clear before the next step (%s lag %.0f)\n",
                   o_.worker.group_id.c_str(), lag);
-      std::fflush(stdout);
+      (void)std::fflush(stdout);
       next_print = now + 5;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -175,8 +175,8 @@ double MachineBusySeconds() {
 
 std::string MachineInfo::Describe() const {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%s, %d CPUs, %.1f GiB", cpu_model.c_str(), cpus,
-                static_cast<double>(mem_total_bytes) / (1024.0 * 1024.0 * 1024.0));
+  (void)std::snprintf(buf, sizeof buf, "%s, %d CPUs, %.1f GiB", cpu_model.c_str(), cpus,
+                      static_cast<double>(mem_total_bytes) / (1024.0 * 1024.0 * 1024.0));
   return buf;
 }
 

@@ -30,7 +30,7 @@ std::string Quote(const std::string& s) {
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          (void)std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
         } else {
           out += c;
@@ -44,9 +44,9 @@ std::string Num(double v) {
   if (!std::isfinite(v)) return "null";
   char buf[64];
   if (v == std::floor(v) && std::fabs(v) < 1e15)
-    std::snprintf(buf, sizeof buf, "%.0f", v);
+    (void)std::snprintf(buf, sizeof buf, "%.0f", v);
   else
-    std::snprintf(buf, sizeof buf, "%.3f", v);
+    (void)std::snprintf(buf, sizeof buf, "%.3f", v);
   return buf;
 }
 
@@ -113,11 +113,11 @@ std::string Grouped(double v) {  // 12345.6 -> "12,346"
 
 std::string Ms(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, v < 10 ? "%.1f" : "%.0f", v);
+  (void)std::snprintf(buf, sizeof buf, v < 10 ? "%.1f" : "%.0f", v);
   return v < 10 ? buf : Grouped(v);
 }
 
-std::string Cell(std::string s) {  // a table cell must not contain '|' or a newline
+std::string Cell(const std::string& s) {  // a table cell must not contain '|' or a newline
   std::string out;
   for (char c : s) {
     if (c == '|')
@@ -141,11 +141,11 @@ std::string Row(const BenchRun& run, const StepResult& s) {
   for (const auto& c : s.cpu) {
     if (c.name == "bench") continue;
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%s%s %.2f", cpu.empty() ? "" : ", ", c.name.c_str(), c.cores);
+    (void)std::snprintf(buf, sizeof buf, "%s%s %.2f", cpu.empty() ? "" : ", ", c.name.c_str(), c.cores);
     cpu += buf;
   }
   char others[64];
-  std::snprintf(others, sizeof others, "; other processes %.2f", s.other_cores);
+  (void)std::snprintf(others, sizeof others, "; other processes %.2f", s.other_cores);
   cpu += others;
   std::string verdict =
       s.sustained ? "yes" : "no: " + (s.not_sustained_because.empty() ? std::string("?") : s.not_sustained_because[0]);
@@ -234,9 +234,9 @@ Status AppendMarkdownRows(const BenchRun& run, const std::string& path) {
   } else {
     // End of the section's first table, or of the section when it has none.
     std::size_t end = heading + 1;
-    while (end < lines.size() && lines[end].rfind("## ", 0) != 0 && lines[end].rfind("|", 0) != 0) ++end;
-    bool has_table = end < lines.size() && lines[end].rfind("|", 0) == 0;
-    while (end < lines.size() && lines[end].rfind("|", 0) == 0) ++end;
+    while (end < lines.size() && lines[end].rfind("## ", 0) != 0 && lines[end].rfind('|', 0) != 0) ++end;
+    bool has_table = end < lines.size() && lines[end].rfind('|', 0) == 0;
+    while (end < lines.size() && lines[end].rfind('|', 0) == 0) ++end;
     if (!has_table) {
       std::vector<std::string> block;
       std::istringstream header(kTableHeader);

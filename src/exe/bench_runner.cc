@@ -1,6 +1,7 @@
 #include "exe/bench_runner.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
@@ -44,6 +45,19 @@ struct ScannerReportLine {
   double seconds = 0;
 };
 
+// The number after " key=" in `line` (up to the next space), all of it a number.
+template <typename T>
+bool ParseField(const std::string& line, const std::string& key, T* out) {
+  const std::string marker = " " + key + "=";
+  std::size_t begin = line.find(marker);
+  if (begin == std::string::npos) return false;
+  begin += marker.size();
+  const std::size_t end = std::min(line.find(' ', begin), line.size());
+  const char* last = line.data() + end;
+  auto [ptr, ec] = std::from_chars(line.data() + begin, last, *out);
+  return ec == std::errc() && ptr == last;
+}
+
 ScannerReportLine ParseScannerReport(const std::string& log_path) {
   ScannerReportLine r;
   std::ifstream in(log_path);
@@ -52,8 +66,8 @@ ScannerReportLine ParseScannerReport(const std::string& log_path) {
     if (line.rfind("run_id=", 0) != 0) continue;
     long long published = 0, failed = 0;
     double seconds = 0;
-    const char* p = std::strstr(line.c_str(), " published=");
-    if (p && std::sscanf(p, " published=%lld failed=%lld seconds=%lf", &published, &failed, &seconds) == 3)
+    if (ParseField(line, "published", &published) && ParseField(line, "failed", &failed) &&
+        ParseField(line, "seconds", &seconds))
       r = {true, published, failed, seconds};
   }
   return r;
@@ -77,7 +91,7 @@ void PrintStep(const StepResult& s) {
   std::printf("\n  %s", s.sustained ? "sustained" : "NOT sustained:");
   for (const auto& why : s.not_sustained_because) std::printf(" %s;", why.c_str());
   std::printf("\n");
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
 }
 
 // Runs the steps of one bench run on a started pipeline.
@@ -85,7 +99,7 @@ class StepRunner {
  public:
   StepRunner(const BenchOptions& o, BenchRun* run, BenchPipeline* pipeline) : o_(o), run_(run), pipeline_(pipeline) {
     char base[48];
-    std::snprintf(base, sizeof base, "bench%" PRIx64, SystemClock().NowUnixNanos() / 1'000'000);
+    (void)std::snprintf(base, sizeof base, "bench%" PRIx64, SystemClock().NowUnixNanos() / 1'000'000);
     run_base_ = base;
   }
   // --prime-scans scans through the pipeline, not measured.
@@ -166,7 +180,7 @@ Status StepRunner::Drive(double drain_timeout_s, StepResult* s, CpuUse* scanner_
                 Thousands(s->target_rate).c_str(), now - t0, scanner_end < 0 ? "publishing" : "draining  ",
                 produced < 0 ? "-" : Thousands(produced).c_str(), Thousands(static_cast<double>(s->scans)).c_str(),
                 Thousands(stored).c_str(), lags.c_str());
-    std::fflush(stdout);
+    (void)std::fflush(stdout);
   }
   s->wall_seconds = MonotonicSeconds() - t0;
   for (const auto& [group, v] : cur.lag) s->lag[group].end = v;
@@ -229,7 +243,7 @@ Result<StepResult> StepRunner::Step(int index, const std::string& kind, double r
 Status StepRunner::Prime() {
   std::printf("bench: children started (logs in %s); priming the pipeline with %d scans\n", run_->work_dir.c_str(),
               o_.prime_scans);
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
   // Generous: the model loads and the consumer groups join meanwhile.
   OVOFLOW_ASSIGN_OR_RETURN(auto prime, Step(0, "prime", std::min(200.0, o_.rates.front()), o_.prime_scans,
                                             o_.connect_timeout_s + o_.drain_timeout_s + 60, false));
@@ -246,7 +260,7 @@ Result<StepResult> StepRunner::Next(const std::string& kind, double rate) {
   const auto scans = static_cast<int64_t>(std::llround(rate * o_.duration_s));
   std::printf("bench: step %d (%s): %s scans at %s scans/s\n", index_, kind.c_str(),
               Thousands(static_cast<double>(scans)).c_str(), Thousands(rate).c_str());
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
   OVOFLOW_ASSIGN_OR_RETURN(auto r, Step(index_, kind, rate, scans, o_.drain_timeout_s, true));
   PrintStep(r);
   run_->steps.push_back(r);

@@ -78,7 +78,7 @@ std::string UtcNow(const char* format) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
-  std::strftime(buf, sizeof buf, format, &tm);
+  if (std::strftime(buf, sizeof buf, format, &tm) == 0) return "";
   return buf;
 }
 
@@ -93,7 +93,7 @@ std::string JsonString(const std::string& s) {
 
 std::string JsonNum(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
+  (void)std::snprintf(buf, sizeof buf, "%.9g", v);
   return buf;
 }
 
@@ -154,7 +154,7 @@ int RunBenchCommand(const GlobalFlags& g, BenchOptions& o, const OutputFlags& f)
   const std::string out = f.out.empty() ? "bench-" + UtcNow("%Y%m%dT%H%M%SZ") + ".json" : f.out;
   std::printf("bench: %s on %s (load average %.2f)\n", run.label.c_str(), run.machine.Describe().c_str(),
               run.machine.loadavg_1m);
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
 
   Status st = RunBench(o, &run);
   run.config_json = ConfigJson(o, run.db_url.empty() ? o.db : run.db_url);

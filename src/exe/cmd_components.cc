@@ -157,7 +157,7 @@ void AddApiCommand(CLI::App& app, const GlobalFlags& g) {
     auto api = ApiProcess::Start(g.brokers, *o, *oidc, store->get(), *models_dir);
     std::printf("ovoflow api: %s://%s:%u\n", api->server().tls() ? "https" : "http", o->listen_address.c_str(),
                 api->server().port());
-    std::fflush(stdout);
+    (void)std::fflush(stdout);
     // The live feed follows the predictions topic from "now" in a group of its own.
     Status st = RunLiveRelay(g.brokers, api->server(), stop);
     api->Stop();

@@ -24,7 +24,7 @@ namespace {
 std::string FormatRate(double rate) {
   if (rate <= 0) return "as fast as possible";
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%g scans/s", rate);
+  (void)std::snprintf(buf, sizeof buf, "%g scans/s", rate);
   return buf;
 }
 
@@ -159,7 +159,7 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
       "  scanner    %s\nPress Ctrl-C to stop.\n",
       srv->tls() ? "https" : "http", o.api.listen_address.c_str(), srv->port(), g.brokers.c_str(), o.db.c_str(),
       scanner ? ("run " + scanner->run_id() + ", " + FormatRate(o.scanner.rate_per_s)).c_str() : "off (--no-scanner)");
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
 
   while (!signal_stop.load() && !failed.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -2,9 +2,14 @@
 // the subcommands; each lives in its own file.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+#include <exception>
+
 #include "exe/commands.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Run(int argc, char** argv) {
   CLI::App app{"ovoflow: in-ovo sexing pipeline (MRI scans -> Kafka -> CNN -> store -> API)"};
   app.require_subcommand(1);
   // Global flags may follow the subcommand; subcommands inherit this setting
@@ -24,4 +29,20 @@ int main(int argc, char** argv) {
   ovoflow::exe::AddTrainCommands(app, global);
   CLI11_PARSE(app, argc, argv);
   return 0;
+}
+
+}  // namespace
+
+// Expected failures come back as exit codes with a message; an exception
+// that reaches here is a bug, reported as one instead of std::terminate's
+// abort.
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    (void)std::fprintf(stderr, "ovoflow: internal error: %s\n", e.what());
+  } catch (...) {
+    (void)std::fprintf(stderr, "ovoflow: internal error: an unknown exception\n");
+  }
+  return 70;  // EX_SOFTWARE
 }

@@ -149,7 +149,7 @@ TEST(BenchStats, LatencyLeavesOutTheWarmUpAndFindsTheWorstStage) {
   const int64_t ms = 1'000'000;
   std::vector<exe::RowTimes> rows;
   for (int i = 0; i < 10; ++i) {
-    int64_t c = 1'000'000'000'000 + i * 100 * ms;  // one scan every 100 ms
+    int64_t c = 1'000'000'000'000 + int64_t{i} * 100 * ms;  // one scan every 100 ms
     rows.push_back({c, c + 1 * ms, c + 2 * ms, c + 30 * ms, c + 35 * ms});
   }
   exe::LatencyStats l = exe::ComputeLatency(rows, 250 * ms);  // scans 0, 1, 2 are in the warm-up

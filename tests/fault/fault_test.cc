@@ -17,6 +17,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +34,8 @@
 #include <vector>
 
 #include "api/client/http_client.h"
+#include "common/env.h"
+#include "common/status.h"
 #include "store/prediction_store.h"
 #include "support/process.h"
 
@@ -47,13 +50,25 @@ using api::client::WsReader;
 
 using Clock = std::chrono::steady_clock;
 
+// The variable as a whole number, `fallback` when it is unset or empty; a
+// value that is not a number stops the test binary with the reason.
 int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
+  const std::string v = EnvOr(name, "");
+  if (v.empty()) return fallback;
+  int n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size()) Fatal(std::string(name) + "='" + v + "' is not a whole number");
+  return n;
 }
 
-const int kScans = EnvInt("OVOFLOW_FAULT_SCANS", 50000);
-const int kRate = EnvInt("OVOFLOW_FAULT_RATE", 800);
+int Scans() {
+  static const int n = EnvInt("OVOFLOW_FAULT_SCANS", 50000);
+  return n;
+}
+int Rate() {
+  static const int n = EnvInt("OVOFLOW_FAULT_RATE", 800);
+  return n;
+}
 constexpr int kPartitions = 6;
 
 // Ports of their own, apart from the other tests' (19092, 15432, ...).
@@ -88,7 +103,10 @@ double Metric(int port, const std::string& name) {
     if (line.rfind(name, 0) != 0) continue;
     char next = line.size() > name.size() ? line[name.size()] : '\0';
     if (next != ' ' && next != '{') continue;
-    double v = std::atof(line.substr(line.rfind(' ') + 1).c_str());
+    const std::string text = line.substr(line.rfind(' ') + 1);
+    double v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size()) continue;  // NaN or +Inf: not a count
     sum = sum < 0 ? v : sum + v;
   }
   return sum;
@@ -115,7 +133,7 @@ class FaultTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     run_id_ = std::string("f") + std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000);
-    std::printf("fault: %s: %d scans at %d scans/s; logs in %s\n", info->name(), kScans, kRate, dir_.c_str());
+    std::printf("fault: %s: %d scans at %d scans/s; logs in %s\n", info->name(), Scans(), Rate(), dir_.c_str());
   }
 
   void TearDown() override {
@@ -176,7 +194,7 @@ class FaultTest : public ::testing::Test {
   void StartScanner() {
     scanner_metrics_port_ = FreePort();
     labels_path_ = dir_ + "/labels.csv";
-    scanner_ = Spawn("scanner", {"scanner", "--scans", std::to_string(kScans), "--rate", std::to_string(kRate),
+    scanner_ = Spawn("scanner", {"scanner", "--scans", std::to_string(Scans()), "--rate", std::to_string(Rate()),
                                  "--run-id", run_id_, "--labels", labels_path_, "--tenants", "hatchery-a,hatchery-b",
                                  "--metrics-port", std::to_string(scanner_metrics_port_), "--insecure-http"});
   }
@@ -232,7 +250,7 @@ class FaultTest : public ::testing::Test {
 
   // Waits until the scanner has published `fraction` of the scans.
   void WaitForProgress(double fraction) {
-    const double want = fraction * kScans;
+    const double want = fraction * Scans();
     ASSERT_TRUE(WaitUntil([&] { return Metric(scanner_metrics_port_, "ovoflow_scans_produced_total") >= want; }, 600))
         << "scanner did not reach " << want << " scans\n"
         << scanner_->Log();
@@ -250,7 +268,7 @@ class FaultTest : public ::testing::Test {
             .count();
     std::printf("fault: %s with %lld scans published, %lld stored\n", what.c_str(),
                 static_cast<long long>(published_at_fault_), static_cast<long long>(Stored()));
-    std::fflush(stdout);
+    (void)std::fflush(stdout);
   }
 
   // After the fault: every scan stored exactly once, in the database and as
@@ -259,13 +277,13 @@ class FaultTest : public ::testing::Test {
     WaitUntil([&] { return !scanner_->Running(); }, 900);  // sampling recovery meanwhile
     ASSERT_EQ(scanner_->Wait(1000), 0) << scanner_->Log();
     const std::set<std::string> eggs = ReadLabelEggs(labels_path_);
-    ASSERT_EQ(eggs.size(), static_cast<std::size_t>(kScans)) << "labels file " << labels_path_;
-    bool all = WaitUntil([&] { return Stored() >= kScans; }, 600);
+    ASSERT_EQ(eggs.size(), static_cast<std::size_t>(Scans())) << "labels file " << labels_path_;
+    bool all = WaitUntil([&] { return Stored() >= Scans(); }, 600);
     const double drain_s = Seconds(Clock::now() - (fault_at_ ? *fault_at_ : Clock::now()));
-    ASSERT_TRUE(all) << "stored " << Stored() << " of " << kScans;
+    ASSERT_TRUE(all) << "stored " << Stored() << " of " << Scans();
     // Settle: anything still in flight would show up as an extra row.
     std::this_thread::sleep_for(std::chrono::seconds(5));
-    EXPECT_EQ(Stored(), kScans);
+    EXPECT_EQ(Stored(), Scans());
 
     // Every egg of the run, once: page through the whole table.
     std::multiset<std::string> stored_eggs;
@@ -306,7 +324,7 @@ class FaultTest : public ::testing::Test {
     }
     int topic_doubled = 0;
     for (const auto& [egg, n] : per_egg) topic_doubled += n > 1;
-    EXPECT_EQ(committed, kScans) << "committed predictions on the topic";
+    EXPECT_EQ(committed, Scans()) << "committed predictions on the topic";
     EXPECT_EQ(topic_doubled, 0) << "eggs with more than one committed prediction";
     EXPECT_EQ(per_egg.size(), eggs.size());
 
@@ -318,10 +336,10 @@ class FaultTest : public ::testing::Test {
         "recovery %.1f s (until every one of the %lld scans published before the fault was stored), "
         "longest stall %.1f s, "
         "all stored %.1f s after the fault; redeliveries skipped by the store since its last start: %.0f\n",
-        fault_what_.c_str(), kScans, static_cast<long long>(Stored()), missing, doubled,
+        fault_what_.c_str(), Scans(), static_cast<long long>(Stored()), missing, doubled,
         static_cast<long long>(committed), topic_doubled, recovery_s, static_cast<long long>(published_at_fault_),
         longest_stall_, drain_s, skipped);
-    std::fflush(stdout);
+    (void)std::fflush(stdout);
   }
 
   std::string dir_, run_id_, brokers_, db_url_, labels_path_, fault_what_;

@@ -25,6 +25,7 @@
 #include "bus/consumer.h"
 #include "bus/producer.h"
 #include "common/clock.h"
+#include "common/env.h"
 #include "common/testing/test_scan.h"
 #include "common/topics.h"
 #include "ovoflow/v1/dead_letter.pb.h"
@@ -45,8 +46,8 @@ constexpr std::size_t kHugeValue = 16'777'000;  // just under the producer's 16 
 constexpr std::size_t kHugeKey = 8'500'000;
 
 std::string Binary() {
-  const char* b = std::getenv("OVOFLOW_TEST_OVOFLOW_BINARY");
-  return b && *b ? b : OvoflowBinary();
+  std::string b = EnvOr("OVOFLOW_TEST_OVOFLOW_BINARY", "");
+  return !b.empty() ? b : OvoflowBinary();
 }
 
 // One poison record: its key (the dead letter's original_key starts with
@@ -188,9 +189,9 @@ TEST_P(PoisonTest, EveryStageDeadLettersEachPoisonOnceAndStoresEverythingElse) {
       "nan",
       [](auto& s) {
         s.mutable_volume()->set_dtype(v1::DTYPE_FLOAT32);
-        std::string floats(32 * 32 * 16 * 4, '\0');
+        std::string floats(std::size_t{32} * 32 * 16 * 4, '\0');
         const float nan = std::nanf("");
-        std::memcpy(floats.data() + 4 * 100, &nan, 4);
+        std::memcpy(floats.data() + std::ptrdiff_t{4} * 100, &nan, 4);
         s.mutable_volume()->set_data(floats);
       },
       "volume voxel 100 is NaN");

@@ -61,7 +61,7 @@ TEST(UpTest, ExitWhenDoneCountsThisRunsEggsEvenWhenAlreadyStored) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   for (int i = 0; i < 50; ++i) {
     char egg[64];
-    std::snprintf(egg, sizeof egg, "%s-%08d", run_id.c_str(), i);
+    (void)std::snprintf(egg, sizeof egg, "%s-%08d", run_id.c_str(), i);
     auto got = (*store)->GetEgg(store::TenantScope::All(), egg);
     EXPECT_TRUE(got.ok() && got->has_value()) << egg;
   }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/env.h"
 #include "common/testing/temp_dir.h"
 
 namespace ovoflow::testing {
@@ -22,14 +23,14 @@ int FreePort() {
 }
 
 static std::string Env(const char* name) {
-  const char* v = std::getenv(name);
+  auto v = GetEnv(name);
   if (!v) throw std::runtime_error(std::string(name) + " is not set (run through ctest)");
-  return v;
+  return *v;
 }
 
 std::string TestBrokers() {
-  const char* b = std::getenv("OVOFLOW_TEST_BROKERS");
-  return b && *b ? b : "127.0.0.1:19092";
+  std::string b = EnvOr("OVOFLOW_TEST_BROKERS", "");
+  return !b.empty() ? b : "127.0.0.1:19092";
 }
 
 std::string SourceDir() { return Env("OVOFLOW_SOURCE_DIR"); }

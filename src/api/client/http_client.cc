@@ -205,7 +205,12 @@ WsClient::WsClient(int port, const std::string& target, int receive_buffer_bytes
   connected_ = true;
 }
 
-WsClient::~WsClient() { Close(); }
+WsClient::~WsClient() {
+  try {
+    Close();
+  } catch (...) {  // a destructor may not throw; the socket closes with the object
+  }
+}
 
 std::optional<std::string> WsClient::Read(std::chrono::milliseconds timeout) {
   if (!connected_) return std::nullopt;

@@ -57,7 +57,7 @@ std::optional<int64_t> FakeBroker::Committed(const std::string& topic, int32_t p
   return it->second;
 }
 
-void FakeBroker::FailNext(FakeOp op, Status status, int times) {
+void FakeBroker::FailNext(FakeOp op, const Status& status, int times) {
   std::lock_guard lock(mu_);
   for (int i = 0; i < times; ++i) failures_[op].push_back(status);
 }
@@ -92,7 +92,7 @@ int FakeBroker::producers_created() const {
 
 // ---- FakeConsumer
 
-FakeConsumer::FakeConsumer(FakeBroker* broker, std::vector<std::string> topics) : broker_(broker) {
+FakeConsumer::FakeConsumer(FakeBroker* broker, const std::vector<std::string>& topics) : broker_(broker) {
   std::lock_guard block(broker_->mu_);
   for (const auto& t : topics) {
     const auto& parts = broker_->topics_[t];

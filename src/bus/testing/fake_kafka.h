@@ -51,7 +51,7 @@ class FakeBroker {
   std::optional<int64_t> Committed(const std::string& topic, int32_t partition) const;
 
   // The next `times` calls of `op` return `status` (queued after earlier ones).
-  void FailNext(FakeOp op, Status status, int times = 1);
+  void FailNext(FakeOp op, const Status& status, int times = 1);
   // Fences every transactional producer registered so far: their next
   // transactional call returns Internal, as when a newer instance with the
   // same transactional.id registers. (The fake's InitTransactions fences
@@ -88,7 +88,7 @@ class FakeBroker {
 // the committed offsets.
 class FakeConsumer final : public Consumer {
  public:
-  FakeConsumer(FakeBroker* broker, std::vector<std::string> topics);
+  FakeConsumer(FakeBroker* broker, const std::vector<std::string>& topics);
 
   // A rebalance: the group's generation moves on at once (offsets sent with
   // this member's old generation are refused); the member learns of it, and
