@@ -30,9 +30,11 @@ model: build
 up: build model
 	@scripts/up $(ARGS)
 
-# Static checks (scripts/lint): shellcheck on every shell script.
-lint: setup
-	@scripts/lint
+# Static checks (scripts/lint): shellcheck on the shell scripts, clang-format
+# and clang-tidy on the C++ code (after the builds: clang-tidy reads their
+# compile commands and generated headers).
+lint: build fuzz-build
+	@BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) JOBS=$(JOBS) scripts/lint $(BUILD) $(FUZZ_BUILD)
 
 test: lint build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
