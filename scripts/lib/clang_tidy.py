@@ -109,9 +109,10 @@ def main():
         with open(db) as f:
             for entry in json.load(f):
                 path = os.path.normpath(entry["file"])
-                if path not in tracked or (build_dir, path) in seen:
+                # A file both builds compile is checked once, in the first.
+                if path not in tracked or path in seen:
                     continue
-                seen.add((build_dir, path))
+                seen.add(path)
                 key = None
                 obj = object_of(entry["command"])
                 if not opts.no_cache and obj in deps:
