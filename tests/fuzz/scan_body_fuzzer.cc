@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   target.path = "/v1/scans";
   const std::vector<std::string> params;
   Response res = HandlePostScan(RequestContext{req, target, params, options, deps});
-  const int code = res.result_int();
+  const unsigned code = res.result_int();
   if (code != 202 && (code < 400 || code >= 500)) std::abort();
   return 0;
 }
