@@ -54,14 +54,15 @@ store::TenantScope TenantScopeOf(const auth::Principal& p) {
   return p.AllTenants() ? store::TenantScope::All() : store::TenantScope::Of(p.tenants);
 }
 
-std::optional<std::string> BearerToken(const Request& request) {
+std::optional<std::string_view> BearerToken(const Request& request) {
   if (auto it = request.find(http::field::authorization); it != request.end()) {
     std::string_view value = Trim(Sv(it->value()));
     std::size_t space = value.find(' ');
-    if (space == std::string_view::npos || !EqualsIgnoreCase(value.substr(0, space), "bearer")) return std::string();
+    if (space == std::string_view::npos || !EqualsIgnoreCase(value.substr(0, space), "bearer"))
+      return std::string_view();
     std::string_view token = Trim(value.substr(space + 1));
-    if (token.empty() || token.find(' ') != std::string_view::npos) return std::string();
-    return std::string(token);
+    if (token.empty() || token.find(' ') != std::string_view::npos) return std::string_view();
+    return token;
   }
   // Browsers' WebSockets: Sec-WebSocket-Protocol: ovoflow.v1, bearer.<jwt>
   if (auto it = request.find(http::field::sec_websocket_protocol); it != request.end()) {
@@ -70,7 +71,7 @@ std::optional<std::string> BearerToken(const Request& request) {
       std::size_t comma = list.find(',');
       std::string_view item = Trim(list.substr(0, comma));
       if (item.substr(0, kBearerSubprotocolPrefix.size()) == kBearerSubprotocolPrefix)
-        return std::string(item.substr(kBearerSubprotocolPrefix.size()));
+        return item.substr(kBearerSubprotocolPrefix.size());
       if (comma == std::string_view::npos) break;
       list.remove_prefix(comma + 1);
     }
@@ -133,7 +134,7 @@ void Authenticator::NoteFailure(const std::string& client_address) {
   ++it->second.count;
 }
 
-Result<std::shared_ptr<const auth::Principal>> Authenticator::Verify(const std::string& token) {
+Result<std::shared_ptr<const auth::Principal>> Authenticator::Verify(std::string_view token) {
   const auto now = std::chrono::steady_clock::now();
   {
     std::shared_lock lock(cache_mu_);
@@ -151,7 +152,7 @@ Result<std::shared_ptr<const auth::Principal>> Authenticator::Verify(const std::
   if (lifetime > std::chrono::seconds(0)) {
     std::unique_lock lock(cache_mu_);
     if (cache_.size() >= kMaxCachedTokens) cache_.clear();
-    cache_.insert_or_assign(token, Cached{principal, now + lifetime});
+    cache_.insert_or_assign(std::string(token), Cached{principal, now + lifetime});
   }
   return principal;
 }

@@ -93,15 +93,20 @@ class Authenticator {
     std::chrono::steady_clock::time_point window_start;
     int count = 0;
   };
-  Result<std::shared_ptr<const auth::Principal>> Verify(const std::string& token);
+  Result<std::shared_ptr<const auth::Principal>> Verify(std::string_view token);
   void NoteFailure(const std::string& client_address);
 
   const auth::JwtVerifier* const verifier_;
   const AuthOptions options_;
   const std::shared_ptr<const auth::Principal> local_developer_;  // options_.disabled
 
-  std::shared_mutex cache_mu_;                     // readers share it: a cache hit takes no exclusive lock
-  std::unordered_map<std::string, Cached> cache_;  // GUARDED_BY(cache_mu_), by token
+  // Looked up by the token's view into the request: a hit copies nothing.
+  struct TokenHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view token) const noexcept { return std::hash<std::string_view>{}(token); }
+  };
+  std::shared_mutex cache_mu_;  // readers share it: a cache hit takes no exclusive lock
+  std::unordered_map<std::string, Cached, TokenHash, std::equal_to<>> cache_;  // GUARDED_BY(cache_mu_), by token
 
   std::mutex failures_mu_;
   std::unordered_map<std::string, Failures> failures_;  // GUARDED_BY(failures_mu_), by address
@@ -109,7 +114,8 @@ class Authenticator {
 
 // The bearer token of a request: the Authorization header ("Bearer" in any
 // case, RFC 7235 allows spaces after it) or a "bearer.<jwt>" subprotocol.
-// nullopt when there is none; an empty string for a malformed header.
-std::optional<std::string> BearerToken(const Request& request);
+// nullopt when there is none; an empty string for a malformed header. The
+// view is into `request`, valid while it lives.
+std::optional<std::string_view> BearerToken(const Request& request);
 
 }  // namespace ovoflow::api
