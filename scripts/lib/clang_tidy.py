@@ -119,8 +119,10 @@ def main():
                     h = hashlib.sha256()
                     h.update(version.encode() + config)
                     h.update(entry["command"].replace(repo, "<repo>").encode())
-                    for dep in sorted(deps[obj]):
-                        h.update(dep.replace(repo, "<repo>").encode() + hasher.file(dep).encode())
+                    # Sorted after the repository's path is taken out, so that
+                    # every clone orders (and hashes) them alike.
+                    for name, dep in sorted((d.replace(repo, "<repo>"), d) for d in deps[obj]):
+                        h.update(name.encode() + hasher.file(dep).encode())
                     key = h.hexdigest()
                 units.append((build_dir, path, key))
 
