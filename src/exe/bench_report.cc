@@ -5,40 +5,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "api/json.h"
+
 namespace ovoflow::exe {
 namespace {
 
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          (void)std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
+// JSON strings as the API writes them (escapes, invalid UTF-8 replaced).
+std::string Quote(const std::string& s) { return api::JsonQuote(s); }
 
 std::string Num(double v) {
   if (!std::isfinite(v)) return "null";
