@@ -95,7 +95,10 @@ Response HandlePostScan(const RequestContext& ctx) {
           Problem(kForbidden, "scanner_id '" + scan.scanner_id() + "' is not the scanner id of these credentials",
                   instance, "scanner_id"));
   }
-  if (Status st = ValidateScan(scan); !st.ok()) return Reject("invalid", Problem(kInvalidScan, st.message(), instance));
+  ScanLimits limits;
+  limits.max_future_skew_s = ctx.options.max_clock_skew_s;
+  if (Status st = ValidateScan(scan, limits); !st.ok())
+    return Reject("invalid", Problem(kInvalidScan, st.message(), instance));
   if (ctx.deps.models) {  // the workers refuse scans their model cannot take
     Result<v1::InputSpec> input = ctx.deps.models->ServingInput();
     if (input.ok()) {

@@ -44,6 +44,9 @@ struct ApiOptions {
   std::size_t max_body_bytes_in_flight = 64u << 20;
   std::size_t max_ws_clients = 1000;  // further upgrades get 503 (exact, also under a burst)
   std::size_t ws_queue_limit = 1024;  // messages buffered per slow client before it is dropped
+  // POST /v1/scans: captured_at at most this far ahead of the server's clock,
+  // s (ScanLimits::max_future_skew_s; the workers apply theirs too).
+  int64_t max_clock_skew_s = 300;
   // Identity: who may call which route (api/authn.h, docs/security.md).
   // Without ApiDeps::verifier the server serving a store refuses to start
   // unless auth.disabled is set on a plain-HTTP loopback address.

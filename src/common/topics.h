@@ -23,6 +23,8 @@ inline std::string_view ScanTopicTenant(std::string_view topic) {
 }
 inline constexpr const char* kPredictionsTopic = "ovoflow.predictions.v1";
 inline constexpr const char* kDeadLetterTopic = "ovoflow.deadletter.v1";
+// What the edge agents told their sorting lines (SortDecision, key: egg_id).
+inline constexpr const char* kDecisionsTopic = "ovoflow.decisions.v1";
 // Compacted, one partition: ModelActivation records keyed by role (docs/models.md).
 inline constexpr const char* kModelsTopic = "ovoflow.models.v1";
 

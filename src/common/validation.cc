@@ -192,10 +192,31 @@ Status CheckKey(std::string_view key) {
 
 Status CheckNoUnknownFields(const google::protobuf::Message& message) { return CheckUnknown(message, ""); }
 
-Status ValidateScan(const v1::EggScan& scan, const ScanLimits& limits) {
+Status CheckNotInFuture(std::string_view field, const google::protobuf::Timestamp& ts, int64_t now_unix_ns,
+                        int64_t max_future_skew_s) {
+  if (max_future_skew_s < 0) return Status::Ok();
+  // In seconds (both in range): no overflow for any representable time.
+  const int64_t now_s = now_unix_ns / 1'000'000'000;
+  const int64_t ahead_s = ts.seconds() - now_s;
+  if (ahead_s > max_future_skew_s)
+    return Bad(field, "is " + std::to_string(ahead_s) + " s ahead of this clock (at most " +
+                          std::to_string(max_future_skew_s) + " s allowed: check the scanner's clock)");
+  return Status::Ok();
+}
+
+Status ValidateScan(const v1::EggScan& scan, const ScanLimits& limits, const Clock& clock) {
   OVOFLOW_RETURN_IF_ERROR(CheckIdentity(scan));
   if (!scan.has_captured_at()) return Status::InvalidArgument("captured_at is missing");
   OVOFLOW_RETURN_IF_ERROR(CheckTimestamp("captured_at", scan.captured_at()));
+  OVOFLOW_RETURN_IF_ERROR(
+      CheckNotInFuture("captured_at", scan.captured_at(), clock.NowUnixNanos(), limits.max_future_skew_s));
+  OVOFLOW_RETURN_IF_ERROR(CheckText("scan_id", scan.scan_id(), kMaxEggIdBytes, false));
+  OVOFLOW_RETURN_IF_ERROR(CheckText("line_id", scan.line_id(), kMaxNameBytes, false));
+  if (scan.has_deadline()) {
+    OVOFLOW_RETURN_IF_ERROR(CheckTimestamp("deadline", scan.deadline()));
+    if (FromTimestamp(scan.deadline()) < FromTimestamp(scan.captured_at()))
+      return Status::InvalidArgument("deadline is before captured_at");
+  }
   if (!scan.has_volume()) return Status::InvalidArgument("volume is missing");
   return CheckVolume(scan.volume(), limits);
 }
@@ -213,6 +234,9 @@ Status CheckModelInput(const v1::Volume& v, const v1::InputSpec& in) {
 Status ValidatePrediction(const v1::Prediction& p) {
   OVOFLOW_RETURN_IF_ERROR(CheckIdentity(p));
   OVOFLOW_RETURN_IF_ERROR(CheckText("worker_id", p.worker_id(), kMaxNameBytes, false));
+  OVOFLOW_RETURN_IF_ERROR(CheckText("scan_id", p.scan_id(), kMaxEggIdBytes, false));
+  OVOFLOW_RETURN_IF_ERROR(CheckText("line_id", p.line_id(), kMaxNameBytes, false));
+  if (p.has_deadline()) OVOFLOW_RETURN_IF_ERROR(CheckTimestamp("deadline", p.deadline()));
   OVOFLOW_RETURN_IF_ERROR(CheckRegistryName("model_name", p.model_name()));
   OVOFLOW_RETURN_IF_ERROR(CheckRegistryName("model_version", p.model_version()));
   if (p.sex() == v1::SEX_UNSPECIFIED || !v1::Sex_IsValid(p.sex()))

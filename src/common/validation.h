@@ -13,6 +13,7 @@
 #include <google/protobuf/message.h>
 #include <google/protobuf/timestamp.pb.h>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "common/volume.h"
 #include "ovoflow/v1/egg_scan.pb.h"
@@ -65,20 +66,28 @@ Status CheckKey(std::string_view key);
 // it) that its schema does not know: such bytes would travel unchecked.
 Status CheckNoUnknownFields(const google::protobuf::Message& message);
 
+// captured_at at most `max_future_skew_s` ahead of `now_unix_ns` (negative:
+// anything goes). InvalidArgument says by how much it is ahead.
+Status CheckNotInFuture(std::string_view field, const google::protobuf::Timestamp& ts, int64_t now_unix_ns,
+                        int64_t max_future_skew_s);
+
 // ---- records
 
 // An EggScan: egg_id, tenant_id, scanner_id and tray_id as above,
-// captured_at present and representable, incubation_day <= 21, and the volume:
-// geometry, channels, dtype, encoding, the (decoded) data size, and for
-// float volumes that every voxel is finite.
-Status ValidateScan(const v1::EggScan& scan, const ScanLimits& limits = {});
+// captured_at present, representable and not more than
+// limits.max_future_skew_s ahead of `clock`, incubation_day <= 21, scan_id
+// and line_id printable, a deadline (when set) representable and not before
+// captured_at, and the volume: geometry, channels, dtype, encoding, the
+// (decoded) data size, and for float volumes that every voxel is finite.
+Status ValidateScan(const v1::EggScan& scan, const ScanLimits& limits = {}, const Clock& clock = SystemClock());
 // A volume the model with this input spec can score: the same dimensions
 // and number of channels (other dtypes are converted).
 Status CheckModelInput(const v1::Volume& volume, const v1::InputSpec& input);
 // A Prediction as the store writes it: the ids as for scans, model name and
 // version registry names, sex and decision specified, p_female and both
 // thresholds finite and in [0, 1], incubation_day <= 21, captured_at present
-// and every stage time representable.
+// and every stage time representable, scan_id and line_id printable, a
+// deadline (when set) representable.
 Status ValidatePrediction(const v1::Prediction& prediction);
 
 }  // namespace ovoflow

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "common/clock.h"
+#include "common/testing/manual_clock.h"
 #include "common/testing/test_scan.h"
 
 namespace ovoflow {
@@ -135,6 +136,31 @@ TEST(ValidationTest, ScanIdentityAndVoxels) {
   s = good;
   s.mutable_captured_at()->set_seconds(int64_t{1} << 40);
   ExpectInvalid(ValidateScan(s), "captured_at at");
+  // Year 1 and day 1000, as a new user tried them: refused, never stored wrapped.
+  s = good;
+  s.mutable_captured_at()->set_seconds(-62135596800);
+  ExpectInvalid(ValidateScan(s), "captured_at at -62135596800 s is outside what the store holds");
+  s = good;
+  s.set_incubation_day(1000);
+  ExpectInvalid(ValidateScan(s), "incubation_day 1000 is past day 21");
+  // Ahead of the validating clock by more than the allowed skew.
+  testing::ManualClock clock(kT0);
+  ScanLimits limits;
+  limits.max_future_skew_s = 300;
+  s = good;
+  *s.mutable_captured_at() = ToTimestamp(kT0 + 300'000'000'000);
+  EXPECT_TRUE(ValidateScan(s, limits, clock).ok()) << ValidateScan(s, limits, clock).ToString();
+  *s.mutable_captured_at() = ToTimestamp(kT0 + 3'600'000'000'000);
+  ExpectInvalid(ValidateScan(s, limits, clock), "captured_at is 3600 s ahead of this clock (at most 300 s allowed");
+  limits.max_future_skew_s = -1;
+  EXPECT_TRUE(ValidateScan(s, limits, clock).ok());
+  // A deadline before the capture, or unprintable scan and line ids.
+  s = good;
+  *s.mutable_deadline() = ToTimestamp(kT0 - 1);
+  ExpectInvalid(ValidateScan(s), "deadline is before captured_at");
+  s = good;
+  s.set_scan_id(std::string("a\x01" "b"));
+  ExpectInvalid(ValidateScan(s), "scan_id");
 
   // A float volume must be finite, raw or zstd.
   v1::EggScan f = good;

@@ -1,6 +1,7 @@
 #include "common/volume.h"
 
 #include <zstd.h>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -147,6 +148,64 @@ Status CompressVolume(v1::Volume* v, int level) {
   v->set_data(std::move(out));
   v->set_encoding(v1::ENCODING_ZSTD);
   return Status::Ok();
+}
+
+Result<const std::string*> PlainVoxelsRef(const v1::Volume& volume, std::string* storage, const ScanLimits& limits) {
+  if (volume.encoding() == v1::ENCODING_RAW) return &volume.data();
+  OVOFLOW_ASSIGN_OR_RETURN(auto p, PlainVoxels(volume, limits));
+  *storage = std::move(p);
+  return static_cast<const std::string*>(storage);
+}
+
+std::array<int, 3> RoiOrigin(const std::array<float, 3>& center_voxel, const std::array<uint32_t, 3>& volume_dims,
+                             const std::array<uint32_t, 3>& dims) {
+  std::array<int, 3> origin{};
+  for (std::size_t a = 0; a < 3; ++a) {
+    const int o = static_cast<int>(std::lround(center_voxel[a] - 0.5f * static_cast<float>(dims[a] - 1)));
+    const int max_o = static_cast<int>(volume_dims[a]) - static_cast<int>(dims[a]);
+    origin[a] = max_o < 0 ? o : std::clamp(o, 0, max_o);
+  }
+  return origin;
+}
+
+Result<v1::Volume> CropVolume(const v1::Volume& egg, const std::array<int, 3>& origin,
+                              const std::array<uint32_t, 3>& dims) {
+  const uint32_t in[3] = {egg.dim_x(), egg.dim_y(), egg.dim_z()};
+  for (std::size_t a = 0; a < 3; ++a)
+    if (origin[a] < 0 || static_cast<uint64_t>(origin[a]) + dims[a] > in[a] || dims[a] == 0)
+      return Status::InvalidArgument("crop: box leaves the volume");
+  const std::size_t elem = DTypeSize(egg.dtype());
+  if (elem == 0) return Status::InvalidArgument("crop: unknown dtype");
+  std::string plain;
+  OVOFLOW_ASSIGN_OR_RETURN(auto raw, PlainVoxelsRef(egg, &plain, ScanLimits{64u << 20, 4096, 8}));
+  const std::string* data = raw;
+  const std::size_t channels = static_cast<std::size_t>(egg.channels_size());
+  const std::size_t in_voxels = std::size_t{in[0]} * in[1] * in[2];
+  if (data->size() != in_voxels * channels * elem) return Status::InvalidArgument("crop: data size mismatch");
+  v1::Volume out;
+  out.set_spacing_x_mm(egg.spacing_x_mm());
+  out.set_spacing_y_mm(egg.spacing_y_mm());
+  out.set_spacing_z_mm(egg.spacing_z_mm());
+  *out.mutable_channels() = egg.channels();
+  out.set_dtype(egg.dtype());
+  out.set_dim_x(dims[0]);
+  out.set_dim_y(dims[1]);
+  out.set_dim_z(dims[2]);
+  out.set_encoding(v1::ENCODING_RAW);
+  std::string bytes(std::size_t{dims[0]} * dims[1] * dims[2] * channels * elem, '\0');
+  const std::size_t row = std::size_t{dims[0]} * elem;
+  char* dst = bytes.data();
+  for (std::size_t c = 0; c < channels; ++c)
+    for (uint32_t z = 0; z < dims[2]; ++z)
+      for (uint32_t y = 0; y < dims[1]; ++y, dst += row) {
+        const std::size_t src =
+            c * in_voxels +
+            (std::size_t{z + static_cast<uint32_t>(origin[2])} * in[1] + y + static_cast<uint32_t>(origin[1])) * in[0] +
+            static_cast<uint32_t>(origin[0]);
+        std::memcpy(dst, data->data() + src * elem, row);
+      }
+  out.set_data(std::move(bytes));
+  return out;
 }
 
 }  // namespace ovoflow

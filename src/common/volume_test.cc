@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <string>
+
 #include "common/clock.h"
 #include "common/testing/test_scan.h"
 
@@ -92,6 +95,27 @@ TEST(VolumeTest, Uint16AndFloat32) {
   EXPECT_FLOAT_EQ((*f)[1], 4660.0f);
   v->set_dtype(v1::DTYPE_FLOAT32);
   EXPECT_FALSE(VolumeToFloat(*v).ok());  // 48 bytes but geometry needs 96
+}
+
+TEST(VolumeTest, CropKeepsChannelsAndClampsTheOrigin) {
+  EXPECT_EQ(RoiOrigin({-5, 50, 3.5f}, {20, 40, 10}, {8, 8, 4}), (std::array<int, 3>{0, 32, 2}));
+  v1::Volume v;
+  v.set_dim_x(4);
+  v.set_dim_y(3);
+  v.set_dim_z(2);
+  v.add_channels(v1::CHANNEL_T2W);
+  v.add_channels(v1::CHANNEL_T2_MAP);
+  v.set_dtype(v1::DTYPE_UINT8);
+  v.set_encoding(v1::ENCODING_RAW);
+  std::string d(48, '\0');
+  for (std::size_t i = 0; i < d.size(); ++i) d[i] = static_cast<char>(i);
+  v.set_data(d);
+  auto crop = CropVolume(v, {1, 1, 1}, {2, 2, 1});
+  ASSERT_TRUE(crop.ok()) << crop.status().ToString();
+  // Channel 0: z 1, y 1..2, x 1..2 -> 12 + 4 + 1 = 17, 18, 21, 22; channel 1: +24.
+  EXPECT_EQ(crop->data(), std::string({17, 18, 21, 22, 41, 42, 45, 46}));
+  EXPECT_EQ(crop->channels_size(), 2);
+  EXPECT_EQ(CropVolume(v, {3, 0, 0}, {2, 1, 1}).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

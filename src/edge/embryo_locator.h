@@ -15,6 +15,8 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <optional>
 
 #include "common/status.h"
 #include "ovoflow/v1/egg_scan.pb.h"
@@ -50,14 +52,10 @@ class EmbryoLocator {
   LocatorOptions options_;
 };
 
-// First voxel of the dims-sized box centred on `center_voxel`, clamped so the
-// box lies inside a volume of `volume_dims` (when it fits).
-std::array<int, 3> RoiOrigin(const std::array<float, 3>& center_voxel, const std::array<uint32_t, 3>& volume_dims,
-                             const std::array<uint32_t, 3>& dims);
-
-// The box [origin, origin + dims) of every channel of `egg` (raw or zstd),
-// raw, same dtype and spacing. InvalidArgument if the box leaves the volume.
-Result<v1::Volume> CropVolume(const v1::Volume& egg, const std::array<int, 3>& origin,
-                              const std::array<uint32_t, 3>& dims);
+// The locator as the phantom's full-egg acquisition takes it
+// (phantom::PhantomOptions::locate_abdomen): the abdomen's voxel
+// coordinates, or nothing when Locate() fails.
+std::function<std::optional<std::array<float, 3>>(const v1::Volume& egg)> AbdomenLocator(
+    const LocatorOptions& options = {});
 
 }  // namespace ovoflow::edge

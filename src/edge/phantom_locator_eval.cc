@@ -21,14 +21,16 @@
 #include <thread>
 #include <vector>
 
-#include "edge/phantom.h"
+#include "edge/embryo_locator.h"
+#include "phantom/phantom.h"
 
 namespace {
 
-using ovoflow::edge::Acquisition;
-using ovoflow::edge::PhantomGenerator;
-using ovoflow::edge::PhantomOptions;
-using ovoflow::edge::PhantomTruth;
+namespace edge = ovoflow::edge;
+using ovoflow::phantom::Acquisition;
+using ovoflow::phantom::PhantomGenerator;
+using ovoflow::phantom::PhantomOptions;
+using ovoflow::phantom::PhantomTruth;
 
 struct Row {
   std::string name;
@@ -44,6 +46,7 @@ double Percentile(std::vector<double> v, double p) {
 void Evaluate(const Row& row, int eggs, uint64_t seed, int threads) {
   PhantomOptions o = row.options;
   o.acquisition = Acquisition::kFullEgg;
+  o.locate_abdomen = edge::AbdomenLocator();
   const PhantomGenerator gen(o);
   std::vector<PhantomTruth> truths(static_cast<std::size_t>(eggs));
   std::atomic<int> next{0};
@@ -116,6 +119,7 @@ int Dump(const std::string& dir, uint64_t seed, uint64_t index) {
   ok = ok && write("egg_yz.pgm", ny, nz, [&](int c, int r) { return at(cx, c, nz - 1 - r); });
   ok = ok && write("egg_xy.pgm", nx, ny, [&](int c, int r) { return at(c, ny - 1 - r, cz); });
   o.acquisition = Acquisition::kFullEgg;
+  o.locate_abdomen = edge::AbdomenLocator();
   const auto roi = PhantomGenerator(o).Generate(seed, index);
   const auto* q = reinterpret_cast<const unsigned char*>(roi.volume.data().data());
   const int rx = static_cast<int>(roi.volume.dim_x()), ry = static_cast<int>(roi.volume.dim_y());
@@ -127,7 +131,7 @@ int Dump(const std::string& dir, uint64_t seed, uint64_t index) {
                   c];
        });
   std::printf("sex %s, abdomen voxel %.1f %.1f %.1f, ROI error %.2f %.2f %.2f mm, in window %d, motion %d\n",
-              egg.sex == ovoflow::edge::TrueSex::kFemale ? "F" : "M", egg.abdomen_voxel[0], egg.abdomen_voxel[1],
+              egg.sex == ovoflow::phantom::TrueSex::kFemale ? "F" : "M", egg.abdomen_voxel[0], egg.abdomen_voxel[1],
               egg.abdomen_voxel[2], roi.truth.roi_error_mm[0], roi.truth.roi_error_mm[1], roi.truth.roi_error_mm[2],
               roi.truth.gonads_in_window, egg.motion);
   return ok ? 0 : 1;
@@ -174,7 +178,8 @@ int main(int argc, char** argv) {
   if (!dump.empty()) return Dump(dump, seed, index);
   if (eggs < 1) return 2;
 
-  const PhantomOptions defaults;
+  PhantomOptions defaults;
+  defaults.locate_abdomen = edge::AbdomenLocator();
   std::printf("render, one core: kRegion %.3f ms/scan, kFullEgg %.2f ms/scan (render egg + locate + crop)\n\n",
               MsPerScan(defaults, Acquisition::kRegion, 2000, seed),
               MsPerScan(defaults, Acquisition::kFullEgg, 50, seed));

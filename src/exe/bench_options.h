@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "edge/scanner_agent.h"
+#include "phantom/scanner_simulator.h"
 #include "exe/bench_stats.h"
 #include "inference/worker.h"
 #include "store/writer.h"
@@ -29,7 +29,7 @@ struct BenchOptions {
   int replication_factor = -1;    // -1: the broker's default.replication.factor
   double connect_timeout_s = 30;  // bound on reaching the broker (topic creation), s
   int prime_scans = 200;          // scans through the pipeline before the first step, not measured
-  std::vector<std::string> tenants = edge::ScannerOptions{}.tenants;  // the simulator's hatcheries
+  std::vector<std::string> tenants = phantom::ScannerOptions{}.tenants;  // the simulator's hatcheries
   std::string work_dir;             // children's logs; empty: a new /tmp/ovoflow-bench.XXXXXX
   inference::WorkerOptions worker;  // passed to each `ovoflow infer`
   store::WriterOptions writer;      // passed to `ovoflow store`

@@ -21,7 +21,7 @@
 namespace ovoflow::exe {
 
 void AddScannerCommand(CLI::App& app, const GlobalFlags& g) {
-  auto o = std::make_shared<edge::ScannerOptions>();
+  auto o = std::make_shared<phantom::ScannerOptions>();
   auto m = std::make_shared<MetricsFlags>();
   CLI::App* cmd = app.add_subcommand("scanner", "Simulate MRI scanners publishing EggScans to Kafka");
   AddScannerFlags(cmd, o.get());
@@ -31,7 +31,7 @@ void AddScannerCommand(CLI::App& app, const GlobalFlags& g) {
     auto& stop = InstallStopSignals();
     o->brokers = g.brokers;
     auto metrics = StartMetricsEndpoint(*m);
-    auto agent = edge::ScannerAgent::Create(*o);
+    auto agent = phantom::ScannerSimulator::Create(*o);
     if (!agent.ok()) Fatal(agent.status().ToString());
     auto report = (*agent)->Run(stop);
     if (!report.ok()) {

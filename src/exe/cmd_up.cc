@@ -30,7 +30,7 @@ std::string FormatRate(double rate) {
 
 struct UpOptions {
   std::string db = DefaultDatabaseUrl();
-  edge::ScannerOptions scanner;
+  phantom::ScannerOptions scanner;
   inference::WorkerOptions worker;
   store::WriterOptions writer;
   api::ApiOptions api;
@@ -90,9 +90,9 @@ int RunUp(const GlobalFlags& g, UpOptions& o) {
                                [&ready] { return ready.load(); });
   api::ApiServer* srv = &api->server();
 
-  std::unique_ptr<edge::ScannerAgent> scanner;
+  std::unique_ptr<phantom::ScannerSimulator> scanner;
   if (!o.no_scanner) {
-    auto s = edge::ScannerAgent::Create(o.scanner);
+    auto s = phantom::ScannerSimulator::Create(o.scanner);
     if (!s.ok()) Fatal(s.status().ToString());
     scanner = std::move(s).value();
   }
@@ -218,6 +218,7 @@ void AddUpCommand(CLI::App& app, const GlobalFlags& g) {
   AddApiFlags(cmd, &o->api, &o->oidc);
   cmd->callback([&g, o] {
     o->oidc.scan_topic_per_tenant = o->scanner.topic_per_tenant;
+    o->api.max_clock_skew_s = o->worker.limits.max_future_skew_s;
     int rc = RunUp(g, *o);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 
+#include "edge/embryo_locator.h"
 #include "inference/model_registry.h"
 
 namespace ovoflow::exe {
@@ -46,7 +47,8 @@ void AddGlobalFlags(CLI::App& app, GlobalFlags* g) {
 }
 
 // The phantom's knobs (docs/phantom.md) for every command that makes phantom scans.
-void AddPhantomFlags(CLI::App* cmd, edge::PhantomOptions* o) {
+void AddPhantomFlags(CLI::App* cmd, phantom::PhantomOptions* o) {
+  o->locate_abdomen = edge::AbdomenLocator();  // full-egg acquisition: the edge agent's locator
   cmd->add_option("--snr", o->snr, "phantom signal-to-noise ratio")->capture_default_str();
   cmd->add_option("--incubation-day", o->incubation_day, "phantom incubation day (9..14)")
       ->check(CLI::Range(9, 14))
@@ -59,15 +61,15 @@ void AddPhantomFlags(CLI::App* cmd, edge::PhantomOptions* o) {
                   "chance that an embryo moves during its scan (motion blur)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  const std::map<std::string, edge::Acquisition> acquisitions = {{"region", edge::Acquisition::kRegion},
-                                                                 {"full-egg", edge::Acquisition::kFullEgg}};
+  const std::map<std::string, phantom::Acquisition> acquisitions = {{"region", phantom::Acquisition::kRegion},
+                                                                 {"full-egg", phantom::Acquisition::kFullEgg}};
   cmd->add_option("--acquisition", o->acquisition,
                   "region: render the ROI around the true abdomen (fast, default); full-egg: render the whole egg, "
                   "locate the embryo, crop (about 11-16 ms/scan)")
       ->transform(CLI::CheckedTransformer(acquisitions));
 }
 
-void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o) {
+void AddScannerFlags(CLI::App* cmd, phantom::ScannerOptions* o) {
   cmd->add_option("--rate", o->rate_per_s, "scans/s over all scanners (0: as fast as possible)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -121,6 +123,9 @@ void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o) {
                   "re-read --thresholds-file this often, between batches (0: at start-up only)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--max-clock-skew-s", o->limits.max_future_skew_s,
+                  "dead-letter scans whose captured_at is further ahead of this clock (s; negative: no check)")
+      ->capture_default_str();
   cmd->add_option("--infer-group", o->group_id, "consumer group of the inference workers")->capture_default_str();
   cmd->add_option("--worker-id", o->worker_id,
                   "worker id recorded in predictions; names the transactional producer (default host-pid-n)");
@@ -157,6 +162,11 @@ void AddApiFlags(CLI::App* cmd, api::ApiOptions* o, OidcFlags* oidc) {
   cmd->add_option("--max-body-bytes-in-flight", o->max_body_bytes_in_flight,
                   "request body bytes held at once over all connections; more get 503 + Retry-After")
       ->capture_default_str();
+  // (`up` has the worker's flag of that name already; it sets both.)
+  if (cmd->get_option_no_throw("--max-clock-skew-s") == nullptr)
+    cmd->add_option("--max-clock-skew-s", o->max_clock_skew_s,
+                    "POST /v1/scans refuses a captured_at further ahead of this clock (s; negative: no check)")
+        ->capture_default_str();
   cmd->add_option("--max-ws-clients", o->max_ws_clients, "live WebSocket clients at once; more get 503")
       ->capture_default_str();
   cmd->add_option("--oidc-issuer", oidc->issuers,

@@ -1,5 +1,5 @@
 // Command-line flags shared by the subcommands that run the same component
-// (e.g. `scanner` and `up` both run a ScannerAgent).
+// (e.g. `scanner` and `up` both run a ScannerSimulator).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -9,7 +9,7 @@
 #include "api/server.h"
 #include "auth/jwt_verifier.h"
 #include "common/topics.h"
-#include "edge/scanner_agent.h"
+#include "phantom/scanner_simulator.h"
 #include "inference/worker.h"
 #include "store/writer.h"
 
@@ -33,8 +33,8 @@ std::string DefaultDatabaseUrl();
 store::ModelCheck KnownModelCheck(const std::string& registry_dir);
 
 void AddGlobalFlags(CLI::App& app, GlobalFlags* g);
-void AddPhantomFlags(CLI::App* cmd, edge::PhantomOptions* o);
-void AddScannerFlags(CLI::App* cmd, edge::ScannerOptions* o);
+void AddPhantomFlags(CLI::App* cmd, phantom::PhantomOptions* o);
+void AddScannerFlags(CLI::App* cmd, phantom::ScannerOptions* o);
 void AddWorkerFlags(CLI::App* cmd, inference::WorkerOptions* o);
 void AddWriterFlags(CLI::App* cmd, store::WriterOptions* o);
 // Who may call the API: the trusted OpenID Connect issuers, the audience

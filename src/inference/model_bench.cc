@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/env.h"
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 #include "inference/classifier.h"
 #include "inference/gonad_net.h"
 #include "inference/model_registry.h"
@@ -22,7 +22,7 @@ std::string ModelDir() {
 }
 
 std::vector<v1::Volume> PhantomVolumes(int n) {
-  edge::PhantomGenerator gen{edge::PhantomOptions{}};
+  phantom::PhantomGenerator gen{phantom::PhantomOptions{}};
   std::vector<v1::Volume> v;
   v.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) v.push_back(gen.Generate(9, static_cast<uint64_t>(i)).volume);
@@ -95,7 +95,7 @@ BENCHMARK(BM_GonadNetLogits)->Apply(ForwardArgs);
 
 // Phantom data generation, one core.
 void BM_PhantomGenerateVoxels(benchmark::State& state) {
-  edge::PhantomGenerator gen{edge::PhantomOptions{}};
+  phantom::PhantomGenerator gen{phantom::PhantomOptions{}};
   std::vector<uint8_t> voxels(std::size_t{32} * 32 * 16);
   uint64_t i = 0;
   for (auto _ : state) {

@@ -19,7 +19,7 @@
 #include "common/env.h"
 #include "common/metrics.h"
 #include "common/topics.h"
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 #include "inference/classifier.h"
 #include "inference/model_control.h"
 #include "inference/worker.h"
@@ -73,7 +73,7 @@ class ModelSwapTest : public ::testing::Test {
   }
 
   void PublishScans(int n, const std::string& tenant = "hatchery-a") {
-    edge::PhantomGenerator gen{edge::PhantomOptions{}};
+    phantom::PhantomGenerator gen{phantom::PhantomOptions{}};
     for (int i = 0; i < n; ++i, ++published_) {
       v1::EggScan s;
       s.set_egg_id("egg-" + std::to_string(published_));

@@ -231,6 +231,9 @@ class ScoringStage final : public bus::Stage {
     pred.set_keep_threshold(band.keep_min_p_female);
     pred.set_divert_threshold(band.divert_max_p_female);
     pred.set_worker_id(options_.worker_id);
+    pred.set_scan_id(scan.scan_id());
+    pred.set_line_id(scan.line_id());
+    if (scan.has_deadline()) *pred.mutable_deadline() = scan.deadline();
     auto* t = pred.mutable_times();
     *t->mutable_captured_at() = scan.captured_at();
     // The Kafka timestamp is whatever the producer set: only one the store can hold is kept.

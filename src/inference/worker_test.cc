@@ -13,7 +13,7 @@
 #include "common/clock.h"
 #include "common/env.h"
 #include "common/topics.h"
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 #include "ovoflow/v1/dead_letter.pb.h"
 #include "ovoflow/v1/prediction.pb.h"
 
@@ -36,7 +36,7 @@ class WorkerTest : public ::testing::Test {
   }
 
   v1::EggScan Scan(const std::string& egg, uint64_t index) {
-    edge::PhantomGenerator gen{edge::PhantomOptions{}};
+    phantom::PhantomGenerator gen{phantom::PhantomOptions{}};
     v1::EggScan s;
     s.set_egg_id(egg);
     s.set_tenant_id("hatchery-a");

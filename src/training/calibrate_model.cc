@@ -15,7 +15,7 @@ Status ValidateCalibrateOptions(const CalibrateOptions& o) {
   if (!(o.max_abstention >= 0 && o.max_abstention < 1))
     return Status::InvalidArgument("max_abstention must be in [0, 1)");
   if (!(o.confidence_z >= 0 && o.confidence_z < 10)) return Status::InvalidArgument("confidence_z must be in [0, 10)");
-  return edge::ValidatePhantomOptions(o.phantom);
+  return phantom::ValidatePhantomOptions(o.phantom);
 }
 
 }  // namespace

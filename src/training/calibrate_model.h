@@ -10,7 +10,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 #include "ovoflow/v1/model.pb.h"
 #include "training/evaluate.h"
 
@@ -26,7 +26,7 @@ struct CalibrateOptions {
   double confidence_z = 1.645;   // target_accuracy must hold at the Wilson lower bound (ChooseBand); 0 = point estimate
   int threads = 2;               // LibTorch and phantom generation threads
   int batch = 256;               // scans per forward pass
-  edge::PhantomOptions phantom;  // should match the training data's settings
+  phantom::PhantomOptions phantom;  // should match the training data's settings
   std::FILE* progress = stderr;  // nullptr = quiet
 };
 

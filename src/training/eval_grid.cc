@@ -17,21 +17,21 @@ Status ValidateGridOptions(const GridOptions& o) {
     return Status::InvalidArgument("grid: snrs, days and variations must not be empty");
   if (o.scans_per_cell < 100) return Status::InvalidArgument("grid: scans_per_cell must be >= 100");
   for (float snr : o.snrs) {
-    edge::PhantomOptions p = o.base;
+    phantom::PhantomOptions p = o.base;
     p.snr = snr;
-    OVOFLOW_RETURN_IF_ERROR(edge::ValidatePhantomOptions(p));
+    OVOFLOW_RETURN_IF_ERROR(phantom::ValidatePhantomOptions(p));
   }
   for (uint32_t day : o.days) {
-    edge::PhantomOptions p = o.base;
+    phantom::PhantomOptions p = o.base;
     p.incubation_day = day;
-    OVOFLOW_RETURN_IF_ERROR(edge::ValidatePhantomOptions(p));
+    OVOFLOW_RETURN_IF_ERROR(phantom::ValidatePhantomOptions(p));
   }
   for (float v : o.variations) {
-    edge::PhantomOptions p = o.base;
+    phantom::PhantomOptions p = o.base;
     p.variation = v;
-    OVOFLOW_RETURN_IF_ERROR(edge::ValidatePhantomOptions(p));
+    OVOFLOW_RETURN_IF_ERROR(phantom::ValidatePhantomOptions(p));
   }
-  return edge::ValidatePhantomOptions(o.base);
+  return phantom::ValidatePhantomOptions(o.base);
 }
 
 std::string Json(double v) {
@@ -91,7 +91,7 @@ Result<GridReport> EvaluateGrid(const std::string& model_dir, const GridOptions&
   report.divert_max_p_female =
       meta.has_recommended_thresholds() ? meta.recommended_thresholds().divert_max_p_female() : 0.1f;
 
-  auto score = [&](const edge::PhantomOptions& phantom, const std::string& label) -> Result<GridCell> {
+  auto score = [&](const phantom::PhantomOptions& phantom, const std::string& label) -> Result<GridCell> {
     EvalOptions e;
     e.seed = o.seed;  // the same embryos in every cell: only the knob differs
     e.count = o.scans_per_cell;
@@ -111,7 +111,7 @@ Result<GridReport> EvaluateGrid(const std::string& model_dir, const GridOptions&
   };
   for (uint32_t day : o.days) {
     for (float snr : o.snrs) {
-      edge::PhantomOptions p = o.base;
+      phantom::PhantomOptions p = o.base;
       p.incubation_day = day;
       p.snr = snr;
       char label[64];
@@ -121,7 +121,7 @@ Result<GridReport> EvaluateGrid(const std::string& model_dir, const GridOptions&
     }
   }
   for (float v : o.variations) {
-    edge::PhantomOptions p = o.base;
+    phantom::PhantomOptions p = o.base;
     p.variation = v;
     char label[64];
     (void)std::snprintf(label, sizeof label, "variation %g", static_cast<double>(v));

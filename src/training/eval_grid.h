@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 #include "inference/calibration.h"
 #include "training/evaluate.h"
 
@@ -23,7 +23,7 @@ struct GridOptions {
   uint64_t seed = 4;  // phantom stream (neither training, calibration nor held-out)
   int threads = 2;
   int batch = 256;
-  edge::PhantomOptions base;     // every other knob; snr/day/variation are overwritten per cell
+  phantom::PhantomOptions base;     // every other knob; snr/day/variation are overwritten per cell
   std::FILE* progress = stderr;  // nullptr = quiet
 };
 

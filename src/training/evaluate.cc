@@ -22,7 +22,7 @@ std::string Fixed(double v, int digits) {
   return buf;
 }
 
-v1::Volume EmptyVolume(const edge::PhantomOptions& o) {
+v1::Volume EmptyVolume(const phantom::PhantomOptions& o) {
   v1::Volume v;
   v.set_dim_x(o.dim_x);
   v.set_dim_y(o.dim_y);
@@ -123,13 +123,13 @@ void MetricsToProto(const BinaryMetrics& m, v1::Metrics* p) {
 Result<ScoredScans> ScorePhantomScans(SexClassifier& clf, const EvalOptions& o) {
   if (o.count < 1) return Status::InvalidArgument("count must be >= 1");
   if (o.batch < 1 || o.batch > 4096) return Status::InvalidArgument("batch must be in 1..4096");
-  OVOFLOW_RETURN_IF_ERROR(edge::ValidatePhantomOptions(o.phantom));
+  OVOFLOW_RETURN_IF_ERROR(phantom::ValidatePhantomOptions(o.phantom));
   const ModelInfo& info = clf.info();
   if (info.dim_x != o.phantom.dim_x || info.dim_y != o.phantom.dim_y || info.dim_z != o.phantom.dim_z ||
       info.channels != 1)
     return Status::InvalidArgument("phantom geometry does not match the model input");
 
-  edge::PhantomGenerator gen(o.phantom);
+  phantom::PhantomGenerator gen(o.phantom);
   const std::size_t per_scan = VoxelsPerScan(o.phantom);
   constexpr int64_t kChunk = 2048;
   std::vector<uint8_t> voxels(static_cast<std::size_t>(kChunk) * per_scan);
@@ -168,7 +168,7 @@ Result<ScoredScans> ScorePhantomScans(SexClassifier& clf, const EvalOptions& o) 
 
 Result<BinaryMetrics> EvaluateModel(const std::string& model_dir, const EvalOptions& o) {
   if (o.count < 1) return Status::InvalidArgument("count must be >= 1");
-  OVOFLOW_RETURN_IF_ERROR(edge::ValidatePhantomOptions(o.phantom));
+  OVOFLOW_RETURN_IF_ERROR(phantom::ValidatePhantomOptions(o.phantom));
   OVOFLOW_ASSIGN_OR_RETURN(auto model, SexClassifier::Load(model_dir, o.threads));
   OVOFLOW_ASSIGN_OR_RETURN(auto scored, ScorePhantomScans(*model, o));
   BinaryMetrics m = ComputeMetrics(scored.p_female, scored.female);

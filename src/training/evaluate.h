@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 #include "inference/calibration.h"
 #include "inference/classifier.h"
 #include "ovoflow/v1/model.pb.h"
@@ -53,7 +53,7 @@ struct EvalOptions {
   uint64_t first_index = 0;      // first phantom index of the stream
   int batch = 64;                // scans per PredictBatch call
   int threads = 2;               // LibTorch threads and phantom generation threads
-  edge::PhantomOptions phantom;  // should match the training data's settings
+  phantom::PhantomOptions phantom;  // should match the training data's settings
   std::FILE* progress = stderr;  // nullptr = quiet
   std::string progress_label = "eval";
 };

@@ -62,7 +62,7 @@ Status ValidateTrainOptions(const TrainOptions& o) {
     return Status::InvalidArgument("calibration_seed must differ from seed and eval_seed");
   if (o.eval_scans > 0 && o.eval_scans < 100) return Status::InvalidArgument("eval_scans must be 0 or >= 100");
   if (o.eval_scans > 0 && o.calibration_scans < 100) return Status::InvalidArgument("calibration_scans must be >= 100");
-  return edge::ValidatePhantomOptions(o.phantom);
+  return phantom::ValidatePhantomOptions(o.phantom);
 }
 
 std::string NowRfc3339() {
@@ -83,7 +83,7 @@ v1::ModelMetadata MakeMetadata(const TrainOptions& o, const NetConfig& net, doub
   m.set_weights_file(kDefaultWeightsFile);
   m.set_description(
       "2.5D CNN (depth slices as channels of 2D convolutions) giving the log-odds that the embryo is female, "
-      "trained on synthetic phantom MRI scans (src/edge/phantom.h); see docs/model.md");
+      "trained on synthetic phantom MRI scans (src/phantom/phantom.h); see docs/model.md");
   auto* in = m.mutable_input();
   in->set_dim_x(o.phantom.dim_x);
   in->set_dim_y(o.phantom.dim_y);
@@ -123,7 +123,7 @@ v1::ModelMetadata MakeMetadata(const TrainOptions& o, const NetConfig& net, doub
   ph->set_max_rotation_deg(o.phantom.max_rotation_deg);
   ph->set_max_tilt_deg(o.phantom.max_tilt_deg);
   ph->set_motion_probability(o.phantom.motion_probability);
-  ph->set_acquisition(o.phantom.acquisition == edge::Acquisition::kFullEgg ? "full-egg" : "region");
+  ph->set_acquisition(o.phantom.acquisition == phantom::Acquisition::kFullEgg ? "full-egg" : "region");
   m.set_flops_per_scan(FlopsPerScan(net));
   m.set_parameter_count(static_cast<int32_t>(params));
   return m;
@@ -218,7 +218,7 @@ class Trainer {
 
   const TrainOptions& o_;
   GonadNet* net_;
-  edge::PhantomGenerator gen_;
+  phantom::PhantomGenerator gen_;
   std::size_t per_scan_;
   float scale_, offset_;  // uint8 voxel -> network input
   std::mt19937_64 rng_;
@@ -279,7 +279,7 @@ Result<TrainReport> TrainModel(const TrainOptions& o) {
 
   SetTorchThreads(o.threads);
   OVOFLOW_ASSIGN_OR_RETURN(auto net, GonadNet::Create(config, o.seed));
-  const edge::PhantomGenerator gen(o.phantom);
+  const phantom::PhantomGenerator gen(o.phantom);
   const auto [mean, std_dev] =
       VoxelStats(GenerateScanSet(gen, o.seed, 0, std::min<int64_t>(o.train_scans, 2000), o.threads));
   OVOFLOW_RETURN_IF_ERROR((net)->BeginTraining(o.learning_rate, o.weight_decay));

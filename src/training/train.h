@@ -1,5 +1,5 @@
 // Training and evaluation of the sexing CNN on synthetic phantom scans.
-// Data comes from edge::PhantomGenerator on the fly: training uses the
+// Data comes from phantom::PhantomGenerator on the fly: training uses the
 // stream of TrainOptions::seed, evaluation a different seed, so held-out
 // scans never overlap the training scans. LibTorch stays hidden.
 #pragma once
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 #include "inference/gonad_net.h"
 #include "training/calibrate_model.h"
 #include "training/evaluate.h"
@@ -39,7 +39,7 @@ struct TrainOptions {
   int warmup_steps = 300;         // linear learning-rate warm-up, steps
   int threads = 2;                // LibTorch intra-op threads and phantom generation threads
   NetConfig net;                  // in_channels/height/width are set from the phantom geometry
-  edge::PhantomOptions phantom;   // the scans the model learns from
+  phantom::PhantomOptions phantom;   // the scans the model learns from
   // Calibration after training (CalibrateModel); defaults as `ovoflow calibrate`'s.
   uint64_t eval_seed = CalibrateOptions{}.held_out_seed;   // held-out stream for model.json's metrics (!= seed)
   int64_t eval_scans = CalibrateOptions{}.held_out_count;  // 0 skips them and the calibration

@@ -10,7 +10,7 @@
 #include "common/env.h"
 #include "common/testing/temp_dir.h"
 #include "common/volume.h"
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 #include "inference/calibration.h"
 #include "inference/classifier.h"
 #include "inference/gonad_net.h"
@@ -68,8 +68,8 @@ class TinyModel : public ::testing::Test {
     delete dir_;
   }
 
-  static edge::PhantomScan Scan(uint64_t index) {
-    return edge::PhantomGenerator(edge::PhantomOptions{}).Generate(5, index);
+  static phantom::PhantomScan Scan(uint64_t index) {
+    return phantom::PhantomGenerator(phantom::PhantomOptions{}).Generate(5, index);
   }
 
   static inline TempDir* dir_ = nullptr;
@@ -402,9 +402,9 @@ TEST_F(TinyModel, RawZstdAndOtherDtypesGiveTheSameP) {
 TEST_F(TinyModel, GeometryMismatchIsInvalidArgument) {
   auto clf = SexClassifier::Load(dir_->path());
   ASSERT_TRUE(clf.ok());
-  edge::PhantomOptions small;
+  phantom::PhantomOptions small;
   small.dim_x = 16;
-  v1::Volume wrong = edge::PhantomGenerator(small).Generate(1, 0).volume;
+  v1::Volume wrong = phantom::PhantomGenerator(small).Generate(1, 0).volume;
   v1::Volume right = Scan(0).volume;
   auto r = (*clf)->PredictBatch({&right, &wrong});
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);

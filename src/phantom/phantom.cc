@@ -1,20 +1,21 @@
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
 #include <numbers>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "edge/egg_anatomy.h"
-#include "edge/egg_render.h"
-#include "edge/embryo_locator.h"
-#include "edge/phantom_random.h"
+#include "common/volume.h"
+#include "phantom/egg_anatomy.h"
+#include "phantom/egg_render.h"
+#include "phantom/phantom_random.h"
 
-namespace ovoflow::edge {
-namespace phantom_internal {
+namespace ovoflow::phantom {
+namespace internal {
 
 const std::array<float, 1u << kNormalBits>& NormalTable() {
   static const auto table = [] {
@@ -38,17 +39,17 @@ const std::array<float, 1u << kNormalBits>& NormalTable() {
   return table;
 }
 
-}  // namespace phantom_internal
+}  // namespace internal
 
 namespace {
 
-using phantom_internal::AcquireParams;
-using phantom_internal::Blob;
-using phantom_internal::Box;
-using phantom_internal::Canvas;
-using phantom_internal::EggModel;
-using phantom_internal::ToVoxel;
-using phantom_internal::VoxelCenter;
+using internal::AcquireParams;
+using internal::Blob;
+using internal::Box;
+using internal::Canvas;
+using internal::EggModel;
+using internal::ToVoxel;
+using internal::VoxelCenter;
 
 // One egg and the kRegion ROI offset, drawn from the (seed, index) stream.
 struct Drawn {
@@ -57,8 +58,8 @@ struct Drawn {
 };
 
 Drawn Draw(const PhantomOptions& o, uint64_t seed, uint64_t index) {
-  phantom_internal::Rng rng(seed, index);
-  Drawn d{phantom_internal::SampleEgg(o, rng), {}};
+  internal::Rng rng(seed, index);
+  Drawn d{internal::SampleEgg(o, rng), {}};
   for (float& v : d.region_offset_mm) v = rng.Uniform(-1, 1) * o.max_shift_mm;
   return d;
 }
@@ -75,19 +76,19 @@ std::array<uint32_t, 3> EggDims(const EggModel& m) {
 v1::Volume RenderBox(const PhantomOptions& o, const EggModel& m, const Box& box, bool maps, uint64_t seed,
                      uint64_t index) {
   Canvas canvas(box, maps ? 3 : 1);
-  phantom_internal::PaintScene(m, &canvas);
+  internal::PaintScene(m, &canvas);
   const AcquireParams p{o.snr, seed, index};
   std::string data;
   v1::Volume v;
   if (maps) {
     std::vector<uint16_t> out(box.voxels() * 3);
-    phantom_internal::AcquireU16(m, canvas, p, out.data());
+    internal::AcquireU16(m, canvas, p, out.data());
     data.assign(reinterpret_cast<const char*>(out.data()), out.size() * sizeof(uint16_t));
     for (v1::Channel c : {v1::CHANNEL_T2W, v1::CHANNEL_T1_MAP, v1::CHANNEL_T2_MAP}) v.add_channels(c);
     v.set_dtype(v1::DTYPE_UINT16);
   } else {
     data.resize(box.voxels());
-    phantom_internal::AcquireT2wU8(m, canvas, p, reinterpret_cast<uint8_t*>(data.data()));
+    internal::AcquireT2wU8(m, canvas, p, reinterpret_cast<uint8_t*>(data.data()));
     v.add_channels(v1::CHANNEL_T2W);
     v.set_dtype(v1::DTYPE_UINT8);
   }
@@ -115,12 +116,11 @@ std::array<int, 3> RegionOrigin(const PhantomOptions& o, const Drawn& d) {
 // kFullEgg: where the locator puts the ROI; without an embryo found, the
 // top centre of the egg.
 std::array<int, 3> LocatedOrigin(const PhantomOptions& o, const EggModel& m, const v1::Volume& egg, bool* located) {
-  static const EmbryoLocator locator{LocatorOptions{}};
-  const auto found = locator.Locate(egg);
-  *located = found.ok();
+  const std::optional<std::array<float, 3>> found = o.locate_abdomen(egg);
+  *located = found.has_value();
   std::array<float, 3> c = {0.5f * static_cast<float>(m.egg_dims[0]), 0.5f * static_cast<float>(m.egg_dims[1]),
                             0.75f * static_cast<float>(m.egg_dims[2])};
-  if (found.ok()) c = found->abdomen_voxel;
+  if (found) c = *found;
   return RoiOrigin(c, EggDims(m), RoiDims(o));
 }
 
@@ -180,6 +180,7 @@ Status ValidatePhantomOptions(const PhantomOptions& o) {
   if (o.acquisition != Acquisition::kRegion && o.acquisition != Acquisition::kFullEgg)
     return bad("acquisition must be kRegion or kFullEgg");
   if (o.acquisition == Acquisition::kFullEgg) {
+    if (!o.locate_abdomen) return bad("full-egg acquisition needs locate_abdomen (edge::AbdomenLocator())");
     if (!(o.spacing_mm >= 0.25f && o.spacing_mm <= 2.0f)) return bad("full-egg acquisition needs spacing_mm 0.25..2");
     if (static_cast<float>(std::max(o.dim_x, o.dim_z)) * o.spacing_mm > 30.0f ||
         static_cast<float>(o.dim_y) * o.spacing_mm > 40.0f)
@@ -191,8 +192,8 @@ Status ValidatePhantomOptions(const PhantomOptions& o) {
 PhantomGenerator::PhantomGenerator(const PhantomOptions& options) : options_(options) {
   const Status st = ValidatePhantomOptions(options_);
   if (!st.ok()) Fatal(st.message());
-  phantom_internal::NormalTable();  // built once, outside the hot path
-  phantom_internal::ReferenceSignal();
+  internal::NormalTable();  // built once, outside the hot path
+  internal::ReferenceSignal();
 }
 
 PhantomScan PhantomGenerator::Generate(uint64_t seed, uint64_t index) const {
@@ -227,8 +228,8 @@ TrueSex PhantomGenerator::GenerateVoxels(uint64_t seed, uint64_t index, uint8_t*
     origin = RegionOrigin(o, d);
     const Box box{origin, {static_cast<int>(o.dim_x), static_cast<int>(o.dim_y), static_cast<int>(o.dim_z)}};
     Canvas canvas(box, 1);
-    phantom_internal::PaintScene(d.model, &canvas);
-    phantom_internal::AcquireT2wU8(d.model, canvas, AcquireParams{o.snr, seed, index}, voxels);
+    internal::PaintScene(d.model, &canvas);
+    internal::AcquireT2wU8(d.model, canvas, AcquireParams{o.snr, seed, index}, voxels);
   } else {
     const v1::Volume egg = RenderBox(o, d.model, EggBox(d.model), false, seed, index);
     origin = LocatedOrigin(o, d.model, egg, &located);
@@ -259,4 +260,4 @@ EggVolume PhantomGenerator::RenderEgg(uint64_t seed, uint64_t index) const {
   return out;
 }
 
-}  // namespace ovoflow::edge
+}  // namespace ovoflow::phantom

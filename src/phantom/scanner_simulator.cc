@@ -1,4 +1,4 @@
-#include "edge/scanner_agent.h"
+#include "phantom/scanner_simulator.h"
 
 #include <spdlog/spdlog.h>
 
@@ -19,7 +19,7 @@
 #include "common/validation.h"
 #include "common/volume.h"
 
-namespace ovoflow::edge {
+namespace ovoflow::phantom {
 namespace {
 
 struct ScannerMetrics {
@@ -58,7 +58,7 @@ struct Pending {
 
 }  // namespace
 
-struct ScannerAgent::Impl {
+struct ScannerSimulator::Impl {
   ScannerOptions options;
   PhantomGenerator generator{PhantomOptions{}};
   std::unique_ptr<bus::Producer> producer;
@@ -165,9 +165,9 @@ struct ScannerAgent::Impl {
   }
 };
 
-ScannerAgent::~ScannerAgent() = default;
+ScannerSimulator::~ScannerSimulator() = default;
 
-Result<std::unique_ptr<ScannerAgent>> ScannerAgent::Create(const ScannerOptions& options) {
+Result<std::unique_ptr<ScannerSimulator>> ScannerSimulator::Create(const ScannerOptions& options) {
   if (options.tenants.empty()) return Status::InvalidArgument("scanner needs at least one tenant");
   for (const auto& t : options.tenants) OVOFLOW_RETURN_IF_ERROR(CheckTenantId("tenant id", t));
   if (options.scanners_per_tenant < 1) return Status::InvalidArgument("scanners_per_tenant must be >= 1");
@@ -193,14 +193,14 @@ Result<std::unique_ptr<ScannerAgent>> ScannerAgent::Create(const ScannerOptions&
   po.client_id = "ovoflow-scanner";
   po.linger_ms = 5;
   OVOFLOW_ASSIGN_OR_RETURN(impl->producer, bus::Producer::Create(po));
-  std::unique_ptr<ScannerAgent> agent(new ScannerAgent());
+  std::unique_ptr<ScannerSimulator> agent(new ScannerSimulator());
   agent->impl_ = std::move(impl);
   return agent;
 }
 
-const std::string& ScannerAgent::run_id() const { return impl_->options.run_id; }
+const std::string& ScannerSimulator::run_id() const { return impl_->options.run_id; }
 
-Result<ScannerReport> ScannerAgent::Run(const std::atomic<bool>& stop) {
+Result<ScannerReport> ScannerSimulator::Run(const std::atomic<bool>& stop) {
   Impl& d = *impl_;
   const ScannerOptions& o = d.options;
   const Clock& clock = SystemClock();
@@ -253,4 +253,4 @@ Result<ScannerReport> ScannerAgent::Run(const std::atomic<bool>& stop) {
   return report;
 }
 
-}  // namespace ovoflow::edge
+}  // namespace ovoflow::phantom

@@ -1,4 +1,4 @@
-// Randomness for the phantom (internal to src/edge).
+// Randomness for the phantom (internal to src/phantom).
 //
 // Two kinds: a sequential stream (Rng) for the anatomy of one egg, seeded by
 // (seed, index), and a counter-based hash (VoxelNoise) for the per-voxel
@@ -11,7 +11,7 @@
 #include <cmath>
 #include <cstdint>
 
-namespace ovoflow::edge::phantom_internal {
+namespace ovoflow::phantom::internal {
 
 inline uint64_t Mix64(uint64_t z) {  // splitmix64 finaliser
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -80,4 +80,4 @@ class VoxelNoise {
   uint64_t key_;
 };
 
-}  // namespace ovoflow::edge::phantom_internal
+}  // namespace ovoflow::phantom::internal

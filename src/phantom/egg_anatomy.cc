@@ -1,10 +1,10 @@
-#include "edge/egg_anatomy.h"
+#include "phantom/egg_anatomy.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 
-namespace ovoflow::edge::phantom_internal {
+namespace ovoflow::phantom::internal {
 namespace {
 
 // Assumed tissue values (docs/phantom.md, "Tissues"): the sources give only
@@ -333,4 +333,4 @@ EggModel SampleEgg(const PhantomOptions& o, Rng& rng) {
   return m;
 }
 
-}  // namespace ovoflow::edge::phantom_internal
+}  // namespace ovoflow::phantom::internal

@@ -1,4 +1,4 @@
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 
 #include <gtest/gtest.h>
 
@@ -11,8 +11,9 @@
 #include "common/clock.h"
 #include "common/validation.h"
 #include "common/volume.h"
+#include "edge/embryo_locator.h"
 
-namespace ovoflow::edge {
+namespace ovoflow::phantom {
 namespace {
 
 TEST(PhantomTest, SameSeedAndIndexGiveIdenticalScans) {
@@ -38,6 +39,7 @@ TEST(PhantomTest, DifferentIndexOrSeedGivesDifferentScans) {
 TEST(PhantomTest, GenerateVoxelsMatchesGenerate) {
   PhantomOptions full;
   full.acquisition = Acquisition::kFullEgg;
+  full.locate_abdomen = edge::AbdomenLocator();
   for (const PhantomOptions& o : {PhantomOptions{}, full}) {
     PhantomGenerator gen{o};
     PhantomScan scan = gen.Generate(3, 99);
@@ -124,11 +126,13 @@ TEST(PhantomTest, ValidateRejectsBadOptions) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(with([](PhantomOptions& o) {
               o.acquisition = Acquisition::kFullEgg;
+              o.locate_abdomen = edge::AbdomenLocator();
               o.spacing_mm = 0.1f;
             }).code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(with([](PhantomOptions& o) {
               o.acquisition = Acquisition::kFullEgg;
+              o.locate_abdomen = edge::AbdomenLocator();
               o.dim_x = 100;
             }).code(),
             StatusCode::kInvalidArgument);
@@ -244,4 +248,4 @@ TEST(PhantomTest, ZeroVariationMakesEggsOfASexAlike) {
 }
 
 }  // namespace
-}  // namespace ovoflow::edge
+}  // namespace ovoflow::phantom

@@ -13,9 +13,9 @@
 #include "common/validation.h"
 #include "common/volume.h"
 #include "edge/embryo_locator.h"
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 
-namespace ovoflow::edge {
+namespace ovoflow::phantom {
 namespace {
 
 // The ROI's first voxel in the whole-egg grid, from the gonad truth.
@@ -32,6 +32,7 @@ TEST(PhantomEggTest, RegionRenderEqualsTheCropOfTheWholeEgg) {
       PhantomOptions o;
       o.quantitative_maps = maps;
       o.acquisition = acq;
+      o.locate_abdomen = edge::AbdomenLocator();
       o.motion_probability = 0.5f;  // blurred embryos must crop alike too
       const PhantomGenerator gen{o};
       for (uint64_t i = 0; i < 6; ++i) {
@@ -221,6 +222,7 @@ TEST(PhantomEggTest, QuantitativeMapsAreInRange) {
 TEST(PhantomEggTest, FullEggCropsRarelyMiss) {
   PhantomOptions o;
   o.acquisition = Acquisition::kFullEgg;
+  o.locate_abdomen = edge::AbdomenLocator();
   const PhantomGenerator gen{o};
   std::vector<uint8_t> voxels(std::size_t{o.dim_x} * o.dim_y * o.dim_z);
   int misses = 0, found = 0;
@@ -250,4 +252,4 @@ TEST(PhantomEggTest, RegionAcquisitionKeepsTheGonadsInTheWindow) {
 }
 
 }  // namespace
-}  // namespace ovoflow::edge
+}  // namespace ovoflow::phantom

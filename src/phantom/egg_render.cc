@@ -1,9 +1,9 @@
-#include "edge/egg_render.h"
+#include "phantom/egg_render.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace ovoflow::edge::phantom_internal {
+namespace ovoflow::phantom::internal {
 namespace {
 
 std::size_t Index(const Box& b, int x, int y, int z) {  // global voxel -> canvas offset
@@ -237,4 +237,4 @@ void AcquireU16(const EggModel& m, const Canvas& canvas, const AcquireParams& p,
   });
 }
 
-}  // namespace ovoflow::edge::phantom_internal
+}  // namespace ovoflow::phantom::internal

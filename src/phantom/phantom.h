@@ -18,12 +18,15 @@
 // equals the same box cropped from the whole-egg render.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
+#include <optional>
 
 #include "common/status.h"
 #include "ovoflow/v1/egg_scan.pb.h"
 
-namespace ovoflow::edge {
+namespace ovoflow::phantom {
 
 enum class TrueSex { kFemale, kMale };
 
@@ -33,10 +36,15 @@ enum class Acquisition {
   // offset (uniform +-max_shift_mm per axis) standing in for the embryo
   // locator's error. Fast (about 0.16 ms on one core): training, load tests.
   kRegion,
-  // Render the whole egg, find the abdomen with EmbryoLocator, crop the ROI.
-  // Realistic (about 13 ms on one core): scanner simulation, locator evaluation.
+  // Render the whole egg, find the abdomen with `locate_abdomen` (the edge
+  // agent's EmbryoLocator: edge::AbdomenLocator()), crop the ROI. Realistic
+  // (about 13 ms on one core): scanner simulation, locator evaluation.
   kFullEgg,
 };
+
+// Finds the embryo's abdomen in a whole egg: voxel coordinates (x, y, z), or
+// nothing when no embryo is seen. Must be thread-safe.
+using AbdomenLocator = std::function<std::optional<std::array<float, 3>>(const v1::Volume& egg)>;
 
 struct PhantomOptions {
   uint32_t dim_x = 32;               // ROI voxels along x (left-right of the egg and the embryo)
@@ -58,6 +66,7 @@ struct PhantomOptions {
   bool quantitative_maps = false;    // Generate(): add CHANNEL_T1_MAP and CHANNEL_T2_MAP (ms);
                                      // the volume is then DTYPE_UINT16 (see PhantomScan)
   Acquisition acquisition = Acquisition::kRegion;
+  AbdomenLocator locate_abdomen;  // kFullEgg: required (the phantom simulates the scanner, not the edge)
 };
 
 // InvalidArgument naming the first bad field.
@@ -125,4 +134,4 @@ class PhantomGenerator {
   PhantomOptions options_;
 };
 
-}  // namespace ovoflow::edge
+}  // namespace ovoflow::phantom

@@ -1,5 +1,5 @@
 // Rendering any axis-aligned box of the scanner grid of one EggModel
-// (internal to src/edge).
+// (internal to src/phantom).
 //
 // Every voxel's value is a pure function of the model, the acquisition
 // parameters and the voxel's global grid coordinates: a box rendered alone
@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "edge/egg_anatomy.h"
+#include "phantom/egg_anatomy.h"
 
-namespace ovoflow::edge::phantom_internal {
+namespace ovoflow::phantom::internal {
 
 // Voxels [lo, lo + n) of the scanner grid, per axis x, y, z.
 struct Box {
@@ -57,4 +57,4 @@ constexpr float kMinFitSnr = 3.0f;   // maps are 0 below this local SNR (no fit)
 constexpr float kT1FitNoise = 1.5f;  // relative sd of fitted T1 = this / local SNR
 constexpr float kT2FitNoise = 1.0f;  // relative sd of fitted T2 = this / local SNR
 
-}  // namespace ovoflow::edge::phantom_internal
+}  // namespace ovoflow::phantom::internal

@@ -1,5 +1,5 @@
 // The anatomy model of one egg, in continuous egg coordinates (internal to
-// src/edge; docs/phantom.md lists every number and which are assumptions).
+// src/phantom; docs/phantom.md lists every number and which are assumptions).
 //
 // Egg frame, mm: origin at the egg's centre, x across, y along the long axis
 // (blunt end and air cell at +y), z up. The egg lies on its side; the embryo
@@ -9,10 +9,10 @@
 
 #include <array>
 
-#include "edge/phantom.h"
-#include "edge/phantom_random.h"
+#include "phantom/phantom.h"
+#include "phantom/phantom_random.h"
 
-namespace ovoflow::edge::phantom_internal {
+namespace ovoflow::phantom::internal {
 
 using Vec3 = std::array<float, 3>;
 using Mat3 = std::array<Vec3, 3>;  // row-major
@@ -93,4 +93,4 @@ inline float VoxelCenter(const EggModel& m, int axis, int i) {
   return m.grid_origin[a] + (static_cast<float>(i) + 0.5f) * m.spacing_mm;
 }
 
-}  // namespace ovoflow::edge::phantom_internal
+}  // namespace ovoflow::phantom::internal

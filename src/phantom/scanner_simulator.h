@@ -11,9 +11,9 @@
 
 #include "common/status.h"
 #include "common/topics.h"
-#include "edge/phantom.h"
+#include "phantom/phantom.h"
 
-namespace ovoflow::edge {
+namespace ovoflow::phantom {
 
 struct ScannerOptions {
   std::string brokers = kDefaultBrokers;
@@ -38,10 +38,10 @@ struct ScannerReport {
   double achieved_rate_per_s = 0;
 };
 
-class ScannerAgent {
+class ScannerSimulator {
  public:
-  ~ScannerAgent();
-  static Result<std::unique_ptr<ScannerAgent>> Create(const ScannerOptions& options);
+  ~ScannerSimulator();
+  static Result<std::unique_ptr<ScannerSimulator>> Create(const ScannerOptions& options);
   // Publishes until `count` scans are acknowledged or `stop` is true; then
   // flushes. Failed deliveries are re-sent with the same egg_id. An error
   // when a scan cannot be built or the producer refuses it for good.
@@ -49,9 +49,9 @@ class ScannerAgent {
   const std::string& run_id() const;
 
  private:
-  ScannerAgent() = default;
+  ScannerSimulator() = default;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace ovoflow::edge
+}  // namespace ovoflow::phantom

@@ -1,7 +1,7 @@
 // The scanner agent against librdkafka's mock cluster: every scan arrives
 // valid and unique, tenants and scanners rotate, and the true sex goes only
 // to the labels file.
-#include "edge/scanner_agent.h"
+#include "phantom/scanner_simulator.h"
 
 #include <gtest/gtest.h>
 
@@ -16,12 +16,13 @@
 #include "common/topics.h"
 #include "common/validation.h"
 #include "common/volume.h"
+#include "edge/embryo_locator.h"
 #include "ovoflow/v1/egg_scan.pb.h"
 
-namespace ovoflow::edge {
+namespace ovoflow::phantom {
 namespace {
 
-TEST(ScannerAgentTest, PublishesValidUniqueScansAndSeparateLabels) {
+TEST(ScannerSimulatorTest, PublishesValidUniqueScansAndSeparateLabels) {
   auto cluster = std::move(bus::MockCluster::Create(1)).value();
   ASSERT_TRUE(cluster->CreateTopic(kScansTopic, 2).ok());
   ScannerOptions o;
@@ -34,7 +35,7 @@ TEST(ScannerAgentTest, PublishesValidUniqueScansAndSeparateLabels) {
   o.tray_size = 10;
   ovoflow::testing::TempDir dir("scanner-labels");
   o.labels_path = dir.path() + "/labels.csv";
-  auto agent = ScannerAgent::Create(o);
+  auto agent = ScannerSimulator::Create(o);
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   std::atomic<bool> stop{false};
   auto report = (*agent)->Run(stop);
@@ -92,7 +93,7 @@ TEST(ScannerAgentTest, PublishesValidUniqueScansAndSeparateLabels) {
 // A label is written once the broker acknowledged its scan, and reaches the
 // file at once: a kill never leaves a published egg without its label, nor
 // a label for an egg that was never published.
-TEST(ScannerAgentTest, LabelsFollowAcknowledgements) {
+TEST(ScannerSimulatorTest, LabelsFollowAcknowledgements) {
   auto cluster = std::move(bus::MockCluster::Create(1)).value();
   ASSERT_TRUE(cluster->CreateTopic(kScansTopic, 1).ok());
   ScannerOptions o;
@@ -102,7 +103,7 @@ TEST(ScannerAgentTest, LabelsFollowAcknowledgements) {
   o.run_id = "t3";
   ovoflow::testing::TempDir dir("scanner-labels-acked");
   o.labels_path = dir.path() + "/labels-acked.csv";
-  auto agent = ScannerAgent::Create(o);
+  auto agent = ScannerSimulator::Create(o);
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   auto lines = [&] {
     std::ifstream f(o.labels_path);
@@ -123,27 +124,27 @@ TEST(ScannerAgentTest, LabelsFollowAcknowledgements) {
   EXPECT_EQ(lines(), 5) << "on disk while the agent still lives";
 }
 
-TEST(ScannerAgentTest, RejectsBadOptions) {
+TEST(ScannerSimulatorTest, RejectsBadOptions) {
   ScannerOptions o;
   o.tenants = {};
-  EXPECT_EQ(ScannerAgent::Create(o).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ScannerSimulator::Create(o).status().code(), StatusCode::kInvalidArgument);
   o = ScannerOptions{};
   o.rate_per_s = -1;
-  EXPECT_EQ(ScannerAgent::Create(o).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ScannerSimulator::Create(o).status().code(), StatusCode::kInvalidArgument);
   o = ScannerOptions{};
   o.tenants = {"hatch%ry-a"};
-  EXPECT_EQ(ScannerAgent::Create(o).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ScannerSimulator::Create(o).status().code(), StatusCode::kInvalidArgument);
   o = ScannerOptions{};
   o.labels_path = "/nonexistent-dir/labels.csv";
-  EXPECT_EQ(ScannerAgent::Create(o).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ScannerSimulator::Create(o).status().code(), StatusCode::kInvalidArgument);
   o = ScannerOptions{};
   o.phantom.incubation_day = 20;  // refused with a message, not Fatal in the generator
-  auto bad = ScannerAgent::Create(o);
+  auto bad = ScannerSimulator::Create(o);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("incubation_day"), std::string::npos);
 }
 
-TEST(ScannerAgentTest, FullEggAcquisitionPublishesCroppedRegionsWithMaps) {
+TEST(ScannerSimulatorTest, FullEggAcquisitionPublishesCroppedRegionsWithMaps) {
   auto cluster = std::move(bus::MockCluster::Create(1)).value();
   ASSERT_TRUE(cluster->CreateTopic(kScansTopic, 1).ok());
   ScannerOptions o;
@@ -152,9 +153,10 @@ TEST(ScannerAgentTest, FullEggAcquisitionPublishesCroppedRegionsWithMaps) {
   o.rate_per_s = 0;
   o.run_id = "t2";
   o.phantom.acquisition = Acquisition::kFullEgg;
+  o.phantom.locate_abdomen = edge::AbdomenLocator();
   o.phantom.quantitative_maps = true;
   o.phantom.incubation_day = 10;
-  auto agent = ScannerAgent::Create(o);
+  auto agent = ScannerSimulator::Create(o);
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   std::atomic<bool> stop{false};
   auto report = (*agent)->Run(stop);
@@ -186,4 +188,4 @@ TEST(ScannerAgentTest, FullEggAcquisitionPublishesCroppedRegionsWithMaps) {
 }
 
 }  // namespace
-}  // namespace ovoflow::edge
+}  // namespace ovoflow::phantom
