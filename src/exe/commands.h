@@ -16,6 +16,8 @@ void AddMigrateCommand(CLI::App& app, const GlobalFlags& g);
 void AddUpCommand(CLI::App& app, const GlobalFlags& g);
 void AddBenchCommand(CLI::App& app, const GlobalFlags& g);
 void AddTrainCommands(CLI::App& app, const GlobalFlags& g);  // train, eval
+void AddEdgeCommand(CLI::App& app, const GlobalFlags& g);
+void AddPhantomCommand(CLI::App& app, const GlobalFlags& g);  // phantom export
 
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage/configuration.
 inline constexpr int kExitFailure = 1;

@@ -27,6 +27,8 @@ int Run(int argc, char** argv) {
   ovoflow::exe::AddMigrateCommand(app, global);
   ovoflow::exe::AddBenchCommand(app, global);
   ovoflow::exe::AddTrainCommands(app, global);
+  ovoflow::exe::AddEdgeCommand(app, global);
+  ovoflow::exe::AddPhantomCommand(app, global);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -49,6 +49,7 @@ struct DicomInstance {
 struct DicomRejection {
   uint16_t status;
   std::string reason;
+  std::string sop_instance_uid = {};  // from the C-STORE request when the image has none readable
 };
 
 struct ReadLimits {

@@ -4,6 +4,7 @@
 #include <dcmtk/dcmnet/diutil.h>
 #include <dcmtk/dcmnet/scpthrd.h>
 #include <dcmtk/dcmtls/tlslayer.h>
+#include <dcmtk/oflog/oflog.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -42,7 +43,15 @@ class AssociationScp final : public DcmThreadSCP {
     return OFFalse;
   }
 
-  Uint16 checkSTORERequest(T_DIMSE_C_StoreRQ& /*request*/, DcmDataset* dataset) override {
+  OFCondition handleIncomingCommand(T_DIMSE_Message* message, const DcmPresentationContextInfo& info) override {
+    if (message->CommandField != DIMSE_C_STORE_RQ) return DcmThreadSCP::handleIncomingCommand(message, info);
+    DcmDataset* dataset = nullptr;
+    const OFCondition c = handleSTORERequest(message->msg.CStoreRQ, info.presentationContextID, dataset);
+    delete dataset;  // NOLINT(cppcoreguidelines-owning-memory): DCMTK hands the received dataset over
+    return c;
+  }
+
+  Uint16 checkSTORERequest(T_DIMSE_C_StoreRQ& request, DcmDataset* dataset) override {
     instances_->fetch_add(1);
     if (dataset == nullptr) return kDicomCannotUnderstand;
     ReadResult read = dicom_internal::ReadDataset(*dataset, options_.tag_map, options_.limits);
@@ -55,6 +64,7 @@ class AssociationScp final : public DcmThreadSCP {
         bytes = std::move(serialized).value();
       }
     }
+    if (read.rejection) read.rejection->sop_instance_uid = request.AffectedSOPInstanceUID;
     return sink_->OnInstance(getPeerAETitle().c_str(), std::move(read), std::move(bytes));
   }
 
@@ -214,6 +224,8 @@ Result<std::unique_ptr<StorageScp>> StorageScp::Start(const StorageScpOptions& o
     im.tls->setCertificateVerification(DCV_requireCertificate);
     if (OFCondition c = ASC_setTransportLayer(im.network, im.tls.get(), 0); c.bad()) return fail("transport", c);
   }
+  // DCMTK's own log: warnings and errors only (the agent logs each association's outcome).
+  OFLog::configure(OFLogger::WARN_LOG_LEVEL);
   im.acceptor = std::thread([&im] { im.Accept(); });
   spdlog::info("edge: DICOM storage SCP '{}' on port {}{}", options.ae_title, options.port, tls_files ? " (TLS)" : "");
   return scp;
