@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "bus/consumer.h"
 #include "bus/dead_letter.h"
 #include "bus/producer.h"
 #include "common/metrics.h"
@@ -24,6 +25,7 @@ namespace {
 constexpr uint8_t kInstanceRecord = 1;    // a received image: Explicit VR LE dataset, key SOPInstanceUID
 constexpr uint8_t kScanRecord = 2;        // an EggScan to forward, key "scan:<scan_id>"
 constexpr uint8_t kDeadLetterRecord = 3;  // a DeadLetter to forward, key "dl:<original key>"
+constexpr uint8_t kDecisionRecord = 4;    // a SortDecision to forward, key "decision:<scan_id>:<sequence>[:late]"
 
 struct AgentMetrics {
   prometheus::Family<prometheus::Counter>& instances;
@@ -82,6 +84,10 @@ struct EdgeAgent::Impl {
   std::unique_ptr<bus::Producer> producer;
   std::unique_ptr<SeriesAssembler> assembler;
   std::unique_ptr<StorageScp> scp;
+  std::unique_ptr<SortScheduler> scheduler;
+  std::unique_ptr<ModbusSorter> modbus;
+  std::thread follower;
+  std::atomic<uint64_t> decisions{0};
   EmbryoLocator locator;
   std::string scan_topic;
 
@@ -98,7 +104,56 @@ struct EdgeAgent::Impl {
   // The listener and the producer go first: their threads call into the rest.
   ~Impl() {
     scp.reset();
+    if (scheduler) scheduler->StopTimerThread();
     producer.reset();
+  }
+
+  // The scheduler's sink: Modbus at once, Kafka through the spool.
+  void Decide(const v1::SortDecision& d) {
+    decisions.fetch_add(1);
+    if (modbus && !d.late()) {
+      if (Status st = modbus->Apply(d); !st.ok()) spdlog::error("edge: Modbus: {}", st.ToString());
+    }
+    uint64_t seq = 0;
+    const std::string key = "decision:" + d.scan_id() + ":" + std::to_string(d.sequence()) + (d.late() ? ":late" : "");
+    if (Status st = spool->Append(kDecisionRecord, key, d.SerializeAsString(), &seq);
+        !st.ok() && st.code() != StatusCode::kAlreadyExists)
+      spdlog::error("edge: decision for {} not spooled: {}", d.egg_id(), st.ToString());
+    wake.notify_all();
+  }
+
+  // Follows this scanner's predictions (read_committed) into the scheduler.
+  void Follow() {
+    bus::ConsumerOptions co;
+    co.brokers = options.brokers;
+    co.group_id = options.predictions_group.empty() ? "ovoflow-edge-" + options.scanner_id : options.predictions_group;
+    co.client_id = "ovoflow-edge-" + options.scanner_id;
+    co.topics = {kPredictionsTopic};
+    co.auto_offset_reset = options.predictions_offset_reset;
+    co.read_committed = true;
+    auto consumer = bus::Consumer::Create(co);
+    if (!consumer.ok()) {
+      spdlog::error("edge: cannot follow predictions: {}", consumer.status().ToString());
+      return;
+    }
+    while (true) {
+      {
+        std::lock_guard lock(mu);
+        if (stopping) break;
+      }
+      auto batch = (*consumer)->Poll(256, 200);
+      if (!batch.ok()) {
+        spdlog::warn("edge: predictions: {}", batch.status().ToString());
+        continue;
+      }
+      for (const bus::Message& m : *batch) {
+        v1::Prediction p;
+        if (!p.ParseFromString(m.value) || p.scanner_id() != options.scanner_id) continue;
+        (void)scheduler->OnPrediction(p);
+      }
+      if (!batch->empty()) (void)(*consumer)->Commit(*batch);
+    }
+    (*consumer)->Close();
   }
 
   int64_t NowMs() const { return clock->MonotonicNanos() / 1'000'000; }
@@ -143,6 +198,10 @@ struct EdgeAgent::Impl {
       }
       scans.fetch_add(1);
       Metrics().series.Add({{"outcome", "scan"}}).Increment();
+      if (scheduler && st.ok()) {
+        if (Status e = scheduler->Expect(TicketForScan(*scan)); !e.ok())
+          spdlog::warn("edge: scan {} not armed for the sorter: {}", scan->scan_id(), e.ToString());
+      }
     } else {
       failed_series.fetch_add(1);
       Metrics().series.Add({{"outcome", "dead_letter"}}).Increment();
@@ -274,6 +333,11 @@ struct EdgeAgent::Impl {
           }
           topic = scan_topic.empty() ? ScanTopicFor(scan.tenant_id()) : scan_topic;
           key = scan.egg_id();
+        } else if (r.kind == kDecisionRecord) {
+          v1::SortDecision d;
+          (void)d.ParseFromString(r.payload);
+          topic = kDecisionsTopic;
+          key = d.egg_id();
         } else {
           topic = kDeadLetterTopic;
           key = r.key.substr(3);
@@ -341,9 +405,27 @@ Result<std::unique_ptr<EdgeAgent>> EdgeAgent::Start(const EdgeAgentOptions& opti
   po.delivery_timeout_ms = 300000;  // the spool keeps every record: librdkafka may give up, the agent resends
   OVOFLOW_ASSIGN_OR_RETURN(im.producer, bus::Producer::Create(po));
   im.assembler = std::make_unique<SeriesAssembler>(options.series);
+  if (!options.line_id.empty()) {
+    if (options.modbus) {
+      ModbusSorterOptions mo = options.modbus_options;
+      mo.line_id = options.line_id;
+      mo.positions = options.positions;
+      OVOFLOW_ASSIGN_OR_RETURN(im.modbus, ModbusSorter::Start(mo));
+      im.modbus->SetReady(true);
+    }
+    SortSchedulerOptions so2;
+    so2.line_id = options.line_id;
+    so2.belt_travel_ms = options.belt_travel_ms;
+    so2.safety_margin_ms = options.safety_margin_ms;
+    so2.positions = options.positions;
+    OVOFLOW_ASSIGN_OR_RETURN(im.scheduler, SortScheduler::Create(
+                                               so2, [&im](const v1::SortDecision& d) { im.Decide(d); }, clock));
+    im.scheduler->StartTimerThread();
+  }
   im.Resume();
   im.forwarder = std::thread([&im] { im.Forward(); });
   im.expirer = std::thread([&im] { im.Expire(); });
+  if (im.scheduler) im.follower = std::thread([&im] { im.Follow(); });
   auto scp = StorageScp::Start(options.scp, agent.get());
   if (!scp.ok()) {
     agent->Stop(0);
@@ -374,6 +456,9 @@ void EdgeAgent::Stop(int flush_ms) {
   }
   im.wake.notify_all();
   if (im.expirer.joinable()) im.expirer.join();
+  if (im.follower.joinable()) im.follower.join();
+  if (im.scheduler) im.scheduler->StopTimerThread();
+  if (im.modbus) im.modbus->SetReady(false);
   if (im.forwarder.joinable()) im.forwarder.join();
 }
 
@@ -381,8 +466,10 @@ EdgeAgentStats EdgeAgent::stats() const {
   const Impl& im = *impl_;
   return EdgeAgentStats{im.stored.load(),          im.rejected.load(),      im.refused_full.load(),
                         im.scans.load(),           im.failed_series.load(), im.forwarded.load(),
-                        im.spool->pending_count(), im.spool->bytes_used()};
+                        im.spool->pending_count(), im.spool->bytes_used(),  im.decisions.load()};
 }
+
+uint16_t EdgeAgent::modbus_port() const { return impl_->modbus ? impl_->modbus->port() : 0; }
 
 uint16_t EdgeAgent::OnInstance(const std::string& calling_ae, ReadResult read, std::string dataset) {
   Impl& im = *impl_;

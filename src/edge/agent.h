@@ -21,6 +21,8 @@
 #include "edge/dicom/series_assembler.h"
 #include "edge/dicom/storage_scp.h"
 #include "edge/embryo_locator.h"
+#include "edge/sorter/modbus_sorter.h"
+#include "edge/sorter/sort_scheduler.h"
 
 namespace ovoflow::edge {
 
@@ -39,6 +41,16 @@ struct EdgeAgentOptions {
   std::array<uint32_t, 3> roi_dims = {32, 32, 16};  // the ROI cropped around the abdomen, voxels (x, y, z)
   bool compress = true;                             // zstd the ROI
   int64_t max_clock_skew_s = 300;                   // captured_at further ahead of this clock: dead letter
+  // The sorting line (with line_id): the agent follows the predictions of
+  // its scanner (read_committed) and actuates each scan once, by its
+  // deadline (docs/sorter.md); decisions go to ovoflow.decisions.v1 (through
+  // the spool) and, with modbus.port set, to the Modbus registers.
+  int64_t safety_margin_ms = 500;  // a prediction later than deadline minus this: RECHECK
+  uint32_t positions = 150;        // tray positions of the line
+  bool modbus = false;             // serve the register map (modbus_options: host, port)
+  ModbusSorterOptions modbus_options;
+  std::string predictions_group;                    // consumer group; empty: "ovoflow-edge-<scanner_id>"
+  std::string predictions_offset_reset = "latest";  // where a new group starts: a new agent does not actuate the past
 };
 
 struct EdgeAgentStats {
@@ -50,6 +62,7 @@ struct EdgeAgentStats {
   uint64_t forwarded = 0;               // records the broker acknowledged (scans and dead letters)
   std::size_t spool_pending = 0;        // records waiting in the spool
   uint64_t spool_bytes = 0;
+  uint64_t decisions = 0;  // actuations and late notices of this agent's scans
 };
 
 class EdgeAgent final : public InstanceSink {
@@ -62,6 +75,8 @@ class EdgeAgent final : public InstanceSink {
   // forwarder to empty the spool (what remains stays for the next start).
   void Stop(int flush_ms = 5000);
   EdgeAgentStats stats() const;
+  // The bound Modbus port (0 without Modbus).
+  uint16_t modbus_port() const;
 
   uint16_t OnInstance(const std::string& calling_ae, ReadResult read, std::string dataset) override;
 

@@ -12,10 +12,12 @@
 
 #include "bus/consumer.h"
 #include "bus/mock_cluster.h"
+#include "bus/producer.h"
 #include "common/testing/temp_dir.h"
 #include "common/topics.h"
 #include "common/validation.h"
 #include "ovoflow/v1/dead_letter.pb.h"
+#include "ovoflow/v1/sort_decision.pb.h"
 #include "phantom/dicom_export.h"
 #include "phantom/phantom.h"
 
@@ -164,6 +166,65 @@ TEST_F(EdgeAgentTest, FullSpoolAnswersA700AndLosesNothing) {
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   auto got = Consume(kScansTopic, static_cast<std::size_t>(accepted));
   EXPECT_EQ(got.size(), static_cast<std::size_t>(accepted)) << "every series stored before the spool was full";
+}
+
+// The sorting line: a prediction in time is actuated as the model decided; a
+// scan without one is actuated RECHECK at its deadline; both reach
+// ovoflow.decisions.v1 once and the Modbus registers.
+TEST_F(EdgeAgentTest, DecisionsByTheDeadline) {
+  ASSERT_TRUE(cluster_->CreateTopic(kPredictionsTopic, 1).ok());
+  ASSERT_TRUE(cluster_->CreateTopic(kDecisionsTopic, 1).ok());
+  options_.belt_travel_ms = 20000;
+  options_.safety_margin_ms = 1000;
+  options_.modbus = true;
+  options_.modbus_options.host = "127.0.0.1";
+  options_.modbus_options.port = 0;
+  options_.predictions_offset_reset = "earliest";
+  auto agent = EdgeAgent::Start(options_);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  EXPECT_NE((*agent)->modbus_port(), 0);
+  ASSERT_TRUE(Send(Series(21, phantom::DicomLayout::kEnhancedMultiFrame)).ok());
+  ASSERT_TRUE(Send(Series(22, phantom::DicomLayout::kEnhancedMultiFrame)).ok());
+  auto scans = Consume(kScansTopic, 2);
+  ASSERT_EQ(scans.size(), 2u);
+  // A worker's verdict for egg-21 only.
+  v1::EggScan scan;
+  ASSERT_TRUE(scan.ParseFromString(scans.at("egg-21").value));
+  v1::Prediction p;
+  p.set_egg_id(scan.egg_id());
+  p.set_tenant_id(scan.tenant_id());
+  p.set_scanner_id(scan.scanner_id());
+  p.set_tray_id(scan.tray_id());
+  p.set_tray_position(scan.tray_position());
+  p.set_scan_id(scan.scan_id());
+  p.set_line_id(scan.line_id());
+  *p.mutable_deadline() = scan.deadline();
+  p.set_sex(v1::SEX_FEMALE);
+  p.set_p_female(0.97f);
+  p.set_decision(v1::DECISION_KEEP);
+  p.set_model_name("gonad-cnn");
+  p.set_model_version("test");
+  *p.mutable_times()->mutable_captured_at() = scan.captured_at();
+  bus::ProducerOptions po;
+  po.brokers = cluster_->bootstrap();
+  auto producer = std::move(bus::Producer::Create(po)).value();
+  ASSERT_TRUE(producer->Send(kPredictionsTopic, p.egg_id(), p.SerializeAsString(), {}).ok());
+  ASSERT_TRUE(producer->Flush(5000).ok());
+  // egg-22's deadline passes (20 s after capture) without a prediction.
+  std::map<std::string, v1::SortDecision> decided;
+  for (int round = 0; round < 40 && decided.size() < 2; ++round)
+    for (const auto& [key, m] : Consume(kDecisionsTopic, 2)) {
+      v1::SortDecision d;
+      ASSERT_TRUE(d.ParseFromString(m.value));
+      decided[key] = d;
+    }
+  ASSERT_EQ(decided.size(), 2u);
+  EXPECT_EQ(decided["egg-21"].actuated(), v1::DECISION_KEEP);
+  EXPECT_EQ(decided["egg-21"].reason(), v1::SORT_REASON_PREDICTION);
+  EXPECT_EQ(decided["egg-21"].scan_id(), scan.scan_id());
+  EXPECT_EQ(decided["egg-22"].actuated(), v1::DECISION_RECHECK);
+  EXPECT_EQ(decided["egg-22"].reason(), v1::SORT_REASON_DEADLINE);
+  EXPECT_EQ((*agent)->stats().decisions, 2u);
 }
 
 }  // namespace

@@ -49,8 +49,23 @@ void AddEdgeCommand(CLI::App& app, const GlobalFlags& g) {
   cmd->add_option("--max-clock-skew-s", o->max_clock_skew_s,
                   "dead-letter a series whose capture time is further ahead of this clock (s)")
       ->capture_default_str();
+  cmd->add_option("--safety-margin-ms", o->safety_margin_ms,
+                  "a prediction later than the deadline minus this is actuated RECHECK (ms)")
+      ->capture_default_str();
+  cmd->add_option("--positions", o->positions, "tray positions of the line")->capture_default_str();
+  auto modbus = std::make_shared<std::string>();
+  cmd->add_option("--modbus-listen", *modbus,
+                  "serve the sorter's Modbus TCP register map on HOST:PORT (docs/sorter.md); needs --line");
   AddMetricsFlags(cmd, m.get(), 0);
-  cmd->callback([&g, o, m, tag_map] {
+  cmd->callback([&g, o, m, tag_map, modbus] {
+    if (!modbus->empty()) {
+      const auto colon = modbus->rfind(':');
+      if (colon == std::string::npos || o->line_id.empty())
+        Fatal("edge: --modbus-listen takes HOST:PORT and needs --line");
+      o->modbus = true;
+      o->modbus_options.host = modbus->substr(0, colon);
+      o->modbus_options.port = static_cast<uint16_t>(std::stoi(modbus->substr(colon + 1)));
+    }
     InitLogging(g.log_level);
     auto& stop = InstallStopSignals();
     o->brokers = g.brokers;
