@@ -159,7 +159,9 @@ TEST(ValidationTest, ScanIdentityAndVoxels) {
   *s.mutable_deadline() = ToTimestamp(kT0 - 1);
   ExpectInvalid(ValidateScan(s), "deadline is before captured_at");
   s = good;
-  s.set_scan_id(std::string("a\x01" "b"));
+  s.set_scan_id(
+      std::string("a\x01"
+                  "b"));
   ExpectInvalid(ValidateScan(s), "scan_id");
 
   // A float volume must be finite, raw or zstd.

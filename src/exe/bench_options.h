@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "phantom/scanner_simulator.h"
 #include "exe/bench_stats.h"
 #include "inference/worker.h"
+#include "phantom/scanner_simulator.h"
 #include "store/writer.h"
 
 namespace ovoflow::exe {

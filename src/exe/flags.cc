@@ -62,7 +62,7 @@ void AddPhantomFlags(CLI::App* cmd, phantom::PhantomOptions* o) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   const std::map<std::string, phantom::Acquisition> acquisitions = {{"region", phantom::Acquisition::kRegion},
-                                                                 {"full-egg", phantom::Acquisition::kFullEgg}};
+                                                                    {"full-egg", phantom::Acquisition::kFullEgg}};
   cmd->add_option("--acquisition", o->acquisition,
                   "region: render the ROI around the true abdomen (fast, default); full-egg: render the whole egg, "
                   "locate the embryo, crop (about 11-16 ms/scan)")

@@ -9,8 +9,8 @@
 #include "api/server.h"
 #include "auth/jwt_verifier.h"
 #include "common/topics.h"
-#include "phantom/scanner_simulator.h"
 #include "inference/worker.h"
+#include "phantom/scanner_simulator.h"
 #include "store/writer.h"
 
 namespace ovoflow::exe {

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "common/env.h"
-#include "phantom/phantom.h"
 #include "inference/classifier.h"
 #include "inference/gonad_net.h"
 #include "inference/model_registry.h"
+#include "phantom/phantom.h"
 
 namespace ovoflow::inference {
 namespace {

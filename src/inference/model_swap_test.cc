@@ -19,11 +19,11 @@
 #include "common/env.h"
 #include "common/metrics.h"
 #include "common/topics.h"
-#include "phantom/phantom.h"
 #include "inference/classifier.h"
 #include "inference/model_control.h"
 #include "inference/worker.h"
 #include "ovoflow/v1/prediction.pb.h"
+#include "phantom/phantom.h"
 
 namespace ovoflow::inference {
 namespace {

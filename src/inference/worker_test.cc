@@ -13,9 +13,9 @@
 #include "common/clock.h"
 #include "common/env.h"
 #include "common/topics.h"
-#include "phantom/phantom.h"
 #include "ovoflow/v1/dead_letter.pb.h"
 #include "ovoflow/v1/prediction.pb.h"
+#include "phantom/phantom.h"
 
 namespace ovoflow::inference {
 namespace {

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "common/status.h"
-#include "phantom/phantom.h"
 #include "ovoflow/v1/model.pb.h"
+#include "phantom/phantom.h"
 #include "training/evaluate.h"
 
 namespace ovoflow::training {
@@ -23,11 +23,11 @@ struct CalibrateOptions {
   int64_t held_out_count = 20000;  // held-out scans
   double target_accuracy = 0.995;  // on the eggs the band decides (KEEP or DIVERT)
   double max_abstention = 0.05;    // largest fraction sent to RECHECK
-  double confidence_z = 1.645;   // target_accuracy must hold at the Wilson lower bound (ChooseBand); 0 = point estimate
-  int threads = 2;               // LibTorch and phantom generation threads
-  int batch = 256;               // scans per forward pass
+  double confidence_z = 1.645;  // target_accuracy must hold at the Wilson lower bound (ChooseBand); 0 = point estimate
+  int threads = 2;              // LibTorch and phantom generation threads
+  int batch = 256;              // scans per forward pass
   phantom::PhantomOptions phantom;  // should match the training data's settings
-  std::FILE* progress = stderr;  // nullptr = quiet
+  std::FILE* progress = stderr;     // nullptr = quiet
 };
 
 struct CalibrateReport {

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "common/status.h"
-#include "phantom/phantom.h"
 #include "inference/calibration.h"
+#include "phantom/phantom.h"
 #include "training/evaluate.h"
 
 namespace ovoflow::training {
@@ -23,7 +23,7 @@ struct GridOptions {
   uint64_t seed = 4;  // phantom stream (neither training, calibration nor held-out)
   int threads = 2;
   int batch = 256;
-  phantom::PhantomOptions base;     // every other knob; snr/day/variation are overwritten per cell
+  phantom::PhantomOptions base;  // every other knob; snr/day/variation are overwritten per cell
   std::FILE* progress = stderr;  // nullptr = quiet
 };
 

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "common/status.h"
-#include "phantom/phantom.h"
 #include "inference/calibration.h"
 #include "inference/classifier.h"
 #include "ovoflow/v1/model.pb.h"
+#include "phantom/phantom.h"
 
 namespace ovoflow::training {
 
@@ -48,13 +48,13 @@ struct BinaryMetrics {
 };
 
 struct EvalOptions {
-  uint64_t seed = 2;             // phantom stream; use one the model was not trained on
-  int64_t count = 5000;          // scans
-  uint64_t first_index = 0;      // first phantom index of the stream
-  int batch = 64;                // scans per PredictBatch call
-  int threads = 2;               // LibTorch threads and phantom generation threads
+  uint64_t seed = 2;                // phantom stream; use one the model was not trained on
+  int64_t count = 5000;             // scans
+  uint64_t first_index = 0;         // first phantom index of the stream
+  int batch = 64;                   // scans per PredictBatch call
+  int threads = 2;                  // LibTorch threads and phantom generation threads
   phantom::PhantomOptions phantom;  // should match the training data's settings
-  std::FILE* progress = stderr;  // nullptr = quiet
+  std::FILE* progress = stderr;     // nullptr = quiet
   std::string progress_label = "eval";
 };
 

@@ -24,7 +24,8 @@ void GenerateScans(const phantom::PhantomGenerator& gen, uint64_t seed, uint64_t
   for (auto& th : pool) th.join();
 }
 
-ScanSet GenerateScanSet(const phantom::PhantomGenerator& gen, uint64_t seed, uint64_t first, int64_t count, int threads) {
+ScanSet GenerateScanSet(const phantom::PhantomGenerator& gen, uint64_t seed, uint64_t first, int64_t count,
+                        int threads) {
   ScanSet s;
   s.voxels.resize(static_cast<std::size_t>(count) * VoxelsPerScan(gen.options()));
   s.female.resize(static_cast<std::size_t>(count));

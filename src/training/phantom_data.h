@@ -24,6 +24,7 @@ struct ScanSet {
   std::vector<uint8_t> female;  // 1 = female
 };
 
-ScanSet GenerateScanSet(const phantom::PhantomGenerator& gen, uint64_t seed, uint64_t first, int64_t count, int threads);
+ScanSet GenerateScanSet(const phantom::PhantomGenerator& gen, uint64_t seed, uint64_t first, int64_t count,
+                        int threads);
 
 }  // namespace ovoflow::training

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "common/status.h"
-#include "phantom/phantom.h"
 #include "inference/gonad_net.h"
+#include "phantom/phantom.h"
 #include "training/calibrate_model.h"
 #include "training/evaluate.h"
 
@@ -29,17 +29,17 @@ using inference::ValidateNetConfig;
 inline constexpr int64_t kMaxTrainScans = 20'000'000;
 
 struct TrainOptions {
-  std::string out_dir;            // model directory to write (created if missing): model.pt + model.json
-  uint64_t seed = 1;              // phantom stream of the training scans and weight initialisation
-  int64_t train_scans = 4000000;  // distinct training scans (phantom indices 0..train_scans-1)
-  int epochs = 1;                 // passes over the training scans, shuffled each epoch
-  int batch = 64;                 // scans per optimiser step
-  double learning_rate = 2e-3;    // peak AdamW learning rate; cosine decay to 0 after the warm-up
-  double weight_decay = 1e-4;     // AdamW decoupled weight decay
-  int warmup_steps = 300;         // linear learning-rate warm-up, steps
-  int threads = 2;                // LibTorch intra-op threads and phantom generation threads
-  NetConfig net;                  // in_channels/height/width are set from the phantom geometry
-  phantom::PhantomOptions phantom;   // the scans the model learns from
+  std::string out_dir;              // model directory to write (created if missing): model.pt + model.json
+  uint64_t seed = 1;                // phantom stream of the training scans and weight initialisation
+  int64_t train_scans = 4000000;    // distinct training scans (phantom indices 0..train_scans-1)
+  int epochs = 1;                   // passes over the training scans, shuffled each epoch
+  int batch = 64;                   // scans per optimiser step
+  double learning_rate = 2e-3;      // peak AdamW learning rate; cosine decay to 0 after the warm-up
+  double weight_decay = 1e-4;       // AdamW decoupled weight decay
+  int warmup_steps = 300;           // linear learning-rate warm-up, steps
+  int threads = 2;                  // LibTorch intra-op threads and phantom generation threads
+  NetConfig net;                    // in_channels/height/width are set from the phantom geometry
+  phantom::PhantomOptions phantom;  // the scans the model learns from
   // Calibration after training (CalibrateModel); defaults as `ovoflow calibrate`'s.
   uint64_t eval_seed = CalibrateOptions{}.held_out_seed;   // held-out stream for model.json's metrics (!= seed)
   int64_t eval_scans = CalibrateOptions{}.held_out_count;  // 0 skips them and the calibration

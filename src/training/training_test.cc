@@ -10,11 +10,11 @@
 #include "common/env.h"
 #include "common/testing/temp_dir.h"
 #include "common/volume.h"
-#include "phantom/phantom.h"
 #include "inference/calibration.h"
 #include "inference/classifier.h"
 #include "inference/gonad_net.h"
 #include "inference/model_registry.h"
+#include "phantom/phantom.h"
 #include "training/eval_grid.h"
 #include "training/train.h"
 
